@@ -1,0 +1,90 @@
+//! Resolves the caller's credential once per request: an HS256 access token or a `pk_`
+//! API key in `Authorization: Bearer …`. A bad credential is refused outright rather
+//! than treated as anonymous.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use penny_auth::{digest, TokenError, API_KEY_PREFIX};
+use penny_store::{api_keys, users, Role, TenantId, UserId};
+
+use crate::error::ApiError;
+use crate::extract::Principal;
+use crate::AppState;
+
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let span = tracing::Span::current();
+    if let Some(route) = req.extensions().get::<MatchedPath>() {
+        span.record("route", route.as_str());
+    }
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).map(str::trim));
+    let principal = match bearer {
+        None => None,
+        Some(None) => {
+            return ApiError::Unauthenticated("Authorization must be `Bearer <token or API key>`").into_response()
+        }
+        Some(Some(token)) => match resolve(&state, token).await {
+            Ok(p) => Some(p),
+            Err(e) => return e.into_response(),
+        },
+    };
+    if let Some(p) = principal {
+        span.record("tenant_id", tracing::field::display(p.tenant));
+        span.record("user_id", tracing::field::display(p.user));
+        req.extensions_mut().insert(p);
+    }
+    next.run(req).await
+}
+
+async fn resolve(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let principal = if token.starts_with(API_KEY_PREFIX) {
+        from_api_key(state, token).await?
+    } else {
+        let claims = state.tokens.verify(token).map_err(|e| match e {
+            TokenError::Expired => ApiError::Unauthenticated("access token has expired; refresh it"),
+            TokenError::Invalid => ApiError::Unauthenticated("access token is invalid"),
+        })?;
+        let role: Role = claims
+            .role
+            .parse()
+            .map_err(|_| ApiError::Unauthenticated("access token is invalid"))?;
+        Principal {
+            user: UserId(claims.sub),
+            tenant: TenantId(claims.tid),
+            role,
+            super_admin: claims.sa,
+            session: Some(claims.sid),
+            api_key: None,
+        }
+    };
+    if !state.tenants.get(&state.store, principal.tenant).await?.active {
+        return Err(ApiError::TenantSuspended);
+    }
+    Ok(principal)
+}
+
+async fn from_api_key(state: &AppState, key: &str) -> Result<Principal, ApiError> {
+    const BAD_KEY: ApiError = ApiError::Unauthenticated("API key is invalid or revoked");
+    let d = digest(key);
+    let tenant = api_keys::tenant_of(state.store.pool(), &d).await?.ok_or(BAD_KEY)?;
+    let mut tx = state.store.tenant(tenant).await?;
+    let found = api_keys::authenticate(&mut tx, &d).await?.ok_or(BAD_KEY)?;
+    let user = users::by_id(&mut tx, found.user_id).await?.ok_or(BAD_KEY)?;
+    tx.commit().await.map_err(penny_store::StoreError::from)?;
+    if user.status != "active" {
+        return Err(BAD_KEY);
+    }
+    Ok(Principal {
+        user: user.id,
+        tenant,
+        role: user.role,
+        super_admin: user.is_super_admin,
+        session: None,
+        api_key: Some(found.id),
+    })
+}

@@ -1,0 +1,109 @@
+//! PENNY's HTTP surface: `/api/v1` handlers, authentication and rate-limit middleware,
+//! problem+json errors, health/readiness and the OpenAPI document.
+//!
+//! Handlers speak HTTP and call `penny-store`; they never hold SQL.
+
+mod api_keys;
+mod auth;
+mod sessions;
+mod error;
+mod extract;
+mod health;
+mod layers;
+mod limits;
+mod openapi;
+mod tenant_cache;
+mod tenants;
+mod trail;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use penny_auth::TokenIssuer;
+use penny_limits::Limiter;
+use penny_store::Store;
+
+pub use error::{ApiError, PROBLEM_JSON};
+pub use extract::Principal;
+pub use openapi::openapi_json;
+
+use tenant_cache::TenantCache;
+
+/// Settings the HTTP layer needs; the binary builds them from its typed config.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub version: &'static str,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_days: i64,
+    /// Origins allowed by CORS (`FRONTEND_URL`, comma separated). Empty: same origin only.
+    pub cors_origins: Vec<String>,
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+    /// Requests per minute per user or API key, unless the tenant sets its own.
+    pub rate_limit_per_minute: u64,
+    /// Requests per minute per IP address for unauthenticated calls.
+    pub rate_limit_ip_per_minute: u64,
+    /// Failed logins per account, and per IP, before logins are refused for the window.
+    pub login_max_failures: u64,
+    pub login_max_failures_per_ip: u64,
+    pub login_window: Duration,
+    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_proxy: bool,
+    /// Whether a Redis is configured (readiness reports it).
+    pub redis_configured: bool,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            version: env!("CARGO_PKG_VERSION"),
+            access_ttl_secs: 900,
+            refresh_ttl_days: 30,
+            cors_origins: Vec::new(),
+            request_timeout: Duration::from_secs(30),
+            body_limit_bytes: 1024 * 1024,
+            rate_limit_per_minute: 600,
+            rate_limit_ip_per_minute: 300,
+            login_max_failures: 5,
+            login_max_failures_per_ip: 30,
+            login_window: Duration::from_secs(900),
+            trust_proxy: false,
+            redis_configured: false,
+        }
+    }
+}
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub tokens: Arc<TokenIssuer>,
+    pub limiter: Arc<dyn Limiter>,
+    pub settings: Arc<ApiSettings>,
+    tenants: Arc<TenantCache>,
+}
+
+impl AppState {
+    pub fn new(store: Store, tokens: TokenIssuer, limiter: Arc<dyn Limiter>, settings: ApiSettings) -> Self {
+        Self {
+            store,
+            tokens: Arc::new(tokens),
+            limiter,
+            settings: Arc::new(settings),
+            tenants: Arc::new(TenantCache::new(Duration::from_secs(5))),
+        }
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(sessions::routes())
+        .merge(tenants::routes())
+        .merge(users::routes())
+        .merge(api_keys::routes())
+        .merge(openapi::routes());
+    layers::wrap(api, health::routes().merge(openapi::docs()), state)
+}

@@ -1,0 +1,61 @@
+//! Per-caller rate limits (the seed's edge rate limit, done in the service): per user,
+//! per API key, or per IP for anonymous calls; the tenant may set its own per-minute
+//! limit. Answers carry `RateLimit-*` headers; refusals are 429 with `Retry-After`.
+
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use penny_limits::Decision;
+
+use crate::error::ApiError;
+use crate::extract::{ClientMeta, Principal};
+use crate::AppState;
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let (key, limit) = match req.extensions().get::<Principal>() {
+        Some(p) => {
+            let tenant_limit = match state.tenants.get(&state.store, p.tenant).await {
+                Ok(f) => f.rate_limit_per_minute,
+                Err(e) => return e.into_response(),
+            };
+            (
+                format!("rq:{}", p.limit_key()),
+                tenant_limit.unwrap_or(state.settings.rate_limit_per_minute),
+            )
+        }
+        None => {
+            let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
+            let meta = ClientMeta::from_parts(req.headers(), peer, state.settings.trust_proxy);
+            let ip = meta.ip_string().unwrap_or_else(|| "unknown".into());
+            (format!("rq:ip:{ip}"), state.settings.rate_limit_ip_per_minute)
+        }
+    };
+    let decision = match state.limiter.hit(&key, limit, WINDOW).await {
+        Ok(d) => d,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let mut res = if decision.allowed {
+        next.run(req).await
+    } else {
+        ApiError::RateLimited {
+            retry_after: decision.reset_secs,
+        }
+        .into_response()
+    };
+    set_headers(res.headers_mut(), &decision);
+    res
+}
+
+pub fn set_headers(h: &mut HeaderMap, d: &Decision) {
+    h.insert("ratelimit-limit", HeaderValue::from(d.limit));
+    h.insert("ratelimit-remaining", HeaderValue::from(d.remaining));
+    h.insert("ratelimit-reset", HeaderValue::from(d.reset_secs));
+    if let Ok(v) = HeaderValue::from_str(&format!("{};w={}", d.limit, WINDOW.as_secs())) {
+        h.insert("ratelimit-policy", v);
+    }
+}

@@ -1,0 +1,57 @@
+//! The OpenAPI 3.1 document (`/api/v1/openapi.json`) and a browsable page (`/api/docs`).
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_scalar::{Scalar, Servable};
+
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "PENNY API", description = "Self-hostable multi-tenant AI workbench. Errors are \
+        application/problem+json with a stable `code`."),
+    paths(
+        crate::health::health, crate::health::ready,
+        crate::sessions::login, crate::sessions::refresh, crate::sessions::logout, crate::sessions::me,
+        crate::tenants::list, crate::tenants::create,
+        crate::users::list, crate::users::create, crate::users::show, crate::users::update, crate::users::remove,
+        crate::api_keys::list, crate::api_keys::create, crate::api_keys::revoke,
+    ),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        if let Some(c) = doc.components.as_mut() {
+            c.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some("An access token from /auth/login, or an API key (pk_…)"))
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+pub fn openapi_json() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(|| async { Json(openapi_json()) }))
+}
+
+/// The docs page lives outside `/api/v1` (at `/api/docs`).
+pub fn docs() -> Router<AppState> {
+    Router::new().merge(Scalar::with_url("/api/docs", openapi_json()))
+}

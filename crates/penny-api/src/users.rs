@@ -1,0 +1,253 @@
+//! Users of the caller's tenant: admins and managers manage them. A manager cannot touch
+//! admins or make anyone an admin; the last active admin cannot be removed or demoted.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use penny_auth::hash_password;
+use penny_store::users::{self, Changes, NewUser, User};
+use penny_store::{sessions, Email, Role, StoreError, TenantTx, UserId};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ClientMeta, Payload, Principal};
+use crate::trail::{self, Change};
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(list).post(create))
+        .route("/users/{id}", get(show).patch(update).delete(remove))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    id: Uuid,
+    email: String,
+    display_name: Option<String>,
+    #[schema(value_type = String, example = "creator")]
+    role: Role,
+    is_super_admin: bool,
+    /// `active` or `deactivated`.
+    status: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        UserView {
+            id: u.id.0,
+            email: u.email,
+            display_name: u.display_name,
+            role: u.role,
+            is_super_admin: u.is_super_admin,
+            status: u.status,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    email: String,
+    #[schema(value_type = String, example = "creator")]
+    role: Role,
+    /// Optional: without one the user cannot log in until a password is set.
+    password: Option<String>,
+    display_name: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    #[schema(value_type = Option<String>)]
+    role: Option<Role>,
+    display_name: Option<String>,
+    /// `active` or `deactivated`.
+    status: Option<String>,
+    /// A new password (an admin's reset); ends the user's sessions.
+    password: Option<String>,
+}
+
+fn manage(who: &Principal) -> ApiResult<()> {
+    who.require(Role::Manager)
+}
+
+/// Managers may not act on admins nor hand out the admin role.
+fn may_touch(who: &Principal, target_role: Role, new_role: Option<Role>) -> ApiResult<()> {
+    if who.role < Role::Admin && (target_role == Role::Admin || new_role == Some(Role::Admin)) {
+        return Err(ApiError::Forbidden("only an admin may manage admins"));
+    }
+    Ok(())
+}
+
+pub(crate) async fn hash(password: String) -> ApiResult<String> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::validation("password", e.to_string()))
+}
+
+/// Users of the caller's tenant.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = [UserView]), (status = 403)))]
+async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Vec<UserView>>> {
+    manage(&who)?;
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let all = users::list(&mut tx).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Json(all.into_iter().map(UserView::from).collect()))
+}
+
+/// Adds a user to the caller's tenant.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])), request_body = CreateUser,
+    responses((status = 201, body = UserView), (status = 403), (status = 409), (status = 422)))]
+async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: ClientMeta,
+    body: Payload<CreateUser>,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
+    manage(&who)?;
+    let req = body.value;
+    may_touch(&who, req.role, None)?;
+    let email = Email::parse(&req.email)?;
+    let password_hash = match req.password {
+        Some(p) => Some(hash(p).await?),
+        None => None,
+    };
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let user = users::create(
+        &mut tx,
+        who.tenant,
+        NewUser {
+            email: &email,
+            role: req.role,
+            password_hash,
+            display_name: req.display_name,
+            is_super_admin: false,
+        },
+    )
+    .await?;
+    let change = Change {
+        action: "user.create",
+        target_type: "user",
+        target_id: user.id.to_string(),
+        payload_sha256: Some(&body.sha256),
+        details: json!({"email": user.email, "role": user.role}),
+    };
+    trail::record(&mut tx, &who, &meta, change).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok((StatusCode::CREATED, Json(user.into())))
+}
+
+async fn find(tx: &mut TenantTx, id: Uuid) -> ApiResult<User> {
+    users::by_id(tx, UserId(id)).await?.ok_or(ApiError::NotFound)
+}
+
+/// One user of the caller's tenant.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = UserView), (status = 404)))]
+async fn show(State(state): State<AppState>, who: Principal, Path(id): Path<Uuid>) -> ApiResult<Json<UserView>> {
+    manage(&who)?;
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let user = find(&mut tx, id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Json(user.into()))
+}
+
+/// Ensures the tenant keeps an active admin after `target` stops being one.
+async fn keep_an_admin(tx: &mut TenantTx, target: &User) -> ApiResult<()> {
+    if target.role == Role::Admin && target.status == "active" && users::count_with_role(tx, Role::Admin).await? <= 1 {
+        return Err(ApiError::Conflict("the tenant's last active admin cannot be removed or demoted".into()));
+    }
+    Ok(())
+}
+
+/// Changes a user's role, name, status or password.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = UpdateUser,
+    responses((status = 200, body = UserView), (status = 403), (status = 404), (status = 409)))]
+async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: ClientMeta,
+    Path(id): Path<Uuid>,
+    body: Payload<UpdateUser>,
+) -> ApiResult<Json<UserView>> {
+    manage(&who)?;
+    let req = body.value;
+    let password_hash = match req.password {
+        Some(p) => Some(hash(p).await?),
+        None => None,
+    };
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let target = find(&mut tx, id).await?;
+    may_touch(&who, target.role, req.role)?;
+    let demoted = req.role.is_some_and(|r| r != Role::Admin);
+    let deactivated = req.status.as_deref() == Some("deactivated");
+    if demoted || deactivated {
+        keep_an_admin(&mut tx, &target).await?;
+    }
+    let ends_sessions = deactivated || password_hash.is_some();
+    let details = json!({"role": req.role, "status": req.status, "display_name": req.display_name,
+        "password_reset": password_hash.is_some()});
+    let changes = Changes {
+        role: req.role,
+        display_name: req.display_name,
+        status: req.status,
+        password_hash,
+    };
+    let user = users::update(&mut tx, target.id, changes).await?;
+    if ends_sessions {
+        sessions::revoke_user(&mut tx, user.id).await?;
+    }
+    let change = Change {
+        action: "user.update",
+        target_type: "user",
+        target_id: user.id.to_string(),
+        payload_sha256: Some(&body.sha256),
+        details,
+    };
+    trail::record(&mut tx, &who, &meta, change).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Json(user.into()))
+}
+
+/// Deletes a user, their sessions and API keys.
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 204), (status = 403), (status = 404), (status = 409)))]
+async fn remove(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: ClientMeta,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    manage(&who)?;
+    if who.user.0 == id {
+        return Err(ApiError::Conflict("you cannot delete yourself".into()));
+    }
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let target = find(&mut tx, id).await?;
+    may_touch(&who, target.role, None)?;
+    keep_an_admin(&mut tx, &target).await?;
+    users::delete(&mut tx, target.id).await?;
+    let change = Change {
+        action: "user.delete",
+        target_type: "user",
+        target_id: target.id.to_string(),
+        payload_sha256: None,
+        details: json!({"email": target.email}),
+    };
+    trail::record(&mut tx, &who, &meta, change).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,110 @@
+//! Redis fixed windows shared by every instance: one atomic script per hit.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::Script;
+
+use crate::{Decision, LimitError, Limiter};
+
+/// INCRBY then set the expiry on the first hit of a window; returns count and ms left.
+const HIT: &str = r#"
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
+"#;
+
+#[derive(Clone)]
+pub struct RedisLimiter {
+    conn: ConnectionManager,
+    script: Script,
+    namespace: String,
+}
+
+impl RedisLimiter {
+    pub async fn connect(url: &str, namespace: &str) -> Result<Self, LimitError> {
+        let client = redis::Client::open(url).map_err(|e| LimitError::Backend(e.to_string()))?;
+        let conn = ConnectionManager::new(client)
+            .await
+            .map_err(|e| LimitError::Backend(e.to_string()))?;
+        Ok(Self {
+            conn,
+            script: Script::new(HIT),
+            namespace: namespace.to_string(),
+        })
+    }
+
+    async fn count(&self, key: &str, window: Duration, add: u64) -> Result<(u64, Duration), LimitError> {
+        let mut conn = self.conn.clone();
+        let (n, ttl_ms): (u64, i64) = self
+            .script
+            .key(format!("{}:rl:{key}", self.namespace))
+            .arg(window.as_millis() as u64)
+            .arg(add)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| LimitError::Backend(e.to_string()))?;
+        Ok((n, Duration::from_millis(ttl_ms.max(0) as u64)))
+    }
+}
+
+#[async_trait::async_trait]
+impl Limiter for RedisLimiter {
+    async fn hit(&self, key: &str, limit: u64, window: Duration) -> Result<Decision, LimitError> {
+        let (n, ttl) = self.count(key, window, 1).await?;
+        Ok(Decision::from_count(n, limit, ttl))
+    }
+
+    async fn peek(&self, key: &str, limit: u64, window: Duration) -> Result<Decision, LimitError> {
+        let (n, ttl) = self.count(key, window, 0).await?;
+        Ok(Decision::from_count(n + 1, limit, ttl))
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), LimitError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("DEL")
+            .arg(format!("{}:rl:{key}", self.namespace))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| LimitError::Backend(e.to_string()))
+    }
+
+    async fn ping(&self) -> Result<(), LimitError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| LimitError::Backend(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url() -> String {
+        std::env::var("PENNY_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    }
+
+    #[tokio::test]
+    async fn two_limiters_share_one_window_through_redis() {
+        let ns = format!("test-{}", uuid::Uuid::new_v4());
+        let a = RedisLimiter::connect(&url(), &ns).await.unwrap();
+        let b = RedisLimiter::connect(&url(), &ns).await.unwrap();
+        let w = Duration::from_secs(30);
+        assert!(a.hit("u", 2, w).await.unwrap().allowed);
+        assert!(b.hit("u", 2, w).await.unwrap().allowed);
+        let d = a.hit("u", 2, w).await.unwrap();
+        assert!(!d.allowed);
+        assert_eq!(d.remaining, 0);
+        assert!(d.reset_secs <= 30);
+        b.reset("u").await.unwrap();
+        assert!(a.hit("u", 2, w).await.unwrap().allowed);
+        a.reset("u").await.unwrap();
+    }
+}

@@ -1,0 +1,82 @@
+//! PENNY's system of record on PostgreSQL.
+//!
+//! Two kinds of connection: the *owner* connection runs migrations and platform checks;
+//! the application pool runs every query as `penny_app`, a role that is not a superuser
+//! and does not bypass row-level security. Tenant-owned data is only reachable through
+//! [`Store::tenant`], which opens a transaction with `app.tenant_id` set (`SET LOCAL`
+//! semantics), so a forgotten `WHERE tenant_id` cannot leak another tenant's rows.
+//!
+//! This crate knows nothing about HTTP.
+
+pub mod api_keys;
+pub mod audit;
+mod error;
+mod migrate;
+pub mod sessions;
+pub mod tenants;
+mod types;
+pub mod users;
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor, PgPool, Postgres, Transaction};
+
+pub use error::StoreError;
+pub use migrate::{check_extensions, migrate, MissingExtension, REQUIRED_EXTENSIONS};
+pub use types::{Email, Role, Slug, TenantId, UserId};
+
+/// The role every application query runs as.
+pub const APP_ROLE: &str = "penny_app";
+
+/// A transaction scoped to one tenant: row-level security shows only that tenant's rows.
+pub type TenantTx = Transaction<'static, Postgres>;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Opens the application pool. Every connection switches to [`APP_ROLE`] before use.
+    pub async fn connect(options: PgConnectOptions, max_connections: u32) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(format!("SET ROLE {APP_ROLE}").as_str()).await?;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// For platform tables (tenants) that are not tenant-owned.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Begins a transaction in which only `tenant`'s rows exist.
+    pub async fn tenant(&self, tenant: TenantId) -> Result<TenantTx, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(tenant.0.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    /// Answers when the database does (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
