@@ -91,8 +91,15 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     let secret = new_api_key();
     let mut tx = state.store.tenant(who.tenant).await?;
-    let key = api_keys::create(&mut tx, who.tenant, who.user, &body.value.name, &secret.display_prefix, &secret.digest)
-        .await?;
+    let key = api_keys::create(
+        &mut tx,
+        who.tenant,
+        who.user,
+        &body.value.name,
+        &secret.display_prefix,
+        &secret.digest,
+    )
+    .await?;
     let change = Change {
         action: "api_key.create",
         target_type: "api_key",

@@ -22,11 +22,16 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).map(str::trim));
+        .map(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+                .map(str::trim)
+        });
     let principal = match bearer {
         None => None,
         Some(None) => {
-            return ApiError::Unauthenticated("Authorization must be `Bearer <token or API key>`").into_response()
+            return ApiError::Unauthenticated("Authorization must be `Bearer <token or API key>`")
+                .into_response()
         }
         Some(Some(token)) => match resolve(&state, token).await {
             Ok(p) => Some(p),
@@ -46,7 +51,9 @@ async fn resolve(state: &AppState, token: &str) -> Result<Principal, ApiError> {
         from_api_key(state, token).await?
     } else {
         let claims = state.tokens.verify(token).map_err(|e| match e {
-            TokenError::Expired => ApiError::Unauthenticated("access token has expired; refresh it"),
+            TokenError::Expired => {
+                ApiError::Unauthenticated("access token has expired; refresh it")
+            }
             TokenError::Invalid => ApiError::Unauthenticated("access token is invalid"),
         })?;
         let role: Role = claims
@@ -62,7 +69,12 @@ async fn resolve(state: &AppState, token: &str) -> Result<Principal, ApiError> {
             api_key: None,
         }
     };
-    if !state.tenants.get(&state.store, principal.tenant).await?.active {
+    if !state
+        .tenants
+        .get(&state.store, principal.tenant)
+        .await?
+        .active
+    {
         return Err(ApiError::TenantSuspended);
     }
     Ok(principal)
@@ -71,7 +83,9 @@ async fn resolve(state: &AppState, token: &str) -> Result<Principal, ApiError> {
 async fn from_api_key(state: &AppState, key: &str) -> Result<Principal, ApiError> {
     const BAD_KEY: ApiError = ApiError::Unauthenticated("API key is invalid or revoked");
     let d = digest(key);
-    let tenant = api_keys::tenant_of(state.store.pool(), &d).await?.ok_or(BAD_KEY)?;
+    let tenant = api_keys::tenant_of(state.store.pool(), &d)
+        .await?
+        .ok_or(BAD_KEY)?;
     let mut tx = state.store.tenant(tenant).await?;
     let found = api_keys::authenticate(&mut tx, &d).await?.ok_or(BAD_KEY)?;
     let user = users::by_id(&mut tx, found.user_id).await?.ok_or(BAD_KEY)?;

@@ -66,22 +66,54 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         use ApiError::*;
         match self {
-            InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_body", "Malformed request body"),
-            Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "Invalid field"),
-            Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required"),
+            InvalidBody(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "Malformed request body",
+            ),
+            Validation { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "Invalid field",
+            ),
+            Unauthenticated(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Authentication required",
+            ),
             Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
-            TenantSuspended => (StatusCode::FORBIDDEN, "tenant_suspended", "Tenant suspended"),
+            TenantSuspended => (
+                StatusCode::FORBIDDEN,
+                "tenant_suspended",
+                "Tenant suspended",
+            ),
             NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
-            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Payload too large",
+            ),
             UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "Unsupported media type",
             ),
-            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests"),
-            Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
-            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests",
+            ),
+            Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
         }
     }
 }
@@ -101,7 +133,13 @@ pub fn problem_for_status(status: StatusCode) -> Response {
     render(status, code, title, title.to_string(), None)
 }
 
-fn render(status: StatusCode, code: &str, title: &str, detail: String, errors: Option<Vec<FieldError>>) -> Response {
+fn render(
+    status: StatusCode,
+    code: &str,
+    title: &str,
+    detail: String,
+    errors: Option<Vec<FieldError>>,
+) -> Response {
     let body = Problem {
         kind: format!("https://penny.dev/problems/{code}"),
         title,

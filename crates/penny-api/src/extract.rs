@@ -31,7 +31,12 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for Payload<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| {
-                let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                let mime = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 mime == "application/json" || mime.ends_with("+json")
             });
         if !is_json {
@@ -64,7 +69,10 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Payload<T>, ApiError>
     })?;
     redact(&mut value);
     let sha256 = Sha256::digest(serde_json::to_vec(&value).unwrap_or_default()).to_vec();
-    Ok(Payload { value: parsed, sha256 })
+    Ok(Payload {
+        value: parsed,
+        sha256,
+    })
 }
 
 /// Replaces secrets so the stored payload digest cannot be used to guess them.
@@ -110,7 +118,9 @@ impl Principal {
         if self.super_admin {
             Ok(())
         } else {
-            Err(ApiError::Forbidden("only the platform super-admin may do this"))
+            Err(ApiError::Forbidden(
+                "only the platform super-admin may do this",
+            ))
         }
     }
 
@@ -131,7 +141,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
             .extensions
             .get::<Principal>()
             .cloned()
-            .ok_or(ApiError::Unauthenticated("send Authorization: Bearer <token or API key>"))
+            .ok_or(ApiError::Unauthenticated(
+                "send Authorization: Bearer <token or API key>",
+            ))
     }
 }
 
@@ -145,7 +157,17 @@ pub struct ClientMeta {
 impl ClientMeta {
     pub fn from_parts(headers: &HeaderMap, peer: Option<SocketAddr>, trust_proxy: bool) -> Self {
         let forwarded = trust_proxy
-            .then(|| headers.get("x-forwarded-for")?.to_str().ok()?.split(',').next()?.trim().parse().ok())
+            .then(|| {
+                headers
+                    .get("x-forwarded-for")?
+                    .to_str()
+                    .ok()?
+                    .split(',')
+                    .next()?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
             .flatten();
         ClientMeta {
             ip: forwarded.or(peer.map(|p| p.ip())),
@@ -164,9 +186,19 @@ impl ClientMeta {
 impl FromRequestParts<AppState> for ClientMeta {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-        Ok(ClientMeta::from_parts(&parts.headers, peer, state.settings.trust_proxy))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        Ok(ClientMeta::from_parts(
+            &parts.headers,
+            peer,
+            state.settings.trust_proxy,
+        ))
     }
 }
 
@@ -184,7 +216,10 @@ mod tests {
 
     #[test]
     fn malformed_json_is_invalid_body() {
-        assert!(matches!(parse_json::<Body>(b"{\"email\": "), Err(ApiError::InvalidBody(_))));
+        assert!(matches!(
+            parse_json::<Body>(b"{\"email\": "),
+            Err(ApiError::InvalidBody(_))
+        ));
     }
 
     #[test]

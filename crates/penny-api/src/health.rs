@@ -13,7 +13,9 @@ use utoipa::ToSchema;
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/health", get(health)).route("/ready", get(ready))
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -47,16 +49,27 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let db = tokio::time::timeout(PROBE_TIMEOUT, state.store.ping()).await;
-    let database = if matches!(db, Ok(Ok(()))) { "ok" } else { "unreachable" };
+    let database = if matches!(db, Ok(Ok(()))) {
+        "ok"
+    } else {
+        "unreachable"
+    };
     let redis = if !state.settings.redis_configured {
         "not configured"
-    } else if matches!(tokio::time::timeout(PROBE_TIMEOUT, state.limiter.ping()).await, Ok(Ok(()))) {
+    } else if matches!(
+        tokio::time::timeout(PROBE_TIMEOUT, state.limiter.ping()).await,
+        Ok(Ok(()))
+    ) {
         "ok"
     } else {
         "unreachable"
     };
     let up = database == "ok" && redis != "unreachable";
-    let status = if up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if up {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (
         status,
         Json(Readiness {

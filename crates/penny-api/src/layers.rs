@@ -61,10 +61,14 @@ pub fn wrap(api: Router<AppState>, root: Router<AppState>, state: AppState) -> R
                             )
                         })
                         .on_request(())
-                        .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros)),
+                        .on_response(
+                            DefaultOnResponse::new()
+                                .level(Level::INFO)
+                                .latency_unit(LatencyUnit::Micros),
+                        ),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                .layer(cors(&settings.cors_origins))
+                .option_layer(cors(&settings.cors_origins))
                 .layer(CompressionLayer::new())
                 .layer(MapResponseLayer::new(problem_guard))
                 .layer(RequestBodyLimitLayer::new(settings.body_limit_bytes))
@@ -76,20 +80,39 @@ pub fn wrap(api: Router<AppState>, root: Router<AppState>, state: AppState) -> R
         )
 }
 
-fn cors(origins: &[String]) -> CorsLayer {
-    let list: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
-    CorsLayer::new()
+/// CORS only when `FRONTEND_URL` names other origins; otherwise same-origin, no headers.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if list.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
         .allow_origin(AllowOrigin::list(list))
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID, HeaderName::from_static("last-event-id")])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            REQUEST_ID,
+            HeaderName::from_static("last-event-id"),
+        ])
         .expose_headers([
             REQUEST_ID,
             header::RETRY_AFTER,
             HeaderName::from_static("ratelimit-limit"),
             HeaderName::from_static("ratelimit-remaining"),
             HeaderName::from_static("ratelimit-reset"),
-        ])
+        ]);
+    Some(layer)
 }
 
 fn problem_guard<B>(res: http::Response<B>) -> Response

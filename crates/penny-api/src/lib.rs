@@ -5,13 +5,13 @@
 
 mod api_keys;
 mod auth;
-mod sessions;
 mod error;
 mod extract;
 mod health;
 mod layers;
 mod limits;
 mod openapi;
+mod sessions;
 mod tenant_cache;
 mod tenants;
 mod trail;
@@ -86,7 +86,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, tokens: TokenIssuer, limiter: Arc<dyn Limiter>, settings: ApiSettings) -> Self {
+    pub fn new(
+        store: Store,
+        tokens: TokenIssuer,
+        limiter: Arc<dyn Limiter>,
+        settings: ApiSettings,
+    ) -> Self {
         Self {
             store,
             tokens: Arc::new(tokens),
@@ -106,4 +111,9 @@ pub fn router(state: AppState) -> Router {
         .merge(api_keys::routes())
         .merge(openapi::routes());
     layers::wrap(api, health::routes().merge(openapi::docs()), state)
+}
+
+/// Only `/health` and `/ready`: for processes running just the worker or scheduler role.
+pub fn health_router(state: AppState) -> Router {
+    layers::wrap(Router::new(), health::routes(), state)
 }

@@ -29,10 +29,16 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
             )
         }
         None => {
-            let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
+            let peer = req
+                .extensions()
+                .get::<ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0);
             let meta = ClientMeta::from_parts(req.headers(), peer, state.settings.trust_proxy);
             let ip = meta.ip_string().unwrap_or_else(|| "unknown".into());
-            (format!("rq:ip:{ip}"), state.settings.rate_limit_ip_per_minute)
+            (
+                format!("rq:ip:{ip}"),
+                state.settings.rate_limit_ip_per_minute,
+            )
         }
     };
     let decision = match state.limiter.hit(&key, limit, WINDOW).await {

@@ -33,7 +33,9 @@ impl Modify for BearerAuth {
                 SecurityScheme::Http(
                     HttpBuilder::new()
                         .scheme(HttpAuthScheme::Bearer)
-                        .description(Some("An access token from /auth/login, or an API key (pk_…)"))
+                        .description(Some(
+                            "An access token from /auth/login, or an API key (pk_…)",
+                        ))
                         .build(),
                 ),
             );

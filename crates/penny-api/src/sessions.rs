@@ -70,7 +70,10 @@ async fn login(
         req.email.trim().to_lowercase()
     );
     let ip_key = format!("login:ip:{}", meta.ip_string().unwrap_or_default());
-    for (key, max) in [(&account_key, s.login_max_failures), (&ip_key, s.login_max_failures_per_ip)] {
+    for (key, max) in [
+        (&account_key, s.login_max_failures),
+        (&ip_key, s.login_max_failures_per_ip),
+    ] {
         let d = state.limiter.peek(key, max, s.login_window).await?;
         if !d.allowed {
             return Err(ApiError::RateLimited {
@@ -85,15 +88,25 @@ async fn login(
         }
         Err(e) => {
             if matches!(e, ApiError::Unauthenticated(_)) {
-                state.limiter.hit(&account_key, s.login_max_failures, s.login_window).await?;
-                state.limiter.hit(&ip_key, s.login_max_failures_per_ip, s.login_window).await?;
+                state
+                    .limiter
+                    .hit(&account_key, s.login_max_failures, s.login_window)
+                    .await?;
+                state
+                    .limiter
+                    .hit(&ip_key, s.login_max_failures_per_ip, s.login_window)
+                    .await?;
             }
             Err(e)
         }
     }
 }
 
-async fn check_credentials(state: &AppState, req: &LoginRequest, meta: &ClientMeta) -> ApiResult<TokenResponse> {
+async fn check_credentials(
+    state: &AppState,
+    req: &LoginRequest,
+    meta: &ClientMeta,
+) -> ApiResult<TokenResponse> {
     let tenant = tenants::by_slug(state.store.pool(), &req.tenant.to_lowercase()).await?;
     let email = Email::parse(&req.email).ok();
     let (tenant, email) = match (tenant, email) {
@@ -149,10 +162,26 @@ async fn check_credentials(state: &AppState, req: &LoginRequest, meta: &ClientMe
     )
     .await?;
     tx.commit().await.map_err(StoreError::from)?;
-    Ok(issue(state, user.id, tenant.id, user.role.as_str(), user.is_super_admin, family, refresh))
+    Ok(issue(
+        state,
+        user.id,
+        tenant.id,
+        user.role.as_str(),
+        user.is_super_admin,
+        family,
+        refresh,
+    ))
 }
 
-fn issue(state: &AppState, user: UserId, tenant: TenantId, role: &str, sa: bool, family: Uuid, refresh: String) -> TokenResponse {
+fn issue(
+    state: &AppState,
+    user: UserId,
+    tenant: TenantId,
+    role: &str,
+    sa: bool,
+    family: Uuid,
+    refresh: String,
+) -> TokenResponse {
     TokenResponse {
         access_token: state.tokens.issue(user.0, tenant.0, role, sa, family),
         refresh_token: refresh,
@@ -164,21 +193,38 @@ fn issue(state: &AppState, user: UserId, tenant: TenantId, role: &str, sa: bool,
 /// Rotates a refresh token. Presenting an already-used token ends that whole login.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 401, description = "invalid, expired or reused token")))]
-async fn refresh(State(state): State<AppState>, body: Payload<RefreshRequest>) -> ApiResult<Json<TokenResponse>> {
-    const INVALID: ApiError = ApiError::Unauthenticated("refresh token is invalid or expired; log in again");
+async fn refresh(
+    State(state): State<AppState>,
+    body: Payload<RefreshRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    const INVALID: ApiError =
+        ApiError::Unauthenticated("refresh token is invalid or expired; log in again");
     let old = digest(&body.value.refresh_token);
-    let tenant = sessions::tenant_of(state.store.pool(), &old).await?.ok_or(INVALID)?;
+    let tenant = sessions::tenant_of(state.store.pool(), &old)
+        .await?
+        .ok_or(INVALID)?;
     let (next, next_digest) = new_refresh_token();
     let mut tx = state.store.tenant(tenant).await?;
     let ttl = Duration::days(state.settings.refresh_ttl_days);
     match sessions::rotate(&mut tx, tenant, &old, &next_digest, ttl).await? {
         Rotation::Rotated { user, family } => {
-            let u = users::by_id(&mut tx, user).await?.filter(|u| u.status == "active").ok_or(INVALID)?;
+            let u = users::by_id(&mut tx, user)
+                .await?
+                .filter(|u| u.status == "active")
+                .ok_or(INVALID)?;
             tx.commit().await.map_err(StoreError::from)?;
             if !state.tenants.get(&state.store, tenant).await?.active {
                 return Err(ApiError::TenantSuspended);
             }
-            Ok(Json(issue(&state, u.id, tenant, u.role.as_str(), u.is_super_admin, family, next)))
+            Ok(Json(issue(
+                &state,
+                u.id,
+                tenant,
+                u.role.as_str(),
+                u.is_super_admin,
+                family,
+                next,
+            )))
         }
         Rotation::Reused => {
             tx.commit().await.map_err(StoreError::from)?;
@@ -228,7 +274,9 @@ async fn me(State(state): State<AppState>, who: Principal) -> ApiResult<Json<MeR
         .await?
         .ok_or(ApiError::Unauthenticated("this user no longer exists"))?;
     tx.commit().await.map_err(StoreError::from)?;
-    let tenant = tenants::by_id(state.store.pool(), who.tenant).await?.ok_or(ApiError::NotFound)?;
+    let tenant = tenants::by_id(state.store.pool(), who.tenant)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(Json(MeResponse {
         user: user.into(),
         tenant: TenantRef {
@@ -236,6 +284,10 @@ async fn me(State(state): State<AppState>, who: Principal) -> ApiResult<Json<MeR
             slug: tenant.slug,
             name: tenant.name,
         },
-        auth: if who.api_key.is_some() { "api_key" } else { "token" },
+        auth: if who.api_key.is_some() {
+            "api_key"
+        } else {
+            "token"
+        },
     }))
 }

@@ -34,9 +34,11 @@ impl TenantCache {
                 return Ok(facts.clone());
             }
         }
-        let tenant = tenants::by_id(store.pool(), id).await?.ok_or(ApiError::Unauthenticated(
-            "the tenant of this credential no longer exists",
-        ))?;
+        let tenant = tenants::by_id(store.pool(), id)
+            .await?
+            .ok_or(ApiError::Unauthenticated(
+                "the tenant of this credential no longer exists",
+            ))?;
         let facts = TenantFacts {
             active: tenant.status == "active",
             rate_limit_per_minute: tenant.rate_limit_per_minute.map(|n| n.max(1) as u64),

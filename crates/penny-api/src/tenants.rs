@@ -87,16 +87,26 @@ async fn create(
         None => Slug::from_name(&req.name)?,
     };
     let admin = match (&req.admin_email, req.admin_password) {
-        (Some(e), pw) => Some((Email::parse(e)?, match pw {
-            Some(p) => Some(hash(p).await?),
-            None => None,
-        })),
-        (None, Some(_)) => return Err(ApiError::validation("admin_email", "required with admin_password")),
+        (Some(e), pw) => Some((
+            Email::parse(e)?,
+            match pw {
+                Some(p) => Some(hash(p).await?),
+                None => None,
+            },
+        )),
+        (None, Some(_)) => {
+            return Err(ApiError::validation(
+                "admin_email",
+                "required with admin_password",
+            ))
+        }
         (None, None) => None,
     };
-    let tenant = tenants::create(state.store.pool(), &req.name, &slug).await?;
+    // The tenant, its first admin and the audit record commit together.
+    let mut tx = state.store.begin().await?;
+    let tenant = tenants::create(&mut *tx, &req.name, &slug).await?;
     if let Some((email, password_hash)) = admin {
-        let mut tx = state.store.tenant(tenant.id).await?;
+        penny_store::scope_to(&mut tx, tenant.id).await?;
         let user = users::create(
             &mut tx,
             tenant.id,
@@ -124,9 +134,8 @@ async fn create(
             },
         )
         .await?;
-        tx.commit().await.map_err(StoreError::from)?;
     }
-    let mut tx = state.store.tenant(who.tenant).await?;
+    penny_store::scope_to(&mut tx, who.tenant).await?;
     let change = Change {
         action: "tenant.create",
         target_type: "tenant",

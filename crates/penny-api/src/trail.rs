@@ -14,7 +14,12 @@ pub struct Change<'a> {
     pub details: serde_json::Value,
 }
 
-pub async fn record(tx: &mut TenantTx, who: &Principal, meta: &ClientMeta, c: Change<'_>) -> ApiResult<()> {
+pub async fn record(
+    tx: &mut TenantTx,
+    who: &Principal,
+    meta: &ClientMeta,
+    c: Change<'_>,
+) -> ApiResult<()> {
     audit::append(
         tx,
         who.tenant,

@@ -150,13 +150,19 @@ async fn create(
 }
 
 async fn find(tx: &mut TenantTx, id: Uuid) -> ApiResult<User> {
-    users::by_id(tx, UserId(id)).await?.ok_or(ApiError::NotFound)
+    users::by_id(tx, UserId(id))
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
 /// One user of the caller's tenant.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 200, body = UserView), (status = 404)))]
-async fn show(State(state): State<AppState>, who: Principal, Path(id): Path<Uuid>) -> ApiResult<Json<UserView>> {
+async fn show(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<UserView>> {
     manage(&who)?;
     let mut tx = state.store.tenant(who.tenant).await?;
     let user = find(&mut tx, id).await?;
@@ -166,8 +172,13 @@ async fn show(State(state): State<AppState>, who: Principal, Path(id): Path<Uuid
 
 /// Ensures the tenant keeps an active admin after `target` stops being one.
 async fn keep_an_admin(tx: &mut TenantTx, target: &User) -> ApiResult<()> {
-    if target.role == Role::Admin && target.status == "active" && users::count_with_role(tx, Role::Admin).await? <= 1 {
-        return Err(ApiError::Conflict("the tenant's last active admin cannot be removed or demoted".into()));
+    if target.role == Role::Admin
+        && target.status == "active"
+        && users::count_with_role(tx, Role::Admin).await? <= 1
+    {
+        return Err(ApiError::Conflict(
+            "the tenant's last active admin cannot be removed or demoted".into(),
+        ));
     }
     Ok(())
 }

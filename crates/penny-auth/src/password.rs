@@ -1,6 +1,8 @@
 //! Password hashing with argon2id (OWASP's recommended parameters are the crate's defaults).
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 
 /// Shortest password we accept; long passphrases are better than complex short ones.
@@ -66,6 +68,9 @@ mod tests {
 
     #[test]
     fn short_password_is_refused() {
-        assert!(matches!(hash_password("short"), Err(PasswordError::TooShort)));
+        assert!(matches!(
+            hash_password("short"),
+            Err(PasswordError::TooShort)
+        ));
     }
 }

@@ -102,10 +102,19 @@ mod tests {
     #[test]
     fn alg_none_is_rejected() {
         let i = issuer();
-        let good = i.issue(Uuid::new_v4(), Uuid::new_v4(), "admin", true, Uuid::new_v4());
+        let good = i.issue(
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            "admin",
+            true,
+            Uuid::new_v4(),
+        );
         let payload = good.split('.').nth(1).unwrap();
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        assert_eq!(i.verify(&format!("{header}.{payload}.")), Err(TokenError::Invalid));
+        assert_eq!(
+            i.verify(&format!("{header}.{payload}.")),
+            Err(TokenError::Invalid)
+        );
     }
 
     #[test]
@@ -113,18 +122,34 @@ mod tests {
         let i = issuer();
         let claims = serde_json::json!({"sub": Uuid::new_v4(), "tid": Uuid::new_v4(), "role": "admin",
             "sid": Uuid::new_v4(), "iat": 0, "exp": Utc::now().timestamp() + 60});
-        let hs512 = encode(&Header::new(Algorithm::HS512), &claims,
-            &EncodingKey::from_secret(b"a-test-secret-that-is-long-enough-000")).unwrap();
+        let hs512 = encode(
+            &Header::new(Algorithm::HS512),
+            &claims,
+            &EncodingKey::from_secret(b"a-test-secret-that-is-long-enough-000"),
+        )
+        .unwrap();
         assert_eq!(i.verify(&hs512), Err(TokenError::Invalid));
         let other = TokenIssuer::new(b"another-secret-another-secret-0000", 900);
-        let forged = other.issue(Uuid::new_v4(), Uuid::new_v4(), "admin", true, Uuid::new_v4());
+        let forged = other.issue(
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            "admin",
+            true,
+            Uuid::new_v4(),
+        );
         assert_eq!(i.verify(&forged), Err(TokenError::Invalid));
     }
 
     #[test]
     fn expired_token_is_reported_as_expired() {
         let i = TokenIssuer::new(b"a-test-secret-that-is-long-enough-000", -5);
-        let t = i.issue(Uuid::new_v4(), Uuid::new_v4(), "viewer", false, Uuid::new_v4());
+        let t = i.issue(
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            "viewer",
+            false,
+            Uuid::new_v4(),
+        );
         assert_eq!(i.verify(&t), Err(TokenError::Expired));
     }
 }

@@ -23,9 +23,9 @@ impl MemoryLimiter {
 
     fn shard(&self, key: &str) -> &Mutex<HashMap<String, (u64, Instant)>> {
         // FNV-1a: cheap and good enough to spread keys over shards.
-        let h = key
-            .bytes()
-            .fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+        let h = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100000001b3)
+        });
         &self.shards[(h as usize) % SHARDS]
     }
 

@@ -38,7 +38,12 @@ impl RedisLimiter {
         })
     }
 
-    async fn count(&self, key: &str, window: Duration, add: u64) -> Result<(u64, Duration), LimitError> {
+    async fn count(
+        &self,
+        key: &str,
+        window: Duration,
+        add: u64,
+    ) -> Result<(u64, Duration), LimitError> {
         let mut conn = self.conn.clone();
         let (n, ttl_ms): (u64, i64) = self
             .script

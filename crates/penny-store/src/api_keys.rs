@@ -50,7 +50,10 @@ pub async fn create(
 }
 
 /// The tenant that owns a key digest, whatever its state. Runs before the tenant is known.
-pub async fn tenant_of(db: impl PgExecutor<'_>, digest: &[u8]) -> Result<Option<TenantId>, StoreError> {
+pub async fn tenant_of(
+    db: impl PgExecutor<'_>,
+    digest: &[u8],
+) -> Result<Option<TenantId>, StoreError> {
     Ok(sqlx::query_scalar("SELECT penny_api_key_tenant($1)")
         .bind(digest)
         .fetch_one(db)
@@ -59,7 +62,10 @@ pub async fn tenant_of(db: impl PgExecutor<'_>, digest: &[u8]) -> Result<Option<
 
 /// The live key with this digest, marking it used (at most once a minute, to keep the
 /// hot path free of writes).
-pub async fn authenticate(conn: &mut PgConnection, digest: &[u8]) -> Result<Option<ApiKey>, StoreError> {
+pub async fn authenticate(
+    conn: &mut PgConnection,
+    digest: &[u8],
+) -> Result<Option<ApiKey>, StoreError> {
     let key: Option<ApiKey> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL \
          AND (expires_at IS NULL OR expires_at > now())"
@@ -68,7 +74,9 @@ pub async fn authenticate(conn: &mut PgConnection, digest: &[u8]) -> Result<Opti
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(k) = &key {
-        if k.last_used_at.is_none_or(|t| t < Utc::now() - chrono::Duration::seconds(60)) {
+        if k.last_used_at
+            .is_none_or(|t| t < Utc::now() - chrono::Duration::seconds(60))
+        {
             sqlx::query("UPDATE api_keys SET last_used_at = now() WHERE id = $1")
                 .bind(k.id)
                 .execute(conn)
@@ -79,7 +87,10 @@ pub async fn authenticate(conn: &mut PgConnection, digest: &[u8]) -> Result<Opti
 }
 
 /// Keys of one user, or of the whole tenant when `user` is `None`.
-pub async fn list(conn: &mut PgConnection, user: Option<UserId>) -> Result<Vec<ApiKey>, StoreError> {
+pub async fn list(
+    conn: &mut PgConnection,
+    user: Option<UserId>,
+) -> Result<Vec<ApiKey>, StoreError> {
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM api_keys WHERE ($1::uuid IS NULL OR user_id = $1) ORDER BY created_at DESC"
     ))
@@ -89,18 +100,21 @@ pub async fn list(conn: &mut PgConnection, user: Option<UserId>) -> Result<Vec<A
 }
 
 pub async fn by_id(conn: &mut PgConnection, id: Uuid) -> Result<Option<ApiKey>, StoreError> {
-    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?,
+    )
 }
 
 pub async fn revoke(conn: &mut PgConnection, id: Uuid) -> Result<(), StoreError> {
-    let n = sqlx::query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1")
-        .bind(id)
-        .execute(conn)
-        .await?
-        .rows_affected();
+    let n =
+        sqlx::query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1")
+            .bind(id)
+            .execute(conn)
+            .await?
+            .rows_affected();
     if n == 0 {
         Err(StoreError::NotFound)
     } else {

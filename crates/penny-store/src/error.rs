@@ -8,7 +8,10 @@ pub enum StoreError {
     #[error("{0} already exists")]
     Conflict(&'static str),
     #[error("invalid value for {field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("PostgreSQL extension `{0}` is not available")]
     MissingExtension(String),
     #[error("migration failed: {0}")]

@@ -32,6 +32,15 @@ pub const APP_ROLE: &str = "penny_app";
 /// A transaction scoped to one tenant: row-level security shows only that tenant's rows.
 pub type TenantTx = Transaction<'static, Postgres>;
 
+/// Scopes the rest of transaction `tx` to `tenant` (like `SET LOCAL`: ends with `tx`).
+pub async fn scope_to(tx: &mut TenantTx, tenant: TenantId) -> Result<(), StoreError> {
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        .bind(tenant.0.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
@@ -39,14 +48,18 @@ pub struct Store {
 
 impl Store {
     /// Opens the application pool. Every connection switches to [`APP_ROLE`] before use.
-    pub async fn connect(options: PgConnectOptions, max_connections: u32) -> Result<Self, StoreError> {
+    pub async fn connect(
+        options: PgConnectOptions,
+        max_connections: u32,
+    ) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute(format!("SET ROLE {APP_ROLE}").as_str()).await?;
+                    conn.execute(format!("SET ROLE {APP_ROLE}").as_str())
+                        .await?;
                     Ok(())
                 })
             })
@@ -63,11 +76,13 @@ impl Store {
     /// Begins a transaction in which only `tenant`'s rows exist.
     pub async fn tenant(&self, tenant: TenantId) -> Result<TenantTx, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-            .bind(tenant.0.to_string())
-            .execute(&mut *tx)
-            .await?;
+        scope_to(&mut tx, tenant).await?;
         Ok(tx)
+    }
+
+    /// Begins an unscoped transaction: only platform tables until [`scope_to`] is called.
+    pub async fn begin(&self) -> Result<TenantTx, StoreError> {
+        Ok(self.pool.begin().await?)
     }
 
     /// Answers when the database does (readiness).

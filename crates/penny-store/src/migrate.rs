@@ -10,7 +10,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Extensions the schema needs, with the package that provides each on Debian/Ubuntu.
 pub const REQUIRED_EXTENSIONS: [(&str, &str); 3] = [
-    ("vector", "pgvector (build it with `make setup`, or apt install postgresql-<major>-pgvector)"),
+    (
+        "vector",
+        "pgvector (build it with `make setup`, or apt install postgresql-<major>-pgvector)",
+    ),
     ("pg_trgm", "postgresql-contrib"),
     ("uuid-ossp", "postgresql-contrib"),
 ];
@@ -22,7 +25,9 @@ pub struct MissingExtension {
 }
 
 /// Lists required extensions that this server cannot create.
-pub async fn check_extensions(owner: &PgConnectOptions) -> Result<Vec<MissingExtension>, StoreError> {
+pub async fn check_extensions(
+    owner: &PgConnectOptions,
+) -> Result<Vec<MissingExtension>, StoreError> {
     let mut conn = owner.connect().await?;
     let available: Vec<String> = sqlx::query_scalar("SELECT name FROM pg_available_extensions")
         .fetch_all(&mut conn)

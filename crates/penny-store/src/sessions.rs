@@ -26,7 +26,11 @@ pub async fn start(conn: &mut PgConnection, new: NewSession<'_>) -> Result<Uuid,
     Ok(family)
 }
 
-async fn insert(conn: &mut PgConnection, new: &NewSession<'_>, family: Uuid) -> Result<(), StoreError> {
+async fn insert(
+    conn: &mut PgConnection,
+    new: &NewSession<'_>,
+    family: Uuid,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO refresh_sessions (tenant_id, user_id, family_id, token_hash, expires_at, ip, user_agent) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -44,7 +48,10 @@ async fn insert(conn: &mut PgConnection, new: &NewSession<'_>, family: Uuid) -> 
 }
 
 /// The tenant that issued a refresh token digest. Runs before the tenant is known.
-pub async fn tenant_of(db: impl PgExecutor<'_>, digest: &[u8]) -> Result<Option<TenantId>, StoreError> {
+pub async fn tenant_of(
+    db: impl PgExecutor<'_>,
+    digest: &[u8],
+) -> Result<Option<TenantId>, StoreError> {
     Ok(sqlx::query_scalar("SELECT penny_refresh_tenant($1)")
         .bind(digest)
         .fetch_one(db)
@@ -53,7 +60,10 @@ pub async fn tenant_of(db: impl PgExecutor<'_>, digest: &[u8]) -> Result<Option<
 
 #[derive(Debug, PartialEq)]
 pub enum Rotation {
-    Rotated { user: UserId, family: Uuid },
+    Rotated {
+        user: UserId,
+        family: Uuid,
+    },
     /// The token had been used before: its family is now revoked. Commit, then refuse.
     Reused,
     /// Unknown, expired or revoked.
@@ -123,9 +133,22 @@ pub async fn revoke_family(conn: &mut PgConnection, family: Uuid) -> Result<(), 
 
 /// Ends every session of a user (deactivation, password reset, deletion).
 pub async fn revoke_user(conn: &mut PgConnection, user: UserId) -> Result<(), StoreError> {
-    sqlx::query("UPDATE refresh_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
-        .bind(user)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE refresh_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user)
+    .execute(conn)
+    .await?;
     Ok(())
+}
+
+/// Deletes sessions that expired or were revoked more than `days` ago, in every tenant.
+/// Returns how many went.
+pub async fn purge_ended(db: impl PgExecutor<'_>, days: i32) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT penny_purge_sessions(make_interval(days => $1))")
+            .bind(days)
+            .fetch_one(db)
+            .await?,
+    )
 }

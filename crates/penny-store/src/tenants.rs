@@ -18,7 +18,11 @@ pub struct Tenant {
 
 const COLUMNS: &str = "id, slug, name, status, rate_limit_per_minute, created_at";
 
-pub async fn create(db: impl PgExecutor<'_>, name: &str, slug: &Slug) -> Result<Tenant, StoreError> {
+pub async fn create(
+    db: impl PgExecutor<'_>,
+    name: &str,
+    slug: &Slug,
+) -> Result<Tenant, StoreError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(StoreError::Invalid {
@@ -37,21 +41,27 @@ pub async fn create(db: impl PgExecutor<'_>, name: &str, slug: &Slug) -> Result<
 }
 
 pub async fn by_slug(db: impl PgExecutor<'_>, slug: &str) -> Result<Option<Tenant>, StoreError> {
-    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1"))
-        .bind(slug)
-        .fetch_optional(db)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE slug = $1"))
+            .bind(slug)
+            .fetch_optional(db)
+            .await?,
+    )
 }
 
 pub async fn by_id(db: impl PgExecutor<'_>, id: TenantId) -> Result<Option<Tenant>, StoreError> {
-    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(db)
+            .await?,
+    )
 }
 
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<Tenant>, StoreError> {
-    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants ORDER BY created_at, slug"))
-        .fetch_all(db)
-        .await?)
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM tenants ORDER BY created_at, slug"
+    ))
+    .fetch_all(db)
+    .await?)
 }

@@ -135,7 +135,8 @@ impl Slug {
         } else {
             Err(StoreError::Invalid {
                 field: "slug",
-                message: "use 1-63 lower-case letters, digits and dashes, not starting with a dash".into(),
+                message: "use 1-63 lower-case letters, digits and dashes, not starting with a dash"
+                    .into(),
             })
         }
     }
@@ -165,8 +166,13 @@ mod tests {
 
     #[test]
     fn email_is_normalised_and_checked() {
-        assert_eq!(Email::parse(" A@Example.COM ").unwrap().as_str(), "a@example.com");
-        for bad in ["", "a", "a@", "@b.c", "a@b", "a@@b.c", "a b@c.d", "a@.c", "a@c."] {
+        assert_eq!(
+            Email::parse(" A@Example.COM ").unwrap().as_str(),
+            "a@example.com"
+        );
+        for bad in [
+            "", "a", "a@", "@b.c", "a@b", "a@@b.c", "a b@c.d", "a@.c", "a@c.",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

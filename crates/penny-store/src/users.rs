@@ -28,7 +28,8 @@ pub struct Credentials {
     pub password_hash: Option<String>,
 }
 
-const SELECT: &str = "SELECT u.id, u.tenant_id, u.email, u.display_name, m.role, u.is_super_admin, \
+const SELECT: &str =
+    "SELECT u.id, u.tenant_id, u.email, u.display_name, m.role, u.is_super_admin, \
      u.status, u.created_at, u.updated_at, u.password_hash \
      FROM users u JOIN memberships m ON m.tenant_id = u.tenant_id AND m.user_id = u.id";
 
@@ -40,7 +41,11 @@ pub struct NewUser<'a> {
     pub is_super_admin: bool,
 }
 
-pub async fn create(conn: &mut PgConnection, tenant: TenantId, new: NewUser<'_>) -> Result<User, StoreError> {
+pub async fn create(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    new: NewUser<'_>,
+) -> Result<User, StoreError> {
     let id: UserId = sqlx::query_scalar(
         "INSERT INTO users (tenant_id, email, password_hash, display_name, is_super_admin) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -69,7 +74,10 @@ pub async fn by_id(conn: &mut PgConnection, id: UserId) -> Result<Option<User>, 
         .await?)
 }
 
-pub async fn credentials(conn: &mut PgConnection, email: &Email) -> Result<Option<Credentials>, StoreError> {
+pub async fn credentials(
+    conn: &mut PgConnection,
+    email: &Email,
+) -> Result<Option<Credentials>, StoreError> {
     Ok(sqlx::query_as(&format!("{SELECT} WHERE u.email = $1"))
         .bind(email.as_str())
         .fetch_optional(conn)
@@ -77,9 +85,11 @@ pub async fn credentials(conn: &mut PgConnection, email: &Email) -> Result<Optio
 }
 
 pub async fn list(conn: &mut PgConnection) -> Result<Vec<User>, StoreError> {
-    Ok(sqlx::query_as(&format!("{SELECT} ORDER BY u.created_at, u.email"))
-        .fetch_all(conn)
-        .await?)
+    Ok(
+        sqlx::query_as(&format!("{SELECT} ORDER BY u.created_at, u.email"))
+            .fetch_all(conn)
+            .await?,
+    )
 }
 
 pub async fn count_with_role(conn: &mut PgConnection, role: Role) -> Result<i64, StoreError> {

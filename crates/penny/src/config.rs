@@ -1,0 +1,461 @@
+//! Typed configuration, loaded once at start from (lowest to highest precedence) an
+//! optional TOML file, the environment, and `NAME_FILE` files for secrets. A bad or missing
+//! value stops start-up with one line naming the variable and what is expected.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Variables that may also be read from a file named by `NAME_FILE` (Docker/K8s secrets).
+const SECRETS: [&str; 7] = [
+    "DATABASE_URL",
+    "REDIS_URL",
+    "JWT_SECRET",
+    "PENNY_ADMIN_PASSWORD",
+    "PENNY_ENCRYPTION_KEY",
+    "R2_SECRET_ACCESS_KEY",
+    "S3_SECRET_ACCESS_KEY",
+];
+
+/// The seed's development placeholder; never acceptable in production.
+const DEV_PLACEHOLDER_SECRET: &str = "dev-secret-change-in-production";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub var: String,
+    pub expected: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "config error: {} {}", self.var, self.expected)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// S3-compatible object storage (Cloudflare R2 uses the same API).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectStoreConfig {
+    pub endpoint: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub bucket: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub env: Environment,
+    pub host: String,
+    pub port: u16,
+    pub ws_port: u16,
+    /// Where PENNY keeps its own state (embedded cluster, generated secrets, objects).
+    pub data_dir: PathBuf,
+    /// `None`: run the embedded PostgreSQL cluster under `data_dir/pg`.
+    pub database_url: Option<String>,
+    pub database_max_connections: u32,
+    /// Directory with `initdb`/`pg_ctl` for the embedded cluster (auto-detected if unset).
+    pub pg_bin_dir: Option<PathBuf>,
+    pub redis_url: Option<String>,
+    /// `None` in development: a random secret is generated and kept in `data_dir`.
+    pub jwt_secret: Option<String>,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_days: i64,
+    pub frontend_urls: Vec<String>,
+    pub objects: Option<ObjectStoreConfig>,
+    pub admin_email: String,
+    pub admin_password: Option<String>,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+    pub rate_limit_per_minute: u64,
+    pub rate_limit_ip_per_minute: u64,
+    pub login_max_failures: u64,
+    pub login_max_failures_per_ip: u64,
+    pub login_window: Duration,
+    pub trust_proxy: bool,
+}
+
+/// Raw `NAME → value` pairs, before typing.
+#[derive(Debug, Default, Clone)]
+pub struct Source(HashMap<String, String>);
+
+impl Source {
+    /// The process environment over an optional TOML file (`PENNY_CONFIG`, or
+    /// `./penny.toml` when present), with `NAME_FILE` secrets resolved.
+    pub fn from_process() -> Result<Self, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let file = env
+            .get("PENNY_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| Some(PathBuf::from("penny.toml")).filter(|p| p.exists()));
+        let mut vars = match file {
+            Some(path) => read_toml(&path)?,
+            None => HashMap::new(),
+        };
+        vars.extend(env);
+        Source::resolve_files(vars)
+    }
+
+    /// From explicit pairs (tests, tools); `NAME_FILE` secrets are resolved too.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Source::resolve_files(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+
+    fn resolve_files(mut vars: HashMap<String, String>) -> Result<Self, ConfigError> {
+        for name in SECRETS {
+            let file_var = format!("{name}_FILE");
+            if let Some(path) = vars.get(&file_var).filter(|p| !p.is_empty()).cloned() {
+                let value = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+                    var: file_var.clone(),
+                    expected: format!("must name a readable file ({path}: {e})"),
+                })?;
+                vars.insert(
+                    name.to_string(),
+                    value.trim_end_matches(['\n', '\r']).to_string(),
+                );
+            }
+        }
+        Ok(Source(vars))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+
+    fn parse<T: FromStr>(&self, name: &str, default: T, expected: &str) -> Result<T, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw.parse().map_err(|_| ConfigError {
+                var: name.to_string(),
+                expected: format!("must be {expected}, got {raw:?}"),
+            }),
+        }
+    }
+
+    fn flag(&self, name: &str) -> Result<bool, ConfigError> {
+        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("0" | "false" | "no" | "off") => Ok(false),
+            Some("1" | "true" | "yes" | "on") => Ok(true),
+            Some(other) => Err(ConfigError {
+                var: name.to_string(),
+                expected: format!("must be true or false, got {other:?}"),
+            }),
+        }
+    }
+}
+
+/// Reads `key = value` pairs; keys may be written as in the environment (`PORT`) or in
+/// lower case (`port`).
+fn read_toml(path: &std::path::Path) -> Result<HashMap<String, String>, ConfigError> {
+    let err = |expected: String| ConfigError {
+        var: "PENNY_CONFIG".into(),
+        expected,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        err(format!(
+            "must name a readable file ({}: {e})",
+            path.display()
+        ))
+    })?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| err(format!("must be valid TOML ({}: {e})", path.display())))?;
+    let mut out = HashMap::new();
+    for (k, v) in table {
+        let value = match v {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            _ => {
+                return Err(err(format!(
+                    "key `{k}` in {} must be a string, number or boolean",
+                    path.display()
+                )))
+            }
+        };
+        out.insert(k.to_ascii_uppercase(), value);
+    }
+    Ok(out)
+}
+
+impl Config {
+    pub fn load(src: &Source) -> Result<Self, ConfigError> {
+        let env = match src.get("PENNY_ENV").unwrap_or("development") {
+            "development" | "dev" => Environment::Development,
+            "production" | "prod" => Environment::Production,
+            other => {
+                return Err(ConfigError {
+                    var: "PENNY_ENV".into(),
+                    expected: format!("must be development or production, got {other:?}"),
+                })
+            }
+        };
+        let jwt_secret = src.get("JWT_SECRET").map(str::to_string);
+        if env == Environment::Production {
+            match &jwt_secret {
+                None => {
+                    return Err(ConfigError {
+                        var: "JWT_SECRET".into(),
+                        expected: "is required when PENNY_ENV=production (32+ random characters)".into(),
+                    })
+                }
+                Some(s) if s.len() < 32 || s == DEV_PLACEHOLDER_SECRET => {
+                    return Err(ConfigError {
+                        var: "JWT_SECRET".into(),
+                        expected: "is too weak for production: use 32+ random characters (e.g. `openssl rand -hex 32`)"
+                            .into(),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        let database_url = src.get("DATABASE_URL").map(str::to_string);
+        if let Some(url) = &database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(ConfigError {
+                    var: "DATABASE_URL".into(),
+                    expected: "must be a postgres:// or postgresql:// URL".into(),
+                });
+            }
+        }
+        let redis_url = src.get("REDIS_URL").map(str::to_string);
+        if let Some(url) = &redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(ConfigError {
+                    var: "REDIS_URL".into(),
+                    expected: "must be a redis:// or rediss:// URL".into(),
+                });
+            }
+        }
+        let log_format = match src.get("LOG_FORMAT").unwrap_or("json") {
+            "json" => LogFormat::Json,
+            "pretty" => LogFormat::Pretty,
+            other => {
+                return Err(ConfigError {
+                    var: "LOG_FORMAT".into(),
+                    expected: format!("must be json or pretty, got {other:?}"),
+                })
+            }
+        };
+        let frontend_urls = src
+            .get("FRONTEND_URL")
+            .map(|s| {
+                s.split(',')
+                    .map(|u| u.trim().trim_end_matches('/').to_string())
+                    .filter(|u| !u.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let port_msg = "a port number (0-65535)";
+        Ok(Config {
+            env,
+            host: src.get("HOST").unwrap_or("0.0.0.0").to_string(),
+            port: src.parse("PORT", 3001, port_msg)?,
+            ws_port: src.parse("WS_PORT", 3003, port_msg)?,
+            data_dir: PathBuf::from(src.get("PENNY_DATA_DIR").unwrap_or(".penny")),
+            database_url,
+            database_max_connections: src.parse(
+                "DATABASE_MAX_CONNECTIONS",
+                16,
+                "a positive number",
+            )?,
+            pg_bin_dir: src.get("PENNY_PG_BIN").map(PathBuf::from),
+            redis_url,
+            jwt_secret,
+            access_ttl_secs: src.parse("JWT_ACCESS_TTL_SECS", 900, "a number of seconds")?,
+            refresh_ttl_days: src.parse("REFRESH_TTL_DAYS", 30, "a number of days")?,
+            frontend_urls,
+            objects: objects(src)?,
+            admin_email: src
+                .get("PENNY_ADMIN_EMAIL")
+                .unwrap_or("admin@penny.local")
+                .to_string(),
+            admin_password: src.get("PENNY_ADMIN_PASSWORD").map(str::to_string),
+            log_format,
+            log_filter: src
+                .get("RUST_LOG")
+                .or(src.get("LOG_LEVEL"))
+                .unwrap_or("info")
+                .to_string(),
+            request_timeout: Duration::from_secs(src.parse(
+                "REQUEST_TIMEOUT_SECS",
+                30,
+                "a number of seconds",
+            )?),
+            body_limit_bytes: src.parse("BODY_LIMIT_BYTES", 1024 * 1024, "a number of bytes")?,
+            rate_limit_per_minute: src.parse("RATE_LIMIT_PER_MINUTE", 600, "a positive number")?,
+            rate_limit_ip_per_minute: src.parse(
+                "RATE_LIMIT_IP_PER_MINUTE",
+                300,
+                "a positive number",
+            )?,
+            login_max_failures: src.parse("LOGIN_MAX_FAILURES", 5, "a positive number")?,
+            login_max_failures_per_ip: src.parse(
+                "LOGIN_MAX_FAILURES_PER_IP",
+                30,
+                "a positive number",
+            )?,
+            login_window: Duration::from_secs(src.parse(
+                "LOGIN_LOCKOUT_SECS",
+                900,
+                "a number of seconds",
+            )?),
+            trust_proxy: src.flag("TRUST_PROXY")?,
+        })
+    }
+}
+
+/// `R2_*` (the seed's names) or `S3_*`; all-or-nothing so a half-set store fails loudly.
+fn objects(src: &Source) -> Result<Option<ObjectStoreConfig>, ConfigError> {
+    for p in ["R2", "S3"] {
+        let endpoint = src.get(&format!("{p}_ENDPOINT"));
+        let key = src
+            .get(&format!("{p}_ACCESS_KEY_ID"))
+            .or(src.get(&format!("{p}_ACCESS_KEY")));
+        let secret = src.get(&format!("{p}_SECRET_ACCESS_KEY"));
+        if endpoint.is_none() && key.is_none() && secret.is_none() {
+            continue;
+        }
+        let need = |v: Option<&str>, name: &str| {
+            v.map(str::to_string).ok_or_else(|| ConfigError {
+                var: format!("{p}_{name}"),
+                expected: format!("is required when other {p}_* variables are set"),
+            })
+        };
+        return Ok(Some(ObjectStoreConfig {
+            endpoint: need(endpoint, "ENDPOINT")?,
+            access_key_id: need(key, "ACCESS_KEY_ID")?,
+            secret_access_key: need(secret, "SECRET_ACCESS_KEY")?,
+            bucket: src
+                .get(&format!("{p}_BUCKET"))
+                .unwrap_or("penny-artifacts")
+                .to_string(),
+            region: src
+                .get(&format!("{p}_REGION"))
+                .unwrap_or("auto")
+                .to_string(),
+        }));
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::load(&Source::from_pairs(pairs.iter().copied())?)
+    }
+
+    #[test]
+    fn defaults_follow_the_seed() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.port, 3001);
+        assert_eq!(c.ws_port, 3003);
+        assert!(c.database_url.is_none() && c.redis_url.is_none());
+        assert_eq!(c.env, Environment::Development);
+    }
+
+    #[test]
+    fn bad_value_names_the_variable() {
+        let e = load(&[("PORT", "http")]).unwrap_err();
+        assert_eq!(e.var, "PORT");
+        assert!(e.to_string().contains("PORT must be a port number"), "{e}");
+        assert_eq!(
+            load(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var,
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            load(&[("TRUST_PROXY", "maybe")]).unwrap_err().var,
+            "TRUST_PROXY"
+        );
+    }
+
+    #[test]
+    fn production_refuses_weak_or_missing_jwt_secret() {
+        assert_eq!(
+            load(&[("PENNY_ENV", "production")]).unwrap_err().var,
+            "JWT_SECRET"
+        );
+        let weak = [
+            ("PENNY_ENV", "production"),
+            ("JWT_SECRET", "dev-secret-change-in-production"),
+        ];
+        assert_eq!(load(&weak).unwrap_err().var, "JWT_SECRET");
+        let short = [("PENNY_ENV", "production"), ("JWT_SECRET", "short")];
+        assert_eq!(load(&short).unwrap_err().var, "JWT_SECRET");
+        let strong = [
+            ("PENNY_ENV", "production"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ];
+        assert!(load(&strong).is_ok());
+    }
+
+    #[test]
+    fn secrets_can_come_from_files() {
+        let dir = std::env::temp_dir().join(format!("penny-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("jwt");
+        std::fs::write(&f, "from-a-file-from-a-file-from-a-file\n").unwrap();
+        let c = load(&[("JWT_SECRET_FILE", f.to_str().unwrap())]).unwrap();
+        assert_eq!(
+            c.jwt_secret.as_deref(),
+            Some("from-a-file-from-a-file-from-a-file")
+        );
+        assert_eq!(
+            load(&[("JWT_SECRET_FILE", "/nonexistent/x")])
+                .unwrap_err()
+                .var,
+            "JWT_SECRET_FILE"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn half_configured_object_store_is_an_error() {
+        let e = load(&[("R2_ENDPOINT", "https://r2.example")]).unwrap_err();
+        assert_eq!(e.var, "R2_ACCESS_KEY_ID");
+    }
+
+    #[test]
+    fn toml_file_is_read_with_env_names_or_lower_case() {
+        let dir = std::env::temp_dir().join(format!("penny-toml-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("penny.toml");
+        std::fs::write(&f, "port = 4000\nLOG_FORMAT = \"pretty\"\n").unwrap();
+        let vars = read_toml(&f).unwrap();
+        let c = Config::load(&Source::from_pairs(vars).unwrap()).unwrap();
+        assert_eq!((c.port, c.log_format), (4000, LogFormat::Pretty));
+        std::fs::write(&f, "port = [1]").unwrap();
+        assert!(read_toml(&f).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,268 @@
+//! `penny doctor`: checks each dependency, prints what is wrong and how to fix it, and
+//! exits non-zero when something required is missing.
+
+use std::time::Duration;
+
+use penny_limits::{Limiter, RedisLimiter};
+use sqlx::{ConnectOptions, Connection};
+
+use crate::config::{Config, Environment};
+use crate::database::Database;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+struct Check {
+    level: Level,
+    name: String,
+    message: String,
+}
+
+#[derive(Default)]
+struct Report(Vec<Check>);
+
+impl Report {
+    fn add(&mut self, level: Level, name: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Check {
+            level,
+            name: name.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Runs every check, prints the report, and returns whether nothing required failed.
+pub async fn run(cfg: &Config) -> bool {
+    let mut r = Report::default();
+    let mode = match cfg.env {
+        Environment::Production => "production",
+        Environment::Development => "development",
+    };
+    r.add(
+        Level::Ok,
+        "config",
+        format!(
+            "{mode} mode, port {}, data folder {}",
+            cfg.port,
+            cfg.data_dir.display()
+        ),
+    );
+    database(cfg, &mut r).await;
+    redis(cfg, &mut r).await;
+    objects(cfg, &mut r).await;
+    sandbox(&mut r).await;
+    if cfg.jwt_secret.is_none() {
+        r.add(
+            Level::Warn,
+            "jwt secret",
+            "JWT_SECRET unset: a generated secret in the data folder is used; \
+            set JWT_SECRET (32+ random characters) when running several instances",
+        );
+    }
+    println!("penny doctor");
+    for c in &r.0 {
+        let mark = match c.level {
+            Level::Ok => "ok  ",
+            Level::Warn => "warn",
+            Level::Fail => "FAIL",
+        };
+        println!("  [{mark}] {:<20} {}", c.name, c.message);
+    }
+    let failed = r.0.iter().filter(|c| c.level == Level::Fail).count();
+    if failed == 0 {
+        println!("everything required is in place");
+    } else {
+        println!("{failed} required check(s) failed");
+    }
+    failed == 0
+}
+
+async fn database(cfg: &Config, r: &mut Report) {
+    let opened = tokio::time::timeout(Duration::from_secs(90), Database::open(cfg)).await;
+    let db = match opened {
+        Ok(Ok(db)) => db,
+        Ok(Err(e)) => {
+            let fix = if cfg.database_url.is_some() {
+                "check DATABASE_URL and that the server is running"
+            } else {
+                "install PostgreSQL 15+ (`make setup`), or set DATABASE_URL"
+            };
+            return r.add(Level::Fail, "database", format!("{e:#} — fix: {fix}"));
+        }
+        Err(_) => return r.add(Level::Fail, "database", "no answer within 90 s"),
+    };
+    let source = if cfg.database_url.is_some() {
+        "DATABASE_URL"
+    } else {
+        "embedded cluster"
+    };
+    match db.owner.connect().await {
+        Ok(mut conn) => {
+            let version: Result<(i32, String, bool), _> = sqlx::query_as(
+                "SELECT current_setting('server_version_num')::int, current_setting('server_version'), \
+                 (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user)",
+            )
+            .fetch_one(&mut conn)
+            .await;
+            match version {
+                Ok((num, text, _)) if num < 150000 => r.add(
+                    Level::Fail,
+                    "database",
+                    format!("PostgreSQL {text} ({source}) — fix: PENNY needs 15 or newer"),
+                ),
+                Ok((_, text, privileged)) => {
+                    r.add(
+                        Level::Ok,
+                        "database",
+                        format!("PostgreSQL {text} ({source})"),
+                    );
+                    if !privileged {
+                        r.add(Level::Warn, "database role", "the DATABASE_URL role is neither superuser nor BYPASSRLS: \
+                            credential lookups (API keys, refresh tokens) need a migration owner that may read every tenant");
+                    }
+                }
+                Err(e) => r.add(Level::Fail, "database", format!("query failed: {e}")),
+            }
+            let _ = conn.close().await;
+            match penny_store::check_extensions(&db.owner).await {
+                Ok(missing) => {
+                    for (name, _) in penny_store::REQUIRED_EXTENSIONS {
+                        match missing.iter().find(|m| m.name == name) {
+                            Some(m) => r.add(
+                                Level::Fail,
+                                format!("extension {name}"),
+                                format!(
+                                    "not available on this PostgreSQL — fix: install {}",
+                                    m.install_hint
+                                ),
+                            ),
+                            None => r.add(Level::Ok, format!("extension {name}"), "available"),
+                        }
+                    }
+                }
+                Err(e) => r.add(
+                    Level::Fail,
+                    "extensions",
+                    format!("could not list extensions: {e}"),
+                ),
+            }
+        }
+        Err(e) => r.add(
+            Level::Fail,
+            "database",
+            format!("cannot connect ({source}): {e}"),
+        ),
+    }
+    db.close().await;
+}
+
+async fn redis(cfg: &Config, r: &mut Report) {
+    let Some(url) = &cfg.redis_url else {
+        return r.add(
+            Level::Ok,
+            "redis",
+            "not configured: in-process bus and rate limits (one instance)",
+        );
+    };
+    let ping = async {
+        let l = RedisLimiter::connect(url, "penny").await?;
+        l.ping().await
+    };
+    match tokio::time::timeout(Duration::from_secs(5), ping).await {
+        Ok(Ok(())) => r.add(Level::Ok, "redis", "answers PING"),
+        Ok(Err(e)) => r.add(
+            Level::Fail,
+            "redis",
+            format!("{e} — fix: start Redis or correct REDIS_URL"),
+        ),
+        Err(_) => r.add(
+            Level::Fail,
+            "redis",
+            "no answer within 5 s — fix: start Redis or correct REDIS_URL",
+        ),
+    }
+}
+
+async fn objects(cfg: &Config, r: &mut Report) {
+    if let Some(o) = &cfg.objects {
+        let host = o
+            .endpoint
+            .split("://")
+            .nth(1)
+            .unwrap_or(&o.endpoint)
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let addr = if host.contains(':') {
+            host
+        } else {
+            format!("{host}:443")
+        };
+        let reach = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::TcpStream::connect(&addr),
+        )
+        .await;
+        return match reach {
+            Ok(Ok(_)) => r.add(
+                Level::Ok,
+                "object store",
+                format!("S3/R2 endpoint {addr} reachable, bucket {}", o.bucket),
+            ),
+            _ => r.add(
+                Level::Fail,
+                "object store",
+                format!("cannot reach {addr} — fix: check R2_ENDPOINT/S3_ENDPOINT"),
+            ),
+        };
+    }
+    let dir = cfg.data_dir.join("objects");
+    let probe = dir.join(".doctor-probe");
+    let writable = std::fs::create_dir_all(&dir)
+        .and_then(|_| std::fs::write(&probe, b"ok"))
+        .is_ok();
+    let _ = std::fs::remove_file(&probe);
+    if writable {
+        r.add(
+            Level::Ok,
+            "object store",
+            format!("local folder {}", dir.display()),
+        );
+    } else {
+        r.add(
+            Level::Fail,
+            "object store",
+            format!(
+                "cannot write {} — fix: make it writable or set PENNY_DATA_DIR",
+                dir.display()
+            ),
+        );
+    }
+}
+
+async fn sandbox(r: &mut Report) {
+    let out = tokio::process::Command::new("bwrap")
+        .args([
+            "--unshare-all",
+            "--die-with-parent",
+            "--ro-bind",
+            "/",
+            "/",
+            "true",
+        ])
+        .output()
+        .await;
+    match out {
+        Ok(o) if o.status.success() => r.add(Level::Ok, "sandbox", "bubblewrap can create namespaces"),
+        Ok(o) => r.add(Level::Warn, "sandbox", format!(
+            "bubblewrap cannot create namespaces ({}) — python_execute will refuse to run; \
+             fix: allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)",
+            String::from_utf8_lossy(&o.stderr).trim())),
+        Err(_) => r.add(Level::Warn, "sandbox", "bubblewrap not installed — python_execute will refuse to run; fix: apt install bubblewrap"),
+    }
+}

@@ -1,0 +1,123 @@
+//! The `penny` binary's library: CLI, typed configuration, the embedded PostgreSQL,
+//! first-run bootstrap, `doctor`, and the wiring of every role. `main.rs` only calls
+//! [`run`].
+
+pub mod admin;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod database;
+pub mod doctor;
+pub mod embedded_pg;
+pub mod roles;
+pub mod secrets;
+pub mod serve;
+pub mod telemetry;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, Source};
+use crate::database::Database;
+use crate::roles::Roles;
+
+/// Parses the command line and runs it; a configuration error is one line on stderr.
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let cfg = match Source::from_process().and_then(|s| Config::load(&s)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(cfg.log_format, &cfg.log_filter);
+    match dispatch(cli.command, cfg).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { role, port } => {
+            let running = serve::start(&cfg, &Roles::new(role), port).await?;
+            announce(&running, &cfg);
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            running.stop().await;
+        }
+        Command::Migrate => {
+            let db = Database::open(&cfg).await?;
+            let result = penny_store::migrate(&db.owner).await;
+            db.close().await;
+            result?;
+            println!("migrations applied");
+        }
+        Command::Admin(cmd) => {
+            let db = Database::open(&cfg).await?;
+            let result = async {
+                let store = db.migrate_and_connect(2).await?;
+                admin::run(&store, &db.owner, cmd).await
+            }
+            .await;
+            db.close().await;
+            result?;
+        }
+        Command::Doctor => {
+            if !doctor::run(&cfg).await {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn announce(running: &serve::Running, cfg: &Config) {
+    let host = if cfg.host == "0.0.0.0" {
+        "localhost".to_string()
+    } else {
+        cfg.host.clone()
+    };
+    println!(
+        "PENNY {} is running at http://{host}:{}",
+        env!("CARGO_PKG_VERSION"),
+        running.addr.port()
+    );
+    if let Some(first) = &running.first_run {
+        match &first.generated_password {
+            Some(pw) => println!(
+                "First run: created tenant `default` with admin {} and password {pw} (shown only once)",
+                first.email
+            ),
+            None => println!(
+                "First run: created tenant `default` with admin {} (password from PENNY_ADMIN_PASSWORD)",
+                first.email
+            ),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+}

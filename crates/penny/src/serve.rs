@@ -1,0 +1,151 @@
+//! `penny serve`: wires configuration, database, limits and the HTTP app for the roles
+//! this process runs, and shuts everything down in order.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use penny_api::{ApiSettings, AppState};
+use penny_auth::TokenIssuer;
+use penny_limits::{Limiter, MemoryLimiter, RedisLimiter};
+use penny_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::bootstrap::{self, FirstRun};
+use crate::config::Config;
+use crate::database::Database;
+use crate::roles::{Role, Roles};
+use crate::secrets;
+
+/// A started server; [`Running::stop`] shuts it down gracefully.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub first_run: Option<FirstRun>,
+    pub store: Store,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    db: Database,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.store.close().await;
+        self.db.close().await;
+    }
+}
+
+pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Result<Running> {
+    let db = Database::open(cfg).await?;
+    let store = match db.migrate_and_connect(cfg.database_max_connections).await {
+        Ok(s) => s,
+        Err(e) => {
+            db.close().await;
+            return Err(e);
+        }
+    };
+    let first_run = bootstrap::ensure_default_tenant(&store, cfg).await?;
+    let limiter: Arc<dyn Limiter> = match &cfg.redis_url {
+        Some(url) => Arc::new(
+            RedisLimiter::connect(url, "penny")
+                .await
+                .context("connecting to REDIS_URL")?,
+        ),
+        None => Arc::new(MemoryLimiter::new()),
+    };
+    let secret = secrets::jwt_secret(cfg)?;
+    let state = AppState::new(
+        store.clone(),
+        TokenIssuer::new(secret.as_bytes(), cfg.access_ttl_secs),
+        limiter,
+        api_settings(cfg),
+    );
+    let (shutdown, signal) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let port = port.unwrap_or(if roles.only(Role::Ws) {
+        cfg.ws_port
+    } else {
+        cfg.port
+    });
+    let listener = TcpListener::bind((cfg.host.as_str(), port))
+        .await
+        .with_context(|| format!("binding {}:{port} (set PORT or --port)", cfg.host))?;
+    let addr = listener.local_addr()?;
+    let app = if roles.has(Role::Api) || roles.has(Role::Ws) {
+        penny_api::router(state)
+    } else {
+        penny_api::health_router(state)
+    };
+    let mut http_signal = signal.clone();
+    tasks.push(tokio::spawn(async move {
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = http_signal.wait_for(|stop| *stop).await;
+        })
+        .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    }));
+    if roles.has(Role::Scheduler) {
+        tasks.push(tokio::spawn(scheduler(store.clone(), signal.clone())));
+    }
+    if roles.has(Role::Worker) {
+        tracing::info!(
+            "worker role: no job queues are defined in this version; nothing to consume"
+        );
+    }
+    tracing::info!(%addr, roles = %roles, version = env!("CARGO_PKG_VERSION"), "PENNY is serving");
+    Ok(Running {
+        addr,
+        first_run,
+        store,
+        shutdown,
+        tasks,
+        db,
+    })
+}
+
+/// Periodic maintenance (the seed's daily cleanup). Idempotent, so several scheduler
+/// instances running it is harmless.
+async fn scheduler(store: Store, mut stop: watch::Receiver<bool>) {
+    const EVERY: Duration = Duration::from_secs(6 * 3600);
+    loop {
+        match penny_store::sessions::purge_ended(store.pool(), 7).await {
+            Ok(n) => tracing::info!(purged_sessions = n, "maintenance done"),
+            Err(e) => tracing::warn!(error = %e, "maintenance failed; will retry"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+fn api_settings(cfg: &Config) -> ApiSettings {
+    ApiSettings {
+        version: env!("CARGO_PKG_VERSION"),
+        access_ttl_secs: cfg.access_ttl_secs,
+        refresh_ttl_days: cfg.refresh_ttl_days,
+        cors_origins: cfg.frontend_urls.clone(),
+        request_timeout: cfg.request_timeout,
+        body_limit_bytes: cfg.body_limit_bytes,
+        rate_limit_per_minute: cfg.rate_limit_per_minute,
+        rate_limit_ip_per_minute: cfg.rate_limit_ip_per_minute,
+        login_max_failures: cfg.login_max_failures,
+        login_max_failures_per_ip: cfg.login_max_failures_per_ip,
+        login_window: cfg.login_window,
+        trust_proxy: cfg.trust_proxy,
+        redis_configured: cfg.redis_url.is_some(),
+    }
+}
