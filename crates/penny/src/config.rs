@@ -72,6 +72,8 @@ pub struct Config {
     /// Directory with `initdb`/`pg_ctl` for the embedded cluster (auto-detected if unset).
     pub pg_bin_dir: Option<PathBuf>,
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key, so several deployments can share one Redis.
+    pub redis_prefix: String,
     /// `None` in development: a random secret is generated and kept in `data_dir`.
     pub jwt_secret: Option<String>,
     pub access_ttl_secs: i64,
@@ -289,6 +291,7 @@ impl Config {
             )?,
             pg_bin_dir: src.get("PENNY_PG_BIN").map(PathBuf::from),
             redis_url,
+            redis_prefix: src.get("REDIS_PREFIX").unwrap_or("penny").to_string(),
             jwt_secret,
             access_ttl_secs: src.parse("JWT_ACCESS_TTL_SECS", 900, "a number of seconds")?,
             refresh_ttl_days: src.parse("REFRESH_TTL_DAYS", 30, "a number of days")?,

@@ -169,7 +169,7 @@ async fn redis(cfg: &Config, r: &mut Report) {
         );
     };
     let ping = async {
-        let l = RedisLimiter::connect(url, "penny").await?;
+        let l = RedisLimiter::connect(url, &cfg.redis_prefix).await?;
         l.ping().await
     };
     match tokio::time::timeout(Duration::from_secs(5), ping).await {

@@ -53,7 +53,7 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
     let first_run = bootstrap::ensure_default_tenant(&store, cfg).await?;
     let limiter: Arc<dyn Limiter> = match &cfg.redis_url {
         Some(url) => Arc::new(
-            RedisLimiter::connect(url, "penny")
+            RedisLimiter::connect(url, &cfg.redis_prefix)
                 .await
                 .context("connecting to REDIS_URL")?,
         ),

@@ -1,0 +1,10 @@
+//! PENNY's black-box tests: the real server over HTTP, a fresh database per test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod auth;
+mod bodies;
+mod isolation;
+mod limits;
+mod roles;
