@@ -2,10 +2,12 @@
 //! body limit, `no-store` on the API, and a last guard that turns any bare error
 //! response (unknown route, 405, 408, 413 from a layer) into problem+json.
 
+use std::time::Duration;
+
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderName, HeaderValue, Method, Request, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use axum::middleware::from_fn_with_state;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::Router;
 use tower::util::MapResponseLayer;
 use tower::ServiceBuilder;
@@ -15,9 +17,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tower_http::LatencyUnit;
-use tracing::Level;
+use tower_http::trace::TraceLayer;
 
 use crate::error::{problem_for_status, PROBLEM_JSON};
 use crate::{auth, limits, AppState};
@@ -61,11 +61,14 @@ pub fn wrap(api: Router<AppState>, root: Router<AppState>, state: AppState) -> R
                             )
                         })
                         .on_request(())
-                        .on_response(
-                            DefaultOnResponse::new()
-                                .level(Level::INFO)
-                                .latency_unit(LatencyUnit::Micros),
-                        ),
+                        .on_response(|res: &Response<_>, latency: Duration, _: &tracing::Span| {
+                            let latency_ms = (latency.as_secs_f64() * 1e6).round() / 1e3;
+                            tracing::info!(
+                                status = res.status().as_u16(),
+                                latency_ms,
+                                "request finished"
+                            );
+                        }),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .option_layer(cors(&settings.cors_origins))
@@ -115,7 +118,7 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
     Some(layer)
 }
 
-fn problem_guard<B>(res: http::Response<B>) -> Response
+fn problem_guard<B>(res: Response<B>) -> axum::response::Response
 where
     B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
     B::Error: Into<axum::BoxError>,

@@ -46,9 +46,12 @@ pub async fn run() -> ExitCode {
 async fn dispatch(command: Command, cfg: Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { role, port } => {
+            // Handlers first: a SIGTERM that comes as soon as we announce (or while we
+            // start) must stop us cleanly, not kill us and orphan the embedded cluster.
+            let stop = shutdown_signal();
             let running = serve::start(&cfg, &Roles::new(role), port).await?;
             announce(&running, &cfg);
-            shutdown_signal().await;
+            stop.await;
             tracing::info!("shutting down");
             running.stop().await;
         }
@@ -103,20 +106,22 @@ fn announce(running: &serve::Running, cfg: &Config) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+/// Registers the SIGINT/SIGTERM handlers now and returns a future that resolves on the
+/// first of them.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let handlers =
+        signal(SignalKind::interrupt()).and_then(|int| Ok((int, signal(SignalKind::terminate())?)));
+    async move {
+        match handlers {
+            Ok((mut int, mut term)) => {
                 tokio::select! {
-                    _ = ctrl_c => {}
+                    _ = int.recv() => {}
                     _ = term.recv() => {}
                 }
             }
             Err(_) => {
-                let _ = ctrl_c.await;
+                let _ = tokio::signal::ctrl_c().await;
             }
         }
     }

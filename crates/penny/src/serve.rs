@@ -50,16 +50,41 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
             return Err(e);
         }
     };
-    let first_run = bootstrap::ensure_default_tenant(&store, cfg).await?;
-    let limiter: Arc<dyn Limiter> = match &cfg.redis_url {
-        Some(url) => Arc::new(
-            RedisLimiter::connect(url, &cfg.redis_prefix)
-                .await
-                .context("connecting to REDIS_URL")?,
-        ),
-        None => Arc::new(MemoryLimiter::new()),
+    // Every step that can fail runs before anything is spawned, so a failure (port in
+    // use, Redis down, …) closes the database, and with it stops the embedded cluster,
+    // instead of leaving that cluster running orphaned.
+    let prepared = async {
+        let limiter: Arc<dyn Limiter> = match &cfg.redis_url {
+            Some(url) => Arc::new(
+                RedisLimiter::connect(url, &cfg.redis_prefix)
+                    .await
+                    .context("connecting to REDIS_URL")?,
+            ),
+            None => Arc::new(MemoryLimiter::new()),
+        };
+        let secret = secrets::jwt_secret(cfg)?;
+        let port = port.unwrap_or(if roles.only(Role::Ws) {
+            cfg.ws_port
+        } else {
+            cfg.port
+        });
+        let listener = TcpListener::bind((cfg.host.as_str(), port))
+            .await
+            .with_context(|| format!("binding {}:{port} (set PORT or --port)", cfg.host))?;
+        let addr = listener.local_addr()?;
+        // Last: a generated admin password must not be lost to a later failure.
+        let first_run = bootstrap::ensure_default_tenant(&store, cfg).await?;
+        anyhow::Ok((first_run, limiter, secret, listener, addr))
+    }
+    .await;
+    let (first_run, limiter, secret, listener, addr) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            store.close().await;
+            db.close().await;
+            return Err(e);
+        }
     };
-    let secret = secrets::jwt_secret(cfg)?;
     let state = AppState::new(
         store.clone(),
         TokenIssuer::new(secret.as_bytes(), cfg.access_ttl_secs),
@@ -68,16 +93,6 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
     );
     let (shutdown, signal) = watch::channel(false);
     let mut tasks = Vec::new();
-
-    let port = port.unwrap_or(if roles.only(Role::Ws) {
-        cfg.ws_port
-    } else {
-        cfg.port
-    });
-    let listener = TcpListener::bind((cfg.host.as_str(), port))
-        .await
-        .with_context(|| format!("binding {}:{port} (set PORT or --port)", cfg.host))?;
-    let addr = listener.local_addr()?;
     let app = if roles.has(Role::Api) || roles.has(Role::Ws) {
         penny_api::router(state)
     } else {
