@@ -115,9 +115,5 @@ pub async fn revoke(conn: &mut PgConnection, id: Uuid) -> Result<(), StoreError>
             .execute(conn)
             .await?
             .rows_affected();
-    if n == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
+    StoreError::found(n)
 }

@@ -21,6 +21,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// `NotFound` when a statement meant for one row touched none.
+    pub(crate) fn found(rows_affected: u64) -> Result<(), StoreError> {
+        if rows_affected == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Maps a unique violation on `constraint` to `Conflict(field)`, leaving others as is.
     pub(crate) fn unique(err: sqlx::Error, field: &'static str) -> Self {
         match &err {

@@ -131,9 +131,7 @@ pub async fn update(conn: &mut PgConnection, id: UserId, c: Changes) -> Result<U
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    if found == 0 {
-        return Err(StoreError::NotFound);
-    }
+    StoreError::found(found)?;
     if let Some(role) = c.role {
         sqlx::query("UPDATE memberships SET role = $2 WHERE user_id = $1")
             .bind(id)
@@ -150,9 +148,5 @@ pub async fn delete(conn: &mut PgConnection, id: UserId) -> Result<(), StoreErro
         .execute(conn)
         .await?
         .rows_affected();
-    if n == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
+    StoreError::found(n)
 }
