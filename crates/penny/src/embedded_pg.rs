@@ -25,9 +25,10 @@ pub struct EmbeddedPg {
     data: PathBuf,
     socket_dir: PathBuf,
     run_as: Option<(Uid, Gid)>,
-    /// False when we found the cluster already running (another PENNY on this folder):
-    /// then we leave it running on exit.
-    started_here: bool,
+    /// Every PENNY process using this cluster holds a shared lock on this file; the last
+    /// one out (the one that can then take it exclusively) stops the cluster. A cluster
+    /// left running by a crashed process is therefore adopted, not orphaned.
+    lock: std::fs::File,
 }
 
 impl EmbeddedPg {
@@ -40,32 +41,73 @@ impl EmbeddedPg {
         let base = absolute(&data_dir.join("pg"))?;
         std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
         let run_as = unprivileged_user()?;
-        let mut pg = EmbeddedPg {
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(base.join("penny.lock"))
+            .context("opening the embedded cluster's lock file")?;
+        let pg = EmbeddedPg {
             bin,
             data: base.join("data"),
             socket_dir: base.clone(),
             run_as,
-            started_here: false,
+            lock,
         };
-        if let Some((uid, gid)) = run_as {
-            chown_tree(&base, uid, gid)?;
+        // Exclusive while starting, so two processes never run initdb or start at once.
+        // When others hold it shared, the cluster is up and in use: join them.
+        loop {
+            match pg.lock.try_lock() {
+                Ok(()) => {
+                    pg.start_alone(&base).await?;
+                    pg.lock
+                        .lock_shared()
+                        .context("locking the embedded cluster")?;
+                    break;
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    // Waits while another process holds it exclusively (starting or stopping).
+                    pg.lock
+                        .lock_shared()
+                        .context("locking the embedded cluster")?;
+                    if pg.running().await {
+                        tracing::info!(data = %pg.data.display(), "embedded PostgreSQL already running; sharing it");
+                        break;
+                    }
+                    // Its last user just stopped it: start it ourselves.
+                    pg.lock.unlock()?;
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(e).context("locking the embedded cluster")
+                }
+            }
         }
-        if !pg.data.join("PG_VERSION").exists() {
-            pg.initdb().await?;
-        }
-        if pg.running().await {
-            tracing::info!(data = %pg.data.display(), "embedded PostgreSQL already running; sharing it");
-        } else {
-            pg.pg_ctl_start().await?;
-            pg.started_here = true;
-        }
-        pg.ensure_database().await?;
         tracing::info!(
             socket = %pg.socket_dir.display(),
             "no DATABASE_URL: using the embedded PostgreSQL cluster in {}",
             base.display()
         );
         Ok(pg)
+    }
+
+    /// Initialises (first run) and starts the cluster while holding the lock exclusively.
+    async fn start_alone(&self, base: &Path) -> anyhow::Result<()> {
+        if let Some((uid, gid)) = self.run_as {
+            chown_tree(base, uid, gid)?;
+        }
+        if !self.data.join("PG_VERSION").exists() {
+            self.initdb().await?;
+        }
+        if self.running().await {
+            tracing::info!(data = %self.data.display(), "adopting an embedded PostgreSQL left running");
+        } else {
+            self.pg_ctl_start().await?;
+        }
+        if let Err(e) = self.ensure_database().await {
+            self.stop().await;
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Connection options for the `penny` database, as the cluster's superuser (the owner).
@@ -77,10 +119,14 @@ impl EmbeddedPg {
             .database(DATABASE)
     }
 
-    /// Stops the cluster if this process started it (fast shutdown: clients disconnected,
-    /// data flushed).
+    /// Stops the cluster unless another PENNY process still uses it (fast shutdown:
+    /// clients disconnected, data flushed).
     pub async fn stop(&self) {
-        if !self.started_here {
+        let _ = self.lock.unlock();
+        if !matches!(self.lock.try_lock(), Ok(())) {
+            tracing::info!(
+                "embedded PostgreSQL still used by another PENNY process; leaving it running"
+            );
             return;
         }
         let result = self

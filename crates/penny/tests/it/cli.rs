@@ -476,3 +476,44 @@ async fn a_failed_start_stops_the_embedded_cluster_and_keeps_the_first_run() {
     assert!(server.line().await.starts_with("First run: "));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_share_the_embedded_cluster_and_a_killed_ones_is_adopted() {
+    let s = Scratch::new("cli-shared");
+    let http = reqwest::Client::builder().timeout(TIMEOUT).build().unwrap();
+    let mut server = Server::start(&s).await;
+    server.line().await; // the first-run line
+
+    // An admin command while serve runs shares the cluster and leaves it running.
+    let listed = run(s.penny(&["admin", "list-tenants"], &[]), None)
+        .await
+        .ok();
+    assert!(listed.contains("default"), "{listed}");
+    assert!(s.postmaster_pid().exists());
+    assert_eq!(
+        http.get(server.url("/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // A killed serve leaves the cluster behind; the next start adopts it and stops it.
+    server.child.kill().await.unwrap();
+    assert!(s.postmaster_pid().exists());
+    let server = Server::start(&s).await;
+    assert_eq!(
+        http.get(server.url("/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    server.stop().await;
+    assert!(
+        !s.postmaster_pid().exists(),
+        "the adopted cluster stops with its last user"
+    );
+}
