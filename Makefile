@@ -32,5 +32,10 @@ test:
 	  cargo test --workspace; \
 	fi
 
+# Two builds, so `penny` is the very binary `make run` builds (features not unified with
+# the bench client's). Pass options with BENCH_ARGS="--duration 5 --connections 32".
 bench-api:
-	cargo run --release -p penny-bench -- api
+	bash scripts/setup.sh --services
+	cargo build --release -p penny
+	cargo build --release -p penny-bench
+	"$${CARGO_TARGET_DIR:-target}/release/penny-bench" api $(BENCH_ARGS)

@@ -5,11 +5,14 @@
 
 mod api_keys;
 mod auth;
+mod chat;
+mod conversations;
 mod error;
 mod extract;
 mod health;
 mod layers;
 mod limits;
+mod models;
 mod openapi;
 mod sessions;
 mod tenant_cache;
@@ -22,6 +25,7 @@ use std::time::Duration;
 
 use axum::Router;
 use penny_auth::TokenIssuer;
+use penny_chat::Engine;
 use penny_limits::Limiter;
 use penny_store::Store;
 
@@ -79,6 +83,7 @@ impl Default for ApiSettings {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub engine: Engine,
     pub tokens: Arc<TokenIssuer>,
     pub limiter: Arc<dyn Limiter>,
     pub settings: Arc<ApiSettings>,
@@ -88,12 +93,14 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         store: Store,
+        engine: Engine,
         tokens: TokenIssuer,
         limiter: Arc<dyn Limiter>,
         settings: ApiSettings,
     ) -> Self {
         Self {
             store,
+            engine,
             tokens: Arc::new(tokens),
             limiter,
             settings: Arc::new(settings),
@@ -109,6 +116,9 @@ pub fn router(state: AppState) -> Router {
         .merge(tenants::routes())
         .merge(users::routes())
         .merge(api_keys::routes())
+        .merge(models::routes())
+        .merge(conversations::routes())
+        .merge(chat::routes())
         .merge(openapi::routes());
     layers::wrap(api, health::routes().merge(openapi::docs()), state)
 }

@@ -18,6 +18,11 @@ use crate::AppState;
         crate::tenants::list, crate::tenants::create,
         crate::users::list, crate::users::create, crate::users::show, crate::users::update, crate::users::remove,
         crate::api_keys::list, crate::api_keys::create, crate::api_keys::revoke,
+        crate::models::list, crate::models::create, crate::models::update, crate::models::remove,
+        crate::conversations::list, crate::conversations::create, crate::conversations::show,
+        crate::conversations::update, crate::conversations::remove, crate::conversations::messages,
+        crate::conversations::export,
+        crate::chat::send, crate::chat::events, crate::chat::cancel,
     ),
     modifiers(&BearerAuth),
 )]

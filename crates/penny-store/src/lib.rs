@@ -10,8 +10,12 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod conversations;
 mod error;
+pub mod events;
 mod migrate;
+pub mod models;
+pub mod runs;
 pub mod sessions;
 pub mod tenants;
 mod types;

@@ -1,7 +1,8 @@
 //! First run: tenant `default` and its admin, who is also the platform super-admin.
 //! The password comes from `PENNY_ADMIN_PASSWORD`, or is generated and printed once.
 
-use penny_auth::hash_password;
+use penny_auth::{hash_password, SealingKey};
+use penny_store::models::{self, ModelSpec};
 use penny_store::users::NewUser;
 use penny_store::{audit, tenants, users, Email, Role, Slug, Store, StoreError};
 use rand::distributions::Alphanumeric;
@@ -83,4 +84,41 @@ pub async fn ensure_default_tenant(
         email: user.email,
         generated_password: generated.then_some(hash.1),
     }))
+}
+
+/// `OPENAI_API_KEY` / `ANTHROPIC_API_KEY` (with `*_BASE_URL`, `*_MODEL`) add a model to
+/// tenant `default` at start unless one with that name exists; the first becomes default.
+pub async fn ensure_shortcut_models(
+    store: &Store,
+    cfg: &Config,
+    sealing: &SealingKey,
+) -> anyhow::Result<()> {
+    let Some(tenant) = tenants::by_slug(store.pool(), DEFAULT_TENANT).await? else {
+        return Ok(());
+    };
+    for (provider, shortcut) in [("openai", &cfg.openai), ("anthropic", &cfg.anthropic)] {
+        let Some(s) = shortcut else { continue };
+        let mut tx = store.tenant(tenant.id).await?;
+        let existing = models::list(&mut tx).await?;
+        if existing.iter().any(|m| m.name == s.model) {
+            continue;
+        }
+        let spec = ModelSpec {
+            name: s.model.clone(),
+            provider: provider.into(),
+            base_url: s.base_url.clone(),
+            api_key_sealed: Some(sealing.seal(&s.api_key)),
+            model: s.model.clone(),
+            context_window: 128_000,
+            max_output_tokens: 4096,
+            price_input_per_1k: 0.0,
+            price_output_per_1k: 0.0,
+            is_default: existing.is_empty(),
+            fallback: None,
+        };
+        models::create(&mut tx, tenant.id, spec).await?;
+        tx.commit().await?;
+        tracing::info!(model = %s.model, provider, "added a model from the environment");
+    }
+    Ok(())
 }

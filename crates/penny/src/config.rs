@@ -58,6 +58,14 @@ pub struct ObjectStoreConfig {
     pub region: String,
 }
 
+/// `OPENAI_API_KEY`/`OPENAI_BASE_URL`/`OPENAI_MODEL`, `ANTHROPIC_API_KEY`/…
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderShortcut {
+    pub api_key: String,
+    pub base_url: String,
+    pub model: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub env: Environment,
@@ -76,6 +84,13 @@ pub struct Config {
     pub redis_prefix: String,
     /// `None` in development: a random secret is generated and kept in `data_dir`.
     pub jwt_secret: Option<String>,
+    /// 32 bytes, base64, sealing upstream API keys; generated into `data_dir` in development.
+    pub encryption_key: Option<String>,
+    /// Env shortcuts that add a model to tenant `default` at start.
+    pub openai: Option<ProviderShortcut>,
+    pub anthropic: Option<ProviderShortcut>,
+    /// How long a run's lease lasts; a run of a dead instance is failed after it.
+    pub run_lease: Duration,
     pub access_ttl_secs: i64,
     pub refresh_ttl_days: i64,
     pub frontend_urls: Vec<String>,
@@ -239,6 +254,24 @@ impl Config {
                 Some(_) => {}
             }
         }
+        let encryption_key = src.get("PENNY_ENCRYPTION_KEY").map(str::to_string);
+        match &encryption_key {
+            Some(k) if penny_auth::SealingKey::from_base64(k).is_err() => {
+                return Err(ConfigError {
+                    var: "PENNY_ENCRYPTION_KEY".into(),
+                    expected: "must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)"
+                        .into(),
+                })
+            }
+            None if env == Environment::Production => {
+                return Err(ConfigError {
+                    var: "PENNY_ENCRYPTION_KEY".into(),
+                    expected: "is required when PENNY_ENV=production (`openssl rand -base64 32`)"
+                        .into(),
+                })
+            }
+            _ => {}
+        }
         let database_url = src.get("DATABASE_URL").map(str::to_string);
         if let Some(url) = &database_url {
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
@@ -293,6 +326,18 @@ impl Config {
             redis_url,
             redis_prefix: src.get("REDIS_PREFIX").unwrap_or("penny").to_string(),
             jwt_secret,
+            encryption_key,
+            openai: shortcut(src, "OPENAI", "https://api.openai.com/v1", "gpt-4o-mini"),
+            anthropic: shortcut(
+                src,
+                "ANTHROPIC",
+                "https://api.anthropic.com/v1",
+                "claude-3-5-haiku-latest",
+            ),
+            run_lease: Duration::from_secs(
+                src.parse("RUN_LEASE_SECS", 15, "a number of seconds")?
+                    .max(1),
+            ),
             access_ttl_secs: src.parse("JWT_ACCESS_TTL_SECS", 900, "a number of seconds")?,
             refresh_ttl_days: src.parse("REFRESH_TTL_DAYS", 30, "a number of days")?,
             frontend_urls,
@@ -334,6 +379,19 @@ impl Config {
             trust_proxy: src.flag("TRUST_PROXY")?,
         })
     }
+}
+
+fn shortcut(src: &Source, p: &str, base_url: &str, model: &str) -> Option<ProviderShortcut> {
+    src.get(&format!("{p}_API_KEY"))
+        .map(|key| ProviderShortcut {
+            api_key: key.to_string(),
+            base_url: src
+                .get(&format!("{p}_BASE_URL"))
+                .unwrap_or(base_url)
+                .trim_end_matches('/')
+                .to_string(),
+            model: src.get(&format!("{p}_MODEL")).unwrap_or(model).to_string(),
+        })
 }
 
 /// `R2_*` (the seed's names) or `S3_*`; all-or-nothing so a half-set store fails loudly.
@@ -418,8 +476,16 @@ mod tests {
         let strong = [
             ("PENNY_ENV", "production"),
             ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            (
+                "PENNY_ENCRYPTION_KEY",
+                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
         ];
         assert!(load(&strong).is_ok());
+        // Production also needs the key that seals upstream API keys.
+        assert_eq!(load(&strong[..2]).unwrap_err().var, "PENNY_ENCRYPTION_KEY");
+        let bad_key = [("PENNY_ENCRYPTION_KEY", "c2hvcnQ=")];
+        assert_eq!(load(&bad_key).unwrap_err().var, "PENNY_ENCRYPTION_KEY");
     }
 
     #[test]

@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use penny_api::{ApiSettings, AppState};
 use penny_auth::TokenIssuer;
+use penny_bus::{Bus, MemoryBus, RedisBus};
+use penny_chat::{Engine, EngineSettings};
 use penny_limits::{Limiter, MemoryLimiter, RedisLimiter};
 use penny_store::Store;
 use tokio::net::TcpListener;
@@ -19,6 +21,9 @@ use crate::config::Config;
 use crate::database::Database;
 use crate::roles::{Role, Roles};
 use crate::secrets;
+
+/// Per-subscriber buffer of the event bus: a client this far behind resyncs from the log.
+const BUS_CAPACITY: usize = 1024;
 
 /// A started server; [`Running::stop`] shuts it down gracefully.
 pub struct Running {
@@ -62,7 +67,16 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
             ),
             None => Arc::new(MemoryLimiter::new()),
         };
+        let bus: Arc<dyn Bus> = match &cfg.redis_url {
+            Some(url) => Arc::new(
+                RedisBus::connect(url, &cfg.redis_prefix, BUS_CAPACITY)
+                    .await
+                    .context("connecting the event bus to REDIS_URL")?,
+            ),
+            None => Arc::new(MemoryBus::new(BUS_CAPACITY)),
+        };
         let secret = secrets::jwt_secret(cfg)?;
+        let sealing = secrets::sealing_key(cfg)?;
         let port = port.unwrap_or(if roles.only(Role::Ws) {
             cfg.ws_port
         } else {
@@ -74,10 +88,11 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
         let addr = listener.local_addr()?;
         // Last: a generated admin password must not be lost to a later failure.
         let first_run = bootstrap::ensure_default_tenant(&store, cfg).await?;
-        anyhow::Ok((first_run, limiter, secret, listener, addr))
+        bootstrap::ensure_shortcut_models(&store, cfg, &sealing).await?;
+        anyhow::Ok((first_run, limiter, bus, secret, sealing, listener, addr))
     }
     .await;
-    let (first_run, limiter, secret, listener, addr) = match prepared {
+    let (first_run, limiter, bus, secret, sealing, listener, addr) = match prepared {
         Ok(p) => p,
         Err(e) => {
             store.close().await;
@@ -85,13 +100,19 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
             return Err(e);
         }
     };
+    let engine_settings = EngineSettings {
+        lease: cfg.run_lease,
+        ..EngineSettings::default()
+    };
+    let (shutdown, signal) = watch::channel(false);
+    let engine = Engine::new(store.clone(), bus, sealing, engine_settings, signal.clone());
     let state = AppState::new(
         store.clone(),
+        engine.clone(),
         TokenIssuer::new(secret.as_bytes(), cfg.access_ttl_secs),
         limiter,
         api_settings(cfg),
     );
-    let (shutdown, signal) = watch::channel(false);
     let mut tasks = Vec::new();
     let app = if roles.has(Role::Api) || roles.has(Role::Ws) {
         penny_api::router(state)
@@ -114,6 +135,11 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
     }));
     if roles.has(Role::Scheduler) {
         tasks.push(tokio::spawn(scheduler(store.clone(), signal.clone())));
+        tasks.push(tokio::spawn(reaper(
+            engine,
+            cfg.run_lease / 3,
+            signal.clone(),
+        )));
     }
     if roles.has(Role::Worker) {
         tracing::info!(
@@ -143,6 +169,19 @@ async fn scheduler(store: Store, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}
             _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Finishes runs whose instance died (lease expired), so no run stays "streaming".
+async fn reaper(engine: Engine, every: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if let Err(e) = engine.reap_expired_runs().await {
+            tracing::warn!(error = %e, "reaping expired runs failed; will retry");
         }
     }
 }

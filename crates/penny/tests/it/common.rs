@@ -259,3 +259,96 @@ pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> 
     assert_eq!(body["status"], status);
     body
 }
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+pub struct Sse {
+    pub id: Option<i64>,
+    pub event: String,
+    pub data: Value,
+}
+
+/// Reads server-sent events from a streaming response.
+pub struct SseReader {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buf: String,
+}
+
+impl SseReader {
+    pub fn new(res: reqwest::Response) -> SseReader {
+        assert_eq!(res.status(), 200, "SSE answer");
+        let ct = res.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with("text/event-stream"), "{ct}");
+        SseReader {
+            body: Box::pin(res.bytes_stream()),
+            buf: String::new(),
+        }
+    }
+
+    /// The next event (keep-alive comments skipped); `None` when the stream ends.
+    pub async fn next(&mut self) -> Option<Sse> {
+        use futures::StreamExt;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let (mut id, mut event, mut data) = (None, String::new(), String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = v.trim().parse().ok();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                return Some(Sse {
+                    id,
+                    event,
+                    data: serde_json::from_str(&data).unwrap(),
+                });
+            }
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(30), self.body.next())
+                .await
+                .expect("an SSE event within 30 s")?;
+            self.buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        }
+    }
+
+    /// Events up to and including the first whose type is one of `until`.
+    pub async fn until(&mut self, until: &[&str]) -> Vec<Sse> {
+        let mut out = Vec::new();
+        while let Some(e) = self.next().await {
+            let stop = until.contains(&e.event.as_str());
+            out.push(e);
+            if stop {
+                return out;
+            }
+        }
+        panic!("stream ended before {until:?}: {out:?}");
+    }
+}
+
+/// The text of every `message.delta` in `events`, in order.
+pub fn streamed(events: &[Sse]) -> String {
+    events
+        .iter()
+        .filter(|e| e.event == "message.delta")
+        .map(|e| e.data["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Asserts seqs are present, strictly increasing by one.
+pub fn assert_contiguous(events: &[Sse]) {
+    for pair in events.windows(2) {
+        assert_eq!(
+            pair[1].id.unwrap(),
+            pair[0].id.unwrap() + 1,
+            "{:?} then {:?}",
+            pair[0],
+            pair[1]
+        );
+    }
+}

@@ -5,6 +5,7 @@ mod common;
 
 mod auth;
 mod bodies;
+mod chat;
 mod cli;
 mod isolation;
 mod limits;

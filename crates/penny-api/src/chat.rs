@@ -1,0 +1,200 @@
+//! Sending messages, following a conversation's events over SSE, and cancelling runs.
+//! SSE events are `id: <seq>`, `event: <type>`, `data: <the event as JSON>`; a client
+//! resumes with `Last-Event-ID` or `?after=`.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::{Stream, StreamExt};
+use penny_chat::{Caller, ChatError, SendRequest};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Payload, Principal};
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/chat/{id}/messages", post(send))
+        .route("/conversations/{id}/events", get(events))
+        .route("/runs/{id}/cancel", post(cancel))
+}
+
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> Self {
+        match e {
+            ChatError::NotFound => ApiError::NotFound,
+            ChatError::Busy => ApiError::Conflict(e.to_string()),
+            ChatError::UnknownModel(_) | ChatError::NoModel => {
+                ApiError::validation("model", e.to_string())
+            }
+            ChatError::Invalid { field, message } => ApiError::validation(field, message),
+            ChatError::Bus(m) => {
+                tracing::error!(error = %m, "event bus unavailable");
+                ApiError::Unavailable
+            }
+            ChatError::Store(s) => s.into(),
+        }
+    }
+}
+
+fn caller(who: &Principal) -> Caller {
+    Caller {
+        tenant: who.tenant,
+        user: who.user,
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SendMessage {
+    content: String,
+    /// Answer below this message (editing or branching); default: the current leaf.
+    parent_id: Option<Uuid>,
+    /// A model name; default: the conversation's, else the tenant's default.
+    model: Option<String>,
+    /// Upload ids (accepted; used by tools).
+    #[serde(default)]
+    attachments: Vec<String>,
+    /// Tools the model may call for this message.
+    #[serde(default)]
+    tools_allowed: Vec<String>,
+    #[serde(default)]
+    artifacts_expected: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted {
+    message_id: Uuid,
+    assistant_message_id: Uuid,
+    run_id: Uuid,
+}
+
+/// Sends a message and starts the answer. 202 with the ids; with
+/// `Accept: text/event-stream` the same call streams the run as SSE. The run goes on
+/// when the client disconnects.
+#[utoipa::path(post, path = "/api/v1/chat/{id}/messages", tag = "chat", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = SendMessage,
+    responses((status = 202, body = Accepted), (status = 404), (status = 409), (status = 422)))]
+async fn send(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+    body: Payload<SendMessage>,
+) -> ApiResult<Response> {
+    let b = body.value;
+    let _ = (&b.attachments, &b.tools_allowed, &b.artifacts_expected);
+    let req = SendRequest {
+        content: b.content,
+        parent_id: b.parent_id,
+        model: b.model,
+    };
+    let started = state.engine.send(caller(&who), id, req).await?;
+    if wants_sse(&headers) {
+        let stream = state
+            .engine
+            .events(caller(&who), id, started.seq - 1)
+            .await?;
+        return Ok(sse(until_run_ends(stream, started.run_id)).into_response());
+    }
+    let accepted = Accepted {
+        message_id: started.message_id,
+        assistant_message_id: started.assistant_message_id,
+        run_id: started.run_id,
+    };
+    Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
+}
+
+fn wants_sse(h: &HeaderMap) -> bool {
+    h.get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"))
+}
+
+/// The stream of one run ends with its final event (without waiting for another).
+fn until_run_ends(
+    events: impl Stream<Item = Value> + Send + 'static,
+    run: Uuid,
+) -> impl Stream<Item = Value> + Send {
+    let run = run.to_string();
+    futures::stream::unfold((Box::pin(events), false), move |(mut events, done)| {
+        let run = run.clone();
+        async move {
+            if done {
+                return None;
+            }
+            let e = events.next().await?;
+            let is_end = e["runId"].as_str() == Some(run.as_str())
+                && matches!(
+                    e["type"].as_str(),
+                    Some("run.completed" | "run.failed" | "run.cancelled")
+                );
+            Some((e, (events, is_end)))
+        }
+    })
+}
+
+fn sse(
+    events: impl Stream<Item = Value> + Send + 'static,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let stream = events.map(|e| {
+        let mut ev = Event::default().data(e.to_string());
+        if let Some(seq) = e["seq"].as_i64() {
+            ev = ev.id(seq.to_string());
+        }
+        if let Some(t) = e["type"].as_str() {
+            ev = ev.event(t);
+        }
+        Ok(ev)
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// Resume after this seq (or send `Last-Event-ID`).
+    after: Option<i64>,
+}
+
+/// The conversation's events after `after`, then live ones.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/events", tag = "chat", security(("bearer" = [])),
+    params(("id" = Uuid, Path), EventsQuery), responses((status = 200, content_type = "text/event-stream"), (status = 404)))]
+async fn events(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> ApiResult<Response> {
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let after = q.after.or(last_event_id).unwrap_or(0);
+    let stream = state.engine.events(caller(&who), id, after).await?;
+    Ok(sse(stream).into_response())
+}
+
+/// Stops a run; its answer is kept as far as it got, with status `cancelled`.
+#[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = "chat", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 202), (status = 404)))]
+async fn cancel(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    state.engine.cancel(caller(&who), id).await?;
+    Ok(StatusCode::ACCEPTED)
+}

@@ -1,0 +1,265 @@
+//! Model configurations of the caller's tenant. Admins add, change and remove them; every
+//! user lists the models they may use. Upstream API keys are sealed at rest and never
+//! returned.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, patch};
+use axum::{Json, Router};
+use penny_store::models::{self, Model, ModelSpec};
+use penny_store::{Role, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ClientMeta, Payload, Principal};
+use crate::trail::{self, Change};
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/models", get(list).post(create))
+        .route("/models/{id}", patch(update).delete(remove))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelView {
+    id: Uuid,
+    name: String,
+    /// `openai` or `anthropic`.
+    provider: String,
+    is_default: bool,
+    context_window: i32,
+    /// The fields below are shown to admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    has_api_key: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_output_tokens: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    price_input_per_1k: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    price_output_per_1k: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fallback: Option<String>,
+}
+
+fn view(m: Model, admin: bool) -> ModelView {
+    ModelView {
+        id: m.id,
+        name: m.name,
+        provider: m.provider,
+        is_default: m.is_default,
+        context_window: m.context_window,
+        base_url: admin.then_some(m.base_url),
+        model: admin.then_some(m.model),
+        has_api_key: admin.then_some(m.api_key_sealed.is_some()),
+        max_output_tokens: admin.then_some(m.max_output_tokens),
+        price_input_per_1k: admin.then_some(m.price_input_per_1k),
+        price_output_per_1k: admin.then_some(m.price_output_per_1k),
+        fallback: if admin { m.fallback } else { None },
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelBody {
+    #[schema(example = "gpt-4o-mini")]
+    name: Option<String>,
+    #[schema(example = "openai")]
+    provider: Option<String>,
+    #[schema(example = "https://api.openai.com/v1")]
+    base_url: Option<String>,
+    /// Write-only. An empty string removes the key.
+    api_key: Option<String>,
+    /// The upstream's model id; defaults to `name`.
+    model: Option<String>,
+    context_window: Option<i32>,
+    max_output_tokens: Option<i32>,
+    price_input_per_1k: Option<f64>,
+    price_output_per_1k: Option<f64>,
+    is_default: Option<bool>,
+    /// Name of the model to use when this one is unavailable before its first token.
+    fallback: Option<String>,
+}
+
+fn admin(who: &Principal) -> bool {
+    who.role.at_least(Role::Admin)
+}
+
+/// Applies `b` over `base` (a new model when `base` is `None`) and validates the result.
+fn spec(state: &AppState, b: ModelBody, base: Option<&Model>) -> ApiResult<ModelSpec> {
+    let required = |v: Option<String>, old: Option<&String>, field: &str| {
+        v.or(old.cloned())
+            .ok_or_else(|| ApiError::validation(field, "is required"))
+    };
+    let name = required(b.name, base.map(|m| &m.name), "name")?;
+    let provider = required(b.provider, base.map(|m| &m.provider), "provider")?;
+    if provider.parse::<penny_models::Provider>().is_err() {
+        return Err(ApiError::validation(
+            "provider",
+            "expected openai or anthropic",
+        ));
+    }
+    let base_url = required(b.base_url, base.map(|m| &m.base_url), "base_url")?;
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(ApiError::validation(
+            "base_url",
+            "must be an http:// or https:// URL",
+        ));
+    }
+    let api_key_sealed = match b.api_key {
+        Some(k) if k.is_empty() => None,
+        Some(k) => Some(state.engine.sealing().seal(&k)),
+        None => base.and_then(|m| m.api_key_sealed.clone()),
+    };
+    let positive = |v: Option<i32>, old: Option<i32>, default: i32, field: &str| {
+        let n = v.or(old).unwrap_or(default);
+        if n > 0 {
+            Ok(n)
+        } else {
+            Err(ApiError::validation(field, "must be positive"))
+        }
+    };
+    let price = |v: Option<f64>, old: Option<f64>, field: &str| {
+        let p = v.or(old).unwrap_or(0.0);
+        if p.is_finite() && p >= 0.0 {
+            Ok(p)
+        } else {
+            Err(ApiError::validation(field, "must be zero or more"))
+        }
+    };
+    Ok(ModelSpec {
+        model: b
+            .model
+            .or(base.map(|m| m.model.clone()))
+            .unwrap_or_else(|| name.clone()),
+        context_window: positive(
+            b.context_window,
+            base.map(|m| m.context_window),
+            8192,
+            "context_window",
+        )?,
+        max_output_tokens: positive(
+            b.max_output_tokens,
+            base.map(|m| m.max_output_tokens),
+            1024,
+            "max_output_tokens",
+        )?,
+        price_input_per_1k: price(
+            b.price_input_per_1k,
+            base.map(|m| m.price_input_per_1k),
+            "price_input_per_1k",
+        )?,
+        price_output_per_1k: price(
+            b.price_output_per_1k,
+            base.map(|m| m.price_output_per_1k),
+            "price_output_per_1k",
+        )?,
+        is_default: b.is_default.or(base.map(|m| m.is_default)).unwrap_or(false),
+        fallback: b
+            .fallback
+            .or(base.and_then(|m| m.fallback.clone()))
+            .filter(|f| !f.is_empty()),
+        name,
+        provider,
+        base_url,
+        api_key_sealed,
+    })
+}
+
+/// Models the caller may use (admins see their configuration, never the key).
+#[utoipa::path(get, path = "/api/v1/models", tag = "models", security(("bearer" = [])),
+    responses((status = 200, body = [ModelView])))]
+async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Vec<ModelView>>> {
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let all = models::list(&mut tx).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Json(
+        all.into_iter().map(|m| view(m, admin(&who))).collect(),
+    ))
+}
+
+/// Adds a model (admin).
+#[utoipa::path(post, path = "/api/v1/models", tag = "models", security(("bearer" = [])), request_body = ModelBody,
+    responses((status = 201, body = ModelView), (status = 403), (status = 409), (status = 422)))]
+async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: ClientMeta,
+    body: Payload<ModelBody>,
+) -> ApiResult<(StatusCode, Json<ModelView>)> {
+    who.require(Role::Admin)?;
+    let s = spec(&state, body.value, None)?;
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let m = models::create(&mut tx, who.tenant, s).await?;
+    let change = Change {
+        action: "model.create",
+        target_type: "model",
+        target_id: m.id.to_string(),
+        payload_sha256: Some(&body.sha256),
+        details: json!({"name": m.name, "provider": m.provider, "base_url": m.base_url}),
+    };
+    trail::record(&mut tx, &who, &meta, change).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok((StatusCode::CREATED, Json(view(m, true))))
+}
+
+/// Changes a model (admin); omitted fields stay as they are.
+#[utoipa::path(patch, path = "/api/v1/models/{id}", tag = "models", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = ModelBody,
+    responses((status = 200, body = ModelView), (status = 403), (status = 404), (status = 422)))]
+async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: ClientMeta,
+    Path(id): Path<Uuid>,
+    body: Payload<ModelBody>,
+) -> ApiResult<Json<ModelView>> {
+    who.require(Role::Admin)?;
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let current = models::by_id(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let s = spec(&state, body.value, Some(&current))?;
+    let m = models::update(&mut tx, id, s).await?;
+    let change = Change {
+        action: "model.update",
+        target_type: "model",
+        target_id: m.id.to_string(),
+        payload_sha256: Some(&body.sha256),
+        details: json!({"name": m.name}),
+    };
+    trail::record(&mut tx, &who, &meta, change).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Json(view(m, true)))
+}
+
+/// Removes a model (admin).
+#[utoipa::path(delete, path = "/api/v1/models/{id}", tag = "models", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 204), (status = 403), (status = 404)))]
+async fn remove(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: ClientMeta,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    who.require(Role::Admin)?;
+    let mut tx = state.store.tenant(who.tenant).await?;
+    models::delete(&mut tx, id).await?;
+    let change = Change {
+        action: "model.delete",
+        target_type: "model",
+        target_id: id.to_string(),
+        payload_sha256: None,
+        details: json!({}),
+    };
+    trail::record(&mut tx, &who, &meta, change).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,238 @@
+//! The engine's entry points: send a message (starting a run), cancel a run, and the
+//! settings shared by every run of this instance.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use penny_auth::SealingKey;
+use penny_bus::Bus;
+use penny_store::conversations::{self, NewMessage};
+use penny_store::{events, models, runs, Store, TenantId, UserId};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::error::ChatError;
+use crate::run::{self, RunPlan};
+use crate::{cancel_topic, conversation_topic};
+
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// How long a run's lease lasts without renewal; renewed every third of it.
+    pub lease: Duration,
+    /// Attempts per model before the first token (429/5xx/timeouts), then the fallback.
+    pub attempts: u32,
+    /// First retry delay; doubles each time.
+    pub backoff: Duration,
+    /// Upstream silence that counts as a timeout.
+    pub idle_timeout: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(15),
+            attempts: 3,
+            backoff: Duration::from_millis(200),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub store: Store,
+    pub bus: Arc<dyn Bus>,
+    pub client: penny_models::Client,
+    pub sealing: SealingKey,
+    /// This process's identity as a lease owner.
+    pub instance: String,
+    pub settings: EngineSettings,
+    /// Becomes true when the process shuts down: live event streams end.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+#[derive(Clone)]
+pub struct Engine(pub(crate) Arc<Inner>);
+
+/// Who is asking.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub tenant: TenantId,
+    pub user: UserId,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SendRequest {
+    pub content: String,
+    pub parent_id: Option<Uuid>,
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Started {
+    pub message_id: Uuid,
+    pub assistant_message_id: Uuid,
+    pub run_id: Uuid,
+    /// The seq of `run.started`: an SSE answer streams from here.
+    pub seq: i64,
+}
+
+const MAX_CONTENT: usize = 100_000;
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        bus: Arc<dyn Bus>,
+        sealing: SealingKey,
+        settings: EngineSettings,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        Engine(Arc::new(Inner {
+            shutdown,
+            client: penny_models::Client::new(settings.idle_timeout),
+            store,
+            bus,
+            sealing,
+            instance: Uuid::new_v4().to_string(),
+            settings,
+        }))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    pub fn sealing(&self) -> &SealingKey {
+        &self.0.sealing
+    }
+
+    /// Stores the user's message and starts a run that answers it. The run goes on when
+    /// the caller goes away.
+    pub async fn send(
+        &self,
+        who: Caller,
+        conversation: Uuid,
+        req: SendRequest,
+    ) -> Result<Started, ChatError> {
+        let content = req.content.trim();
+        if content.is_empty() || content.len() > MAX_CONTENT {
+            return Err(ChatError::Invalid {
+                field: "content",
+                message: format!("must be 1-{MAX_CONTENT} characters"),
+            });
+        }
+        let mut tx = self.0.store.tenant(who.tenant).await?;
+        let conv = conversations::get(&mut tx, who.user, conversation).await?;
+        let wanted = req.model.clone().or(conv.model.clone());
+        let model = match models::resolve(&mut tx, wanted.as_deref()).await? {
+            Some(m) => m,
+            None => {
+                return Err(wanted
+                    .map(ChatError::UnknownModel)
+                    .unwrap_or(ChatError::NoModel))
+            }
+        };
+        let parent = req.parent_id.or(conv.current_leaf);
+        let user_msg = conversations::add_message(
+            &mut tx,
+            who.tenant,
+            NewMessage {
+                conversation,
+                parent,
+                role: "user",
+                content,
+                status: "complete",
+                model: None,
+            },
+        )
+        .await?;
+        let assistant_msg = conversations::add_message(
+            &mut tx,
+            who.tenant,
+            NewMessage {
+                conversation,
+                parent: Some(user_msg),
+                role: "assistant",
+                content: "",
+                status: "streaming",
+                model: Some(&model.name),
+            },
+        )
+        .await?;
+        conversations::set_leaf(&mut tx, conversation, assistant_msg).await?;
+        if conv.current_leaf.is_none() && conv.title == "New conversation" {
+            let title: String = content.chars().take(60).collect();
+            let changes = conversations::Changes {
+                title: Some(title),
+                ..Default::default()
+            };
+            conversations::update(&mut tx, who.user, conversation, changes).await?;
+        }
+        let run = runs::start(
+            &mut tx,
+            who.tenant,
+            conversation,
+            user_msg,
+            assistant_msg,
+            &self.0.instance,
+            self.0.settings.lease,
+        )
+        .await?;
+        let started = json!({"type": "run.started", "runId": run.id, "messageId": assistant_msg,
+            "userMessageId": user_msg, "parentId": parent, "model": model.name});
+        let stored = events::append(&mut tx, who.tenant, conversation, vec![started]).await?;
+        tx.commit().await?;
+        let seq = stored
+            .first()
+            .and_then(|e| e["seq"].as_i64())
+            .unwrap_or_default();
+        self.publish_all(conversation, &stored).await;
+
+        let plan = RunPlan {
+            tenant: who.tenant,
+            conversation,
+            run: run.id,
+            user_message: user_msg,
+            assistant_message: assistant_msg,
+            model,
+            system_prompt: conv.system_prompt,
+        };
+        tokio::spawn(run::execute(self.clone(), plan));
+        Ok(Started {
+            message_id: user_msg,
+            assistant_message_id: assistant_msg,
+            run_id: run.id,
+            seq,
+        })
+    }
+
+    /// Asks a run to stop, wherever it runs: a flag in the database (seen at the next
+    /// lease renewal) and a message on the bus (seen at once).
+    pub async fn cancel(&self, who: Caller, run_id: Uuid) -> Result<(), ChatError> {
+        let mut tx = self.0.store.tenant(who.tenant).await?;
+        let run = runs::get(&mut tx, run_id)
+            .await?
+            .ok_or(ChatError::NotFound)?;
+        // Only the conversation's owner may stop its runs.
+        conversations::get(&mut tx, who.user, run.conversation_id).await?;
+        runs::request_cancel(&mut tx, run_id).await?;
+        tx.commit().await?;
+        self.0
+            .bus
+            .publish(&cancel_topic(run_id), Bytes::from_static(b"cancel"))
+            .await?;
+        Ok(())
+    }
+
+    /// Publishes stored events in order; a bus failure only delays live delivery (clients
+    /// resume from the log), so it is logged, not returned.
+    pub(crate) async fn publish_all(&self, conversation: Uuid, events: &[serde_json::Value]) {
+        let topic = conversation_topic(conversation);
+        for e in events {
+            let bytes = Bytes::from(serde_json::to_vec(e).unwrap_or_default());
+            if let Err(err) = self.0.bus.publish(&topic, bytes).await {
+                tracing::warn!(error = %err, %conversation, "publishing a conversation event failed");
+            }
+        }
+    }
+}

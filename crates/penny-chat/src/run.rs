@@ -1,0 +1,286 @@
+//! One run: call the model (retrying before the first token, then its fallback), stream
+//! deltas into the event log, honour cancellation, keep the lease, and store the result.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use penny_models::{ChatRequest, EventStream, ModelEndpoint, Provider, ProviderError, StreamEvent};
+use penny_store::conversations::{self, Finish};
+use penny_store::models::{self, Model};
+use penny_store::{events, runs, TenantId};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::cancel_topic;
+use crate::context::{estimate_tokens, history};
+use crate::engine::Engine;
+use crate::error::ChatError;
+use crate::writer::EventWriter;
+
+pub struct RunPlan {
+    pub tenant: TenantId,
+    pub conversation: Uuid,
+    pub run: Uuid,
+    pub user_message: Uuid,
+    pub assistant_message: Uuid,
+    pub model: Model,
+    pub system_prompt: Option<String>,
+}
+
+/// How a run ended.
+enum Outcome {
+    Completed,
+    Cancelled,
+    Failed { code: &'static str, message: String },
+}
+
+#[derive(Default)]
+struct Progress {
+    text: String,
+    input_tokens: u64,
+    output_tokens: u64,
+    ttft: Option<Duration>,
+    model_used: Option<Model>,
+}
+
+pub async fn execute(engine: Engine, plan: RunPlan) {
+    let started = Instant::now();
+    let writer = EventWriter::spawn(engine.clone(), plan.tenant, plan.conversation);
+    let mut progress = Progress::default();
+    let outcome = match drive(&engine, &plan, &writer, &mut progress, started).await {
+        Ok(o) => o,
+        Err(e) => Outcome::Failed {
+            code: "internal",
+            message: e.to_string(),
+        },
+    };
+    if let Err(e) = writer.close().await {
+        tracing::error!(error = %e, run_id = %plan.run, "storing run events failed");
+    }
+    if let Err(e) = finish(&engine, &plan, &progress, outcome, started).await {
+        // The lease will expire and the reaper will finish the run as failed.
+        tracing::error!(error = %e, run_id = %plan.run, "finishing run failed");
+    }
+}
+
+async fn drive(
+    engine: &Engine,
+    plan: &RunPlan,
+    writer: &EventWriter,
+    progress: &mut Progress,
+    started: Instant,
+) -> Result<Outcome, ChatError> {
+    let mut cancel = engine.0.bus.subscribe(&cancel_topic(plan.run)).await?;
+    let request = build_request(engine, plan).await?;
+    let lease = engine.0.settings.lease;
+    let mut renew = tokio::time::interval(lease / 3);
+    renew.tick().await;
+
+    let mut stream = tokio::select! {
+        opened = open_stream(engine, plan, &request, progress) => match opened? {
+            Ok(s) => s,
+            Err(e) => return Ok(failed(&progress.model_used, e)),
+        },
+        _ = cancel.recv() => return Ok(Outcome::Cancelled),
+    };
+    loop {
+        tokio::select! {
+            item = stream.next() => match item {
+                Some(Ok(StreamEvent::Delta(text))) => {
+                    progress.ttft.get_or_insert_with(|| started.elapsed());
+                    progress.text.push_str(&text);
+                    writer.send(json!({"type": "message.delta", "runId": plan.run,
+                        "messageId": plan.assistant_message, "text": text})).await;
+                }
+                Some(Ok(StreamEvent::Usage { input_tokens, output_tokens })) => {
+                    progress.input_tokens = input_tokens;
+                    progress.output_tokens = output_tokens;
+                }
+                Some(Ok(StreamEvent::ToolCall(call))) => {
+                    // No tool is offered to models in this version, so a call is reported, not run.
+                    writer.send(json!({"type": "tool.call", "runId": plan.run, "messageId": plan.assistant_message,
+                        "callId": call.id, "name": call.name, "arguments": call.arguments})).await;
+                }
+                Some(Ok(StreamEvent::Done { .. })) | None => return Ok(Outcome::Completed),
+                Some(Err(e)) => return Ok(failed(&progress.model_used, e)),
+            },
+            _ = cancel.recv() => return Ok(Outcome::Cancelled),
+            _ = renew.tick() => {
+                let mut db = engine.0.store.tenant(plan.tenant).await?;
+                let stop = runs::renew(&mut db, plan.run, &engine.0.instance, lease).await?;
+                db.commit().await?;
+                if stop {
+                    return Ok(Outcome::Cancelled);
+                }
+            }
+        }
+    }
+}
+
+fn failed(model: &Option<Model>, e: ProviderError) -> Outcome {
+    let name = model.as_ref().map(|m| m.name.as_str()).unwrap_or("?");
+    let message = match &e {
+        ProviderError::Auth { status, .. } => format!(
+            "model {name}: the upstream rejected its API key ({status}); an admin must fix the key of model {name}"
+        ),
+        other => format!("model {name}: {other}"),
+    };
+    Outcome::Failed {
+        code: e.code(),
+        message,
+    }
+}
+
+async fn build_request(engine: &Engine, plan: &RunPlan) -> Result<ChatRequest, ChatError> {
+    let mut db = engine.0.store.tenant(plan.tenant).await?;
+    let branch = conversations::branch(&mut db, plan.conversation, plan.user_message).await?;
+    db.commit().await?;
+    let system = plan.system_prompt.clone();
+    let reserved =
+        plan.model.max_output_tokens as usize + system.as_deref().map(estimate_tokens).unwrap_or(0);
+    let budget = (plan.model.context_window as usize)
+        .saturating_sub(reserved)
+        .max(1);
+    Ok(ChatRequest {
+        system,
+        messages: history(&branch, budget),
+        tools: Vec::new(),
+    })
+}
+
+fn endpoint(engine: &Engine, m: &Model) -> Result<ModelEndpoint, ProviderError> {
+    let api_key = match &m.api_key_sealed {
+        Some(sealed) => Some(
+            engine
+                .0
+                .sealing
+                .open(sealed)
+                .map_err(|e| ProviderError::Auth {
+                    status: 0,
+                    message: format!("stored API key cannot be opened: {e}"),
+                })?,
+        ),
+        None => None,
+    };
+    let provider: Provider = m
+        .provider
+        .parse()
+        .map_err(|_| ProviderError::Protocol(format!("unknown provider {}", m.provider)))?;
+    Ok(ModelEndpoint {
+        provider,
+        base_url: m.base_url.clone(),
+        api_key,
+        model: m.model.clone(),
+        max_output_tokens: m.max_output_tokens.max(1) as u32,
+    })
+}
+
+/// Opens the stream: retries retryable errors with exponential backoff, then tries the
+/// fallback model once the same way. Errors after the first token are not retried.
+async fn open_stream(
+    engine: &Engine,
+    plan: &RunPlan,
+    request: &ChatRequest,
+    progress: &mut Progress,
+) -> Result<Result<EventStream, ProviderError>, ChatError> {
+    let mut candidates = vec![plan.model.clone()];
+    if let Some(fallback) = &plan.model.fallback {
+        let mut db = engine.0.store.tenant(plan.tenant).await?;
+        if let Some(m) = models::resolve(&mut db, Some(fallback)).await? {
+            candidates.push(m);
+        }
+        db.commit().await?;
+    }
+    let s = &engine.0.settings;
+    let mut last = ProviderError::Connect("no model tried".into());
+    for model in candidates {
+        progress.model_used = Some(model.clone());
+        let ep = match endpoint(engine, &model) {
+            Ok(ep) => ep,
+            Err(e) => return Ok(Err(e)),
+        };
+        let mut delay = s.backoff;
+        for attempt in 1..=s.attempts.max(1) {
+            match engine.0.client.stream(&ep, request).await {
+                Ok(stream) => return Ok(Ok(stream)),
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(model = %model.name, attempt, error = %e, "model request failed; retrying");
+                    if attempt < s.attempts {
+                        let wait = match &e {
+                            ProviderError::RateLimited {
+                                retry_after: Some(d),
+                                ..
+                            } => (*d).min(Duration::from_secs(10)),
+                            _ => delay,
+                        };
+                        tokio::time::sleep(wait).await;
+                        delay *= 2;
+                    }
+                    last = e;
+                }
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+    }
+    Ok(Err(last))
+}
+
+async fn finish(
+    engine: &Engine,
+    plan: &RunPlan,
+    p: &Progress,
+    outcome: Outcome,
+    started: Instant,
+) -> Result<(), ChatError> {
+    let model = p.model_used.as_ref().unwrap_or(&plan.model);
+    let (status, event) = match &outcome {
+        Outcome::Completed => ("complete", "run.completed"),
+        Outcome::Cancelled => ("cancelled", "run.cancelled"),
+        Outcome::Failed { .. } => ("failed", "run.failed"),
+    };
+    let run_status = if status == "complete" {
+        "completed"
+    } else {
+        status
+    };
+    let cost = p.input_tokens as f64 / 1000.0 * model.price_input_per_1k
+        + p.output_tokens as f64 / 1000.0 * model.price_output_per_1k;
+    let duration_ms = started.elapsed().as_millis() as i32;
+    let ttft_ms = p.ttft.map(|d| d.as_millis() as i32);
+    let mut final_event: Value = json!({"type": event, "runId": plan.run, "messageId": plan.assistant_message,
+        "model": model.name, "usage": {"inputTokens": p.input_tokens, "outputTokens": p.output_tokens},
+        "cost": cost, "ttftMs": ttft_ms, "durationMs": duration_ms});
+    let error_code = match &outcome {
+        Outcome::Failed { code, message } => {
+            final_event["code"] = json!(code);
+            final_event["message"] = json!(message);
+            Some(*code)
+        }
+        _ => None,
+    };
+    let mut db = engine.0.store.tenant(plan.tenant).await?;
+    if !runs::finish(&mut db, plan.run, run_status).await? {
+        return Ok(()); // the reaper got there first
+    }
+    conversations::finish_message(
+        &mut db,
+        plan.assistant_message,
+        Finish {
+            content: &p.text,
+            status,
+            model: Some(&model.name),
+            input_tokens: Some(p.input_tokens as i64),
+            output_tokens: Some(p.output_tokens as i64),
+            ttft_ms,
+            duration_ms: Some(duration_ms),
+            cost: Some(cost),
+            error_code,
+            tool_calls: None,
+        },
+    )
+    .await?;
+    let stored = events::append(&mut db, plan.tenant, plan.conversation, vec![final_event]).await?;
+    db.commit().await?;
+    engine.publish_all(plan.conversation, &stored).await;
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! A client's view of a conversation's events: what it missed (from the log), then live
+//! events (from the bus), each exactly once and in seq order. The subscription is taken
+//! before the log is read, so nothing published in between is lost; live events at or
+//! below the last seq sent are skipped; a gap (or a lagging subscription) is filled from
+//! the log.
+
+use std::collections::VecDeque;
+
+use futures::Stream;
+use penny_bus::Subscription;
+use penny_store::{conversations, events, TenantId};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::conversation_topic;
+use crate::engine::{Caller, Engine};
+use crate::error::ChatError;
+
+const PAGE: i64 = 1000;
+
+struct Cursor {
+    engine: Engine,
+    tenant: TenantId,
+    conversation: Uuid,
+    sub: Subscription,
+    last: i64,
+    pending: VecDeque<Value>,
+}
+
+impl Cursor {
+    async fn fill(&mut self) -> Result<(), ChatError> {
+        let mut db = self.engine.0.store.tenant(self.tenant).await?;
+        let page = events::after(&mut db, self.conversation, self.last, PAGE).await?;
+        db.commit().await?;
+        self.pending.extend(page);
+        Ok(())
+    }
+
+    async fn next(&mut self) -> Option<Value> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                let seq = e["seq"].as_i64().unwrap_or_default();
+                if seq <= self.last {
+                    continue;
+                }
+                self.last = seq;
+                return Some(e);
+            }
+            let mut shutdown = self.engine.0.shutdown.clone();
+            let received = tokio::select! {
+                r = self.sub.recv() => r,
+                _ = shutdown.wait_for(|s| *s) => return None,
+            };
+            match received {
+                Ok(Some(bytes)) => {
+                    let Ok(e) = serde_json::from_slice::<Value>(&bytes) else {
+                        continue;
+                    };
+                    let seq = e["seq"].as_i64().unwrap_or_default();
+                    if seq <= self.last {
+                        continue;
+                    }
+                    if seq > self.last + 1 {
+                        // Missed something (or the log has more pages): read the log.
+                        if self.fill().await.is_err() {
+                            return None;
+                        }
+                    }
+                    self.pending.push_back(e);
+                }
+                Err(_lagged) => {
+                    if self.fill().await.is_err() {
+                        return None;
+                    }
+                }
+                Ok(None) => return None,
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// Events of `conversation` after seq `after`, then live ones, until the client goes.
+    pub async fn events(
+        &self,
+        who: Caller,
+        conversation: Uuid,
+        after: i64,
+    ) -> Result<impl Stream<Item = Value> + Send + 'static, ChatError> {
+        let mut db = self.0.store.tenant(who.tenant).await?;
+        conversations::get(&mut db, who.user, conversation).await?;
+        db.commit().await?;
+        let sub = self
+            .0
+            .bus
+            .subscribe(&conversation_topic(conversation))
+            .await?;
+        let mut cursor = Cursor {
+            engine: self.clone(),
+            tenant: who.tenant,
+            conversation,
+            sub,
+            last: after.max(0),
+            pending: VecDeque::new(),
+        };
+        cursor.fill().await?;
+        Ok(futures::stream::unfold(cursor, |mut c| async move {
+            c.next().await.map(|e| (e, c))
+        }))
+    }
+}

@@ -1,0 +1,66 @@
+//! What the two wire formats share: turning SSE events into [`StreamEvent`]s, and
+//! assembling a tool call from the pieces it arrives in.
+
+use std::collections::VecDeque;
+
+use crate::sse::SseEvent;
+use crate::{ProviderError, StreamEvent, ToolCall};
+
+/// One provider's reading of its event stream.
+pub(crate) trait Decoder: Send + 'static {
+    /// Handles one SSE event, pushing the events it completes.
+    fn event(
+        &mut self,
+        event: SseEvent,
+        out: &mut VecDeque<StreamEvent>,
+    ) -> Result<(), ProviderError>;
+
+    /// Whether the provider's terminal event has been seen.
+    fn is_done(&self) -> bool;
+
+    /// The byte stream ended before [`is_done`](Decoder::is_done): either finish the
+    /// stream (pushing `Done`) or say why it is incomplete.
+    fn end_of_input(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError>;
+}
+
+/// A tool call whose arguments are still arriving.
+#[derive(Debug, Default)]
+pub(crate) struct PartialCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+impl PartialCall {
+    pub fn finish(self, fallback_id: impl FnOnce() -> String) -> Result<ToolCall, ProviderError> {
+        if self.name.is_empty() {
+            return Err(ProviderError::Protocol(
+                "a tool call arrived without a name".into(),
+            ));
+        }
+        let arguments = if self.arguments.trim().is_empty() {
+            "{}".to_owned()
+        } else {
+            self.arguments
+        };
+        let id = if self.id.is_empty() {
+            fallback_id()
+        } else {
+            self.id
+        };
+        Ok(ToolCall {
+            id,
+            name: self.name,
+            arguments,
+        })
+    }
+}
+
+pub(crate) fn parse_json<'a, T: serde::Deserialize<'a>>(data: &'a str) -> Result<T, ProviderError> {
+    serde_json::from_str(data).map_err(|e| {
+        ProviderError::Protocol(format!(
+            "unreadable event ({e}): {}",
+            crate::error::truncate(data.to_owned(), 200)
+        ))
+    })
+}

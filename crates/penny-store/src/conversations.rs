@@ -1,0 +1,311 @@
+//! Conversations (owned by one user) and their message tree. A branch is the path from
+//! the root to a leaf; the conversation remembers its current leaf.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use crate::{StoreError, TenantId, UserId};
+
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Conversation {
+    pub id: Uuid,
+    pub user_id: UserId,
+    pub title: String,
+    pub model: Option<String>,
+    pub system_prompt: Option<String>,
+    pub archived: bool,
+    pub current_leaf: Option<Uuid>,
+    pub last_seq: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str =
+    "id, user_id, title, model, system_prompt, archived, current_leaf, last_seq, created_at, updated_at";
+
+pub async fn create(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    user: UserId,
+    title: Option<&str>,
+    model: Option<&str>,
+    system_prompt: Option<&str>,
+) -> Result<Conversation, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "INSERT INTO conversations (tenant_id, user_id, title, model, system_prompt) \
+         VALUES ($1, $2, coalesce($3, 'New conversation'), $4, $5) RETURNING {COLUMNS}"
+    ))
+    .bind(tenant)
+    .bind(user)
+    .bind(title)
+    .bind(model)
+    .bind(system_prompt)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// The caller's own conversation; another user's is "not found".
+pub async fn get(
+    conn: &mut PgConnection,
+    user: UserId,
+    id: Uuid,
+) -> Result<Conversation, StoreError> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM conversations WHERE id = $1 AND user_id = $2"
+    ))
+    .bind(id)
+    .bind(user)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Most recently updated first; `query` matches titles by trigram similarity or substring.
+pub async fn list(
+    conn: &mut PgConnection,
+    user: UserId,
+    query: Option<&str>,
+    archived: bool,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Conversation>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM conversations WHERE user_id = $1 AND archived = $2 \
+         AND ($3::text IS NULL OR title ILIKE '%' || $3 || '%' OR title % $3) \
+         ORDER BY updated_at DESC, id LIMIT $4 OFFSET $5"
+    ))
+    .bind(user)
+    .bind(archived)
+    .bind(query)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(conn)
+    .await?)
+}
+
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub title: Option<String>,
+    pub model: Option<Option<String>>,
+    pub system_prompt: Option<Option<String>>,
+    pub archived: Option<bool>,
+}
+
+pub async fn update(
+    conn: &mut PgConnection,
+    user: UserId,
+    id: Uuid,
+    c: Changes,
+) -> Result<Conversation, StoreError> {
+    let current = get(&mut *conn, user, id).await?;
+    sqlx::query_as(&format!(
+        "UPDATE conversations SET title = $2, model = $3, system_prompt = $4, archived = $5, updated_at = now() \
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(c.title.unwrap_or(current.title))
+    .bind(c.model.unwrap_or(current.model))
+    .bind(c.system_prompt.unwrap_or(current.system_prompt))
+    .bind(c.archived.unwrap_or(current.archived))
+    .fetch_one(conn)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(db) if db.is_check_violation() => StoreError::Invalid {
+            field: "title",
+            message: "must be at most 300 characters".into(),
+        },
+        _ => StoreError::Database(e),
+    })
+}
+
+pub async fn delete(conn: &mut PgConnection, user: UserId, id: Uuid) -> Result<(), StoreError> {
+    let n = sqlx::query("DELETE FROM conversations WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user)
+        .execute(conn)
+        .await?
+        .rows_affected();
+    StoreError::found(n)
+}
+
+pub async fn set_leaf(conn: &mut PgConnection, id: Uuid, leaf: Uuid) -> Result<(), StoreError> {
+    sqlx::query("UPDATE conversations SET current_leaf = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(leaf)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Message {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub role: String,
+    pub content: String,
+    pub status: String,
+    pub model: Option<String>,
+    pub tool_calls: Option<serde_json::Value>,
+    pub tool_call_id: Option<String>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub ttft_ms: Option<i32>,
+    pub duration_ms: Option<i32>,
+    pub cost: Option<f64>,
+    pub error_code: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// How many messages share this one's parent (itself included), and its place among them.
+    pub siblings: i64,
+    pub sibling_index: i64,
+}
+
+const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.parent_id, m.role, m.content, m.status, m.model, \
+     m.tool_calls, m.tool_call_id, m.input_tokens, m.output_tokens, m.ttft_ms, m.duration_ms, m.cost, \
+     m.error_code, m.created_at, \
+     count(*) OVER (PARTITION BY m.parent_id) AS siblings, \
+     row_number() OVER (PARTITION BY m.parent_id ORDER BY m.created_at, m.id) AS sibling_index";
+
+pub struct NewMessage<'a> {
+    pub conversation: Uuid,
+    pub parent: Option<Uuid>,
+    pub role: &'a str,
+    pub content: &'a str,
+    pub status: &'a str,
+    pub model: Option<&'a str>,
+}
+
+pub async fn add_message(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    m: NewMessage<'_>,
+) -> Result<Uuid, StoreError> {
+    if let Some(parent) = m.parent {
+        let ok: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE id = $1 AND conversation_id = $2)",
+        )
+        .bind(parent)
+        .bind(m.conversation)
+        .fetch_one(&mut *conn)
+        .await?;
+        if !ok {
+            return Err(StoreError::Invalid {
+                field: "parentId",
+                message: "is not a message of this conversation".into(),
+            });
+        }
+    }
+    Ok(sqlx::query_scalar(
+        "INSERT INTO messages (tenant_id, conversation_id, parent_id, role, content, status, model) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(tenant)
+    .bind(m.conversation)
+    .bind(m.parent)
+    .bind(m.role)
+    .bind(m.content)
+    .bind(m.status)
+    .bind(m.model)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Every message of a conversation (all branches), oldest first.
+pub async fn all_messages(
+    conn: &mut PgConnection,
+    conversation: Uuid,
+) -> Result<Vec<Message>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.conversation_id = $1 ORDER BY m.created_at, m.id"
+    ))
+    .bind(conversation)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The branch from the root to `leaf`, root first.
+pub async fn branch(
+    conn: &mut PgConnection,
+    conversation: Uuid,
+    leaf: Uuid,
+) -> Result<Vec<Message>, StoreError> {
+    let all = all_messages(conn, conversation).await?;
+    let mut path = Vec::new();
+    let mut cursor = Some(leaf);
+    while let Some(id) = cursor {
+        let Some(m) = all.iter().find(|m| m.id == id) else {
+            return Err(StoreError::NotFound);
+        };
+        cursor = m.parent_id;
+        path.push(m.clone());
+        if path.len() > all.len() {
+            break;
+        }
+    }
+    path.reverse();
+    Ok(path)
+}
+
+/// The newest leaf below `from` (following the latest child at each step).
+pub async fn latest_leaf(
+    conn: &mut PgConnection,
+    conversation: Uuid,
+    from: Uuid,
+) -> Result<Uuid, StoreError> {
+    sqlx::query_scalar(
+        "WITH RECURSIVE down AS ( \
+            SELECT id, 0 AS depth FROM messages WHERE id = $2 AND conversation_id = $1 \
+            UNION ALL \
+            SELECT (SELECT c.id FROM messages c WHERE c.parent_id = d.id ORDER BY c.created_at DESC, c.id DESC LIMIT 1), \
+                   d.depth + 1 FROM down d WHERE d.id IS NOT NULL) \
+         SELECT id FROM down WHERE id IS NOT NULL ORDER BY depth DESC LIMIT 1",
+    )
+    .bind(conversation)
+    .bind(from)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// The final state of a generated message.
+#[derive(Debug, Default)]
+pub struct Finish<'a> {
+    pub content: &'a str,
+    pub status: &'a str,
+    pub model: Option<&'a str>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub ttft_ms: Option<i32>,
+    pub duration_ms: Option<i32>,
+    pub cost: Option<f64>,
+    pub error_code: Option<&'a str>,
+    pub tool_calls: Option<serde_json::Value>,
+}
+
+pub async fn finish_message(
+    conn: &mut PgConnection,
+    id: Uuid,
+    f: Finish<'_>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE messages SET content = $2, status = $3, model = coalesce($4, model), input_tokens = $5, \
+         output_tokens = $6, ttft_ms = $7, duration_ms = $8, cost = $9, error_code = $10, tool_calls = $11 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(f.content)
+    .bind(f.status)
+    .bind(f.model)
+    .bind(f.input_tokens)
+    .bind(f.output_tokens)
+    .bind(f.ttft_ms)
+    .bind(f.duration_ms)
+    .bind(f.cost)
+    .bind(f.error_code)
+    .bind(f.tool_calls)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

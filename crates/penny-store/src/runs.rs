@@ -1,0 +1,112 @@
+//! Runs: one generation each, detached from the request that started it. A run holds a
+//! lease that its instance renews; when the instance dies the lease expires and the
+//! reaper finishes the run as failed, keeping the text streamed so far.
+
+use std::time::Duration;
+
+use sqlx::{FromRow, PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use crate::{StoreError, TenantId};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct Run {
+    pub id: Uuid,
+    pub conversation_id: Uuid,
+    pub user_message_id: Uuid,
+    pub assistant_message_id: Uuid,
+    pub status: String,
+    pub cancel_requested: bool,
+}
+
+const COLUMNS: &str =
+    "id, conversation_id, user_message_id, assistant_message_id, status, cancel_requested";
+
+pub async fn start(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    conversation: Uuid,
+    user_message: Uuid,
+    assistant_message: Uuid,
+    owner: &str,
+    lease: Duration,
+) -> Result<Run, StoreError> {
+    sqlx::query_as(&format!(
+        "INSERT INTO runs (tenant_id, conversation_id, user_message_id, assistant_message_id, lease_owner, lease_expires_at) \
+         VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6)) RETURNING {COLUMNS}"
+    ))
+    .bind(tenant)
+    .bind(conversation)
+    .bind(user_message)
+    .bind(assistant_message)
+    .bind(owner)
+    .bind(lease.as_secs_f64())
+    .fetch_one(conn)
+    .await
+    .map_err(|e| StoreError::unique(e, "a running generation in this conversation"))
+}
+
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<Run>, StoreError> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+/// Extends the lease; returns whether cancellation was requested (or the run is no
+/// longer ours to finish, e.g. the reaper already failed it).
+pub async fn renew(
+    conn: &mut PgConnection,
+    id: Uuid,
+    owner: &str,
+    lease: Duration,
+) -> Result<bool, StoreError> {
+    let row: Option<bool> = sqlx::query_scalar(
+        "UPDATE runs SET lease_expires_at = now() + make_interval(secs => $3) \
+         WHERE id = $1 AND lease_owner = $2 AND status = 'running' RETURNING cancel_requested",
+    )
+    .bind(id)
+    .bind(owner)
+    .bind(lease.as_secs_f64())
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.unwrap_or(true))
+}
+
+pub async fn request_cancel(conn: &mut PgConnection, id: Uuid) -> Result<bool, StoreError> {
+    let n =
+        sqlx::query("UPDATE runs SET cancel_requested = true WHERE id = $1 AND status = 'running'")
+            .bind(id)
+            .execute(conn)
+            .await?
+            .rows_affected();
+    Ok(n > 0)
+}
+
+/// Marks the run finished; false when it was already finished (by the reaper, say).
+pub async fn finish(conn: &mut PgConnection, id: Uuid, status: &str) -> Result<bool, StoreError> {
+    let n = sqlx::query(
+        "UPDATE runs SET status = $2, finished_at = now() WHERE id = $1 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(status)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}
+
+/// Runs whose lease expired, in every tenant.
+pub async fn expired(
+    db: impl PgExecutor<'_>,
+    limit: i32,
+) -> Result<Vec<(TenantId, Uuid)>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT tenant_id, run_id FROM penny_expired_runs($1)")
+            .bind(limit)
+            .fetch_all(db)
+            .await?,
+    )
+}

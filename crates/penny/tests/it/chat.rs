@@ -1,0 +1,652 @@
+//! The chat engine end to end: a real provider client against the fake provider,
+//! streamed over SSE, resumable, cancellable, retried, branched and exported.
+
+use std::time::Duration;
+
+use penny_fake_llm::{FakeOptions, FakeServer};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+const KEY: &str = "sk-fake-key";
+
+struct Chat {
+    app: TestApp,
+    fake: FakeServer,
+    root: String,
+}
+
+impl Chat {
+    async fn start() -> Chat {
+        Chat::start_with(&[]).await
+    }
+
+    async fn start_with(vars: &[(&str, &str)]) -> Chat {
+        let fake = penny_fake_llm::spawn(FakeOptions {
+            require_api_key: Some(KEY.into()),
+            ..FakeOptions::default()
+        })
+        .await
+        .unwrap();
+        let app = TestApp::spawn_with(vars).await;
+        let root = app.root_token().await;
+        let model = json!({"name": "fake-gpt", "provider": "openai", "base_url": fake.openai_base(),
+            "api_key": KEY, "is_default": true, "price_input_per_1k": 1.0, "price_output_per_1k": 2.0});
+        let res = app.post(&root, "/api/v1/models", model).await;
+        assert_eq!(res.status(), 201);
+        Chat { app, fake, root }
+    }
+
+    async fn conversation(&self, token: &str) -> String {
+        let res = self
+            .app
+            .post(token, "/api/v1/conversations", json!({}))
+            .await;
+        assert_eq!(res.status(), 201);
+        res.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn send(&self, conv: &str, body: Value) -> Value {
+        let res = self
+            .app
+            .post(&self.root, &format!("/api/v1/chat/{conv}/messages"), body)
+            .await;
+        assert_eq!(res.status(), 202);
+        res.json().await.unwrap()
+    }
+
+    async fn send_sse(&self, conv: &str, body: Value) -> SseReader {
+        let res = self
+            .app
+            .http
+            .post(self.app.url(&format!("/api/v1/chat/{conv}/messages")))
+            .bearer_auth(&self.root)
+            .header("accept", "text/event-stream")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        SseReader::new(res)
+    }
+
+    async fn events(&self, conv: &str, after: i64) -> SseReader {
+        let res = self
+            .app
+            .http
+            .get(
+                self.app
+                    .url(&format!("/api/v1/conversations/{conv}/events")),
+            )
+            .bearer_auth(&self.root)
+            .header("last-event-id", after.to_string())
+            .send()
+            .await
+            .unwrap();
+        SseReader::new(res)
+    }
+
+    async fn branch(&self, conv: &str) -> Vec<Value> {
+        let res = self
+            .app
+            .get(
+                &self.root,
+                &format!("/api/v1/conversations/{conv}/messages"),
+            )
+            .await;
+        res.json::<Vec<Value>>().await.unwrap()
+    }
+
+    /// Waits until the conversation's newest message is no longer streaming.
+    async fn settled(&self, conv: &str) -> Vec<Value> {
+        for _ in 0..200 {
+            let b = self.branch(conv).await;
+            if b.last().is_some_and(|m| m["status"] != "streaming") {
+                return b;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the run never finished");
+    }
+
+    async fn stop(self) {
+        self.app.stop().await;
+        let _ = self.fake.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_streams_over_sse_and_is_stored_with_usage_and_cost() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let mut sse = chat
+        .send_sse(&conv, json!({"content": "Hello there [[tokens=6]]"}))
+        .await;
+    let events = sse.until(&["run.completed", "run.failed"]).await;
+    assert_eq!(events[0].event, "run.started");
+    assert_eq!(events.last().unwrap().event, "run.completed", "{events:?}");
+    assert_eq!(
+        events.iter().filter(|e| e.event == "message.delta").count(),
+        6
+    );
+    assert_contiguous(&events);
+    for e in &events {
+        assert_eq!(e.data["seq"].as_i64(), e.id, "data carries its seq");
+        assert_eq!(e.data["type"], e.event.as_str());
+    }
+    let done = &events.last().unwrap().data;
+    let (input, output) = (
+        done["usage"]["inputTokens"].as_f64().unwrap(),
+        done["usage"]["outputTokens"].as_f64().unwrap(),
+    );
+    assert!(input > 0.0 && output == 6.0, "{done}");
+    assert!(
+        (done["cost"].as_f64().unwrap() - (input / 1000.0 + output * 2.0 / 1000.0)).abs() < 1e-9
+    );
+
+    let branch = chat.branch(&conv).await;
+    assert_eq!(branch.len(), 2);
+    assert_eq!(branch[0]["role"], "user");
+    let answer = &branch[1];
+    assert_eq!(answer["status"], "complete");
+    assert_eq!(answer["content"], streamed(&events).as_str());
+    assert_eq!(answer["model"], "fake-gpt");
+    assert!(answer["ttft_ms"].as_i64().is_some() && answer["duration_ms"].as_i64().is_some());
+    // The stored key was unsealed and sent upstream (the fake requires it).
+    let conv_json: Value = chat
+        .app
+        .get(&chat.root, &format!("/api/v1/conversations/{conv}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(conv_json["title"], "Hello there [[tokens=6]]");
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_mid_stream_resumes_with_no_gap_and_no_duplicate() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    chat.send(&conv, json!({"content": "go [[tokens=30 delay_ms=20]]"}))
+        .await;
+    let mut first = chat.events(&conv, 0).await;
+    let mut seen = Vec::new();
+    while seen
+        .iter()
+        .filter(|e: &&Sse| e.event == "message.delta")
+        .count()
+        < 5
+    {
+        seen.push(first.next().await.unwrap());
+    }
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(150)).await; // deltas go on while away
+    let last = seen.last().unwrap().id.unwrap();
+    let mut again = chat.events(&conv, last).await;
+    seen.extend(again.until(&["run.completed"]).await);
+    assert_contiguous(&seen);
+    assert_eq!(
+        seen.iter().filter(|e| e.event == "message.delta").count(),
+        30
+    );
+    let branch = chat.settled(&conv).await;
+    assert_eq!(branch[1]["content"], streamed(&seen).as_str());
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_disconnects_does_not_stop_the_run() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let mut sse = chat
+        .send_sse(&conv, json!({"content": "bye [[tokens=10 delay_ms=20]]"}))
+        .await;
+    assert_eq!(sse.next().await.unwrap().event, "run.started");
+    drop(sse);
+    let branch = chat.settled(&conv).await;
+    assert_eq!(branch[1]["status"], "complete");
+    let all = chat.events(&conv, 0).await.until(&["run.completed"]).await;
+    assert_eq!(
+        all.iter().filter(|e| e.event == "message.delta").count(),
+        10
+    );
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_the_run_and_keeps_the_partial_answer() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let sent = chat
+        .send(&conv, json!({"content": "long [[tokens=200 delay_ms=20]]"}))
+        .await;
+    let mut sse = chat.events(&conv, 0).await;
+    let mut got = Vec::new();
+    while got
+        .iter()
+        .filter(|e: &&Sse| e.event == "message.delta")
+        .count()
+        < 3
+    {
+        got.push(sse.next().await.unwrap());
+    }
+    let run = sent["runId"].as_str().unwrap();
+    let res = chat
+        .app
+        .post(&chat.root, &format!("/api/v1/runs/{run}/cancel"), json!({}))
+        .await;
+    assert_eq!(res.status(), 202);
+    got.extend(sse.until(&["run.cancelled", "run.completed"]).await);
+    assert_eq!(got.last().unwrap().event, "run.cancelled");
+    let branch = chat.settled(&conv).await;
+    assert_eq!(branch[1]["status"], "cancelled");
+    let text = branch[1]["content"].as_str().unwrap();
+    assert!(!text.is_empty() && text == streamed(&got), "{text:?}");
+    assert!(got.iter().filter(|e| e.event == "message.delta").count() < 200);
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_errors_before_the_first_token_are_retried() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let before = chat.fake.requests();
+    let mut sse = chat
+        .send_sse(
+            &conv,
+            json!({"content": "flaky [[status=503 fail_first=2 tokens=3]]"}),
+        )
+        .await;
+    let events = sse.until(&["run.completed", "run.failed"]).await;
+    assert_eq!(events.last().unwrap().event, "run.completed", "{events:?}");
+    assert_eq!(chat.fake.requests() - before, 3);
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fallback_model_answers_when_the_primary_is_unreachable() {
+    let chat = Chat::start().await;
+    let backup = json!({"name": "backup", "provider": "anthropic", "base_url": chat.fake.anthropic_base(), "api_key": KEY});
+    assert_eq!(
+        chat.app
+            .post(&chat.root, "/api/v1/models", backup)
+            .await
+            .status(),
+        201
+    );
+    let broken = json!({"name": "broken", "provider": "openai", "base_url": "http://127.0.0.1:9/v1", "fallback": "backup"});
+    assert_eq!(
+        chat.app
+            .post(&chat.root, "/api/v1/models", broken)
+            .await
+            .status(),
+        201
+    );
+    let conv = chat.conversation(&chat.root).await;
+    let mut sse = chat
+        .send_sse(
+            &conv,
+            json!({"content": "hi [[tokens=4]]", "model": "broken"}),
+        )
+        .await;
+    let events = sse.until(&["run.completed", "run.failed"]).await;
+    let done = events.last().unwrap();
+    assert_eq!(done.event, "run.completed", "{events:?}");
+    assert_eq!(done.data["model"], "backup");
+    assert_eq!(chat.settled(&conv).await[1]["model"], "backup");
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_after_the_first_token_fails_the_run_and_keeps_the_text() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let mut sse = chat
+        .send_sse(
+            &conv,
+            json!({"content": "cut [[tokens=10 disconnect_after=3]]"}),
+        )
+        .await;
+    let events = sse.until(&["run.completed", "run.failed"]).await;
+    let failed = events.last().unwrap();
+    assert_eq!(failed.event, "run.failed");
+    assert_eq!(failed.data["code"], "provider_disconnected");
+    let branch = chat.settled(&conv).await;
+    assert_eq!(branch[1]["status"], "failed");
+    assert_eq!(branch[1]["error_code"], "provider_disconnected");
+    assert_eq!(branch[1]["content"], streamed(&events).as_str());
+    assert_eq!(
+        events.iter().filter(|e| e.event == "message.delta").count(),
+        3
+    );
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_upstream_key_is_reported_as_provider_auth_naming_the_model() {
+    let chat = Chat::start().await;
+    let wrong = json!({"name": "misconfigured", "provider": "openai", "base_url": chat.fake.openai_base(), "api_key": "sk-wrong"});
+    assert_eq!(
+        chat.app
+            .post(&chat.root, "/api/v1/models", wrong)
+            .await
+            .status(),
+        201
+    );
+    let conv = chat.conversation(&chat.root).await;
+    let mut sse = chat
+        .send_sse(&conv, json!({"content": "hi", "model": "misconfigured"}))
+        .await;
+    let failed = sse
+        .until(&["run.completed", "run.failed"])
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(failed.data["code"], "provider_auth");
+    assert!(
+        failed.data["message"]
+            .as_str()
+            .unwrap()
+            .contains("misconfigured"),
+        "{:?}",
+        failed.data
+    );
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_of_others_are_not_found_on_rest_and_sse() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let (_, colleague) = chat
+        .app
+        .user_with_role(&chat.root, "default", "creator")
+        .await;
+    let stranger = chat.app.tenant_with_admin(&chat.root, "stranger").await;
+    for token in [&colleague, &stranger] {
+        for path in [
+            format!("/api/v1/conversations/{conv}"),
+            format!("/api/v1/conversations/{conv}/messages"),
+            format!("/api/v1/conversations/{conv}/events"),
+            format!("/api/v1/conversations/{conv}/export?format=md"),
+        ] {
+            assert_problem(chat.app.get(token, &path).await, 404, "not_found").await;
+        }
+        let res = chat
+            .app
+            .post(
+                token,
+                &format!("/api/v1/chat/{conv}/messages"),
+                json!({"content": "hi"}),
+            )
+            .await;
+        assert_problem(res, 404, "not_found").await;
+        let res = chat
+            .app
+            .send(
+                Method::DELETE,
+                token,
+                &format!("/api/v1/conversations/{conv}"),
+                json!({}),
+            )
+            .await;
+        assert_problem(res, 404, "not_found").await;
+    }
+    // The stranger's tenant has no model: a clear error, nothing stored.
+    let theirs = chat.conversation(&stranger).await;
+    let res = chat
+        .app
+        .post(
+            &stranger,
+            &format!("/api/v1/chat/{theirs}/messages"),
+            json!({"content": "hi"}),
+        )
+        .await;
+    let body = assert_problem(res, 422, "validation_failed").await;
+    assert_eq!(body["errors"][0]["field"], "model");
+    let res = chat
+        .app
+        .get(
+            &stranger,
+            &format!("/api/v1/conversations/{theirs}/messages"),
+        )
+        .await;
+    assert_eq!(res.json::<Vec<Value>>().await.unwrap().len(), 0);
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editing_a_message_makes_a_branch_that_can_be_switched_and_exported() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    chat.send_sse(&conv, json!({"content": "first [[tokens=2]]"}))
+        .await
+        .until(&["run.completed"])
+        .await;
+    chat.send_sse(&conv, json!({"content": "second [[tokens=2]]"}))
+        .await
+        .until(&["run.completed"])
+        .await;
+    let original = chat.branch(&conv).await;
+    assert_eq!(original.len(), 4);
+    let a1 = original[1]["id"].as_str().unwrap();
+    let q2 = original[2]["id"].as_str().unwrap().to_string();
+    let edit = json!({"content": "second, edited [[tokens=2]]", "parentId": a1});
+    chat.send_sse(&conv, edit)
+        .await
+        .until(&["run.completed"])
+        .await;
+    let edited = chat.branch(&conv).await;
+    assert_eq!(edited.len(), 4);
+    assert_eq!(edited[2]["content"], "second, edited [[tokens=2]]");
+    assert_eq!(
+        (
+            edited[2]["siblings"].as_i64(),
+            edited[2]["sibling_index"].as_i64()
+        ),
+        (Some(2), Some(2))
+    );
+    let old: Vec<Value> = chat
+        .app
+        .get(
+            &chat.root,
+            &format!("/api/v1/conversations/{conv}/messages?leaf={q2}"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(old[2]["content"], "second [[tokens=2]]");
+    assert_eq!(
+        old.len(),
+        4,
+        "the leaf extends to the newest answer below it"
+    );
+    // Switching made the old branch current.
+    assert_eq!(chat.branch(&conv).await[2]["id"], q2.as_str());
+
+    let md = chat
+        .app
+        .get(
+            &chat.root,
+            &format!("/api/v1/conversations/{conv}/export?format=md"),
+        )
+        .await;
+    assert!(md.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/markdown"));
+    let md = md.text().await.unwrap();
+    assert!(
+        md.contains("second [[tokens=2]]") && !md.contains("edited"),
+        "{md}"
+    );
+    let all: Value = chat
+        .app
+        .get(
+            &chat.root,
+            &format!("/api/v1/conversations/{conv}/export?format=json"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["messages"].as_array().unwrap().len(), 6);
+    assert_eq!(all["current_branch"].as_array().unwrap().len(), 4);
+    let bad = chat
+        .app
+        .get(
+            &chat.root,
+            &format!("/api/v1/conversations/{conv}/export?format=pdf"),
+        )
+        .await;
+    assert_problem(bad, 422, "validation_failed").await;
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_list_recent_first_search_rename_and_delete() {
+    let chat = Chat::start().await;
+    for title in ["Quarterly revenue", "Holiday plans", "Revenue forecast"] {
+        chat.app
+            .post(&chat.root, "/api/v1/conversations", json!({"title": title}))
+            .await;
+    }
+    let all: Vec<Value> = chat
+        .app
+        .get(&chat.root, "/api/v1/conversations")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let titles: Vec<&str> = all.iter().map(|c| c["title"].as_str().unwrap()).collect();
+    assert_eq!(
+        titles,
+        ["Revenue forecast", "Holiday plans", "Quarterly revenue"]
+    );
+    let found: Vec<Value> = chat
+        .app
+        .get(&chat.root, "/api/v1/conversations?q=revenue")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2);
+    let id = all[1]["id"].as_str().unwrap();
+    let renamed: Value = chat
+        .app
+        .send(
+            Method::PATCH,
+            &chat.root,
+            &format!("/api/v1/conversations/{id}"),
+            json!({"title": "Trip"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(renamed["title"], "Trip");
+    let res = chat
+        .app
+        .send(
+            Method::PATCH,
+            &chat.root,
+            &format!("/api/v1/conversations/{id}"),
+            json!({"title": ""}),
+        )
+        .await;
+    assert_problem(res, 422, "validation_failed").await;
+    assert_eq!(
+        chat.app
+            .send(
+                Method::DELETE,
+                &chat.root,
+                &format!("/api/v1/conversations/{id}"),
+                json!({})
+            )
+            .await
+            .status(),
+        204
+    );
+    let left: Vec<Value> = chat
+        .app
+        .get(&chat.root, "/api/v1/conversations")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 2);
+    assert_problem(
+        chat.app
+            .get(&chat.root, "/api/v1/conversations?limit=1000")
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_keys_are_write_only_and_only_admins_manage_models() {
+    let chat = Chat::start().await;
+    let listed = chat
+        .app
+        .get(&chat.root, "/api/v1/models")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!listed.contains(KEY));
+    let models: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(models[0]["has_api_key"], true);
+    let (_, viewer) = chat
+        .app
+        .user_with_role(&chat.root, "default", "viewer")
+        .await;
+    let seen: Value = chat
+        .app
+        .get(&viewer, "/api/v1/models")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen[0]["name"], "fake-gpt");
+    assert!(seen[0].get("base_url").is_none() && seen[0].get("has_api_key").is_none());
+    let body = json!({"name": "x", "provider": "openai", "base_url": "http://example.com/v1"});
+    assert_problem(
+        chat.app.post(&viewer, "/api/v1/models", body).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let bad = json!({"name": "y", "provider": "cohere", "base_url": "http://example.com/v1"});
+    let res = assert_problem(
+        chat.app.post(&chat.root, "/api/v1/models", bad).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(res["errors"][0]["field"], "provider");
+    let dup =
+        json!({"name": "fake-gpt", "provider": "openai", "base_url": "http://example.com/v1"});
+    assert_problem(
+        chat.app.post(&chat.root, "/api/v1/models", dup).await,
+        409,
+        "conflict",
+    )
+    .await;
+    // The key is sealed at rest.
+    let mut owner = chat.app.db.owner().await;
+    let sealed: Vec<u8> =
+        sqlx::query_scalar("SELECT api_key_sealed FROM models WHERE name = 'fake-gpt'")
+            .fetch_one(&mut owner)
+            .await
+            .unwrap();
+    assert!(!sealed.windows(KEY.len()).any(|w| w == KEY.as_bytes()));
+    chat.stop().await;
+}
