@@ -273,10 +273,10 @@ async fn me(State(state): State<AppState>, who: Principal) -> ApiResult<Json<MeR
     let user = users::by_id(&mut tx, who.user)
         .await?
         .ok_or(ApiError::Unauthenticated("this user no longer exists"))?;
-    tx.commit().await.map_err(StoreError::from)?;
-    let tenant = tenants::by_id(state.store.pool(), who.tenant)
+    let tenant = tenants::by_id(&mut *tx, who.tenant)
         .await?
         .ok_or(ApiError::NotFound)?;
+    tx.commit().await.map_err(StoreError::from)?;
     Ok(Json(MeResponse {
         user: user.into(),
         tenant: TenantRef {

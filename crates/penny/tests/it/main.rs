@@ -7,6 +7,7 @@ mod auth;
 mod bodies;
 mod chat;
 mod cli;
+mod cluster;
 mod isolation;
 mod limits;
 mod roles;
