@@ -46,7 +46,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     next.run(req).await
 }
 
-async fn resolve(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     let principal = if token.starts_with(API_KEY_PREFIX) {
         from_api_key(state, token).await?
     } else {

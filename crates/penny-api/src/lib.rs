@@ -19,6 +19,7 @@ mod tenant_cache;
 mod tenants;
 mod trail;
 mod users;
+mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,7 +121,18 @@ pub fn router(state: AppState) -> Router {
         .merge(conversations::routes())
         .merge(chat::routes())
         .merge(openapi::routes());
-    layers::wrap(api, health::routes().merge(openapi::docs()), state)
+    let root = health::routes().merge(openapi::docs()).merge(ws::routes());
+    layers::wrap(api, root, state)
+}
+
+/// The WebSocket service alone (`--role ws` on `WS_PORT`): `/chat/:id`, `/ws/chat/:id`,
+/// `/health` and `/ready`.
+pub fn ws_router(state: AppState) -> Router {
+    layers::wrap(
+        Router::new(),
+        health::routes().merge(ws::standalone_routes()),
+        state,
+    )
 }
 
 /// Only `/health` and `/ready`: for processes running just the worker or scheduler role.

@@ -114,8 +114,10 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
         api_settings(cfg),
     );
     let mut tasks = Vec::new();
-    let app = if roles.has(Role::Api) || roles.has(Role::Ws) {
+    let app = if roles.has(Role::Api) {
         penny_api::router(state)
+    } else if roles.has(Role::Ws) {
+        penny_api::ws_router(state)
     } else {
         penny_api::health_router(state)
     };

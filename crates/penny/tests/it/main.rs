@@ -11,3 +11,4 @@ mod cluster;
 mod isolation;
 mod limits;
 mod roles;
+mod ws;

@@ -1,0 +1,563 @@
+//! A conversation over a WebSocket: `/ws/chat/{conversationId}`.
+//!
+//! The upgrade itself needs no credential; the first client frame must be
+//! `{"type":"auth","token":"<access token or pk_ API key>"}` within [`AUTH_TIMEOUT`], else
+//! the socket is closed with 4401. A conversation that is not the caller's (another user,
+//! another tenant, no such id) closes it with 4404, a suspended tenant with 4403. After auth
+//! the server sends `{"type":"ready","conversationId","lastSeq"}`.
+//!
+//! Events are the same JSON objects as the SSE endpoint's (`{type, seq, …}`), one per text
+//! frame, in seq order with no gap and no duplicate. They flow at once from the `lastSeq`
+//! given in `ready`; `{"type":"resume","after":N}` restarts them after seq N (a reconnecting
+//! client sends the last seq it saw). Nothing a socket has delivered is delivered twice.
+//!
+//! Client frames: `resume`; `send` with the body of `POST /api/v1/chat/{id}/messages`
+//! (answered `{"type":"accepted","messageId","assistantMessageId","runId"}`, the run's events
+//! follow on the stream); `{"type":"cancel","runId"}` (answered `{"type":"cancelled","runId"}`);
+//! `{"type":"ping"}` (answered `{"type":"pong"}`). A frame that cannot be read gets
+//! `{"type":"error","code":"invalid_frame","message"}`; a refused request gets the
+//! problem code HTTP would give (`validation_failed`, `conflict`, `not_found`…). Either way
+//! the socket stays open.
+//!
+//! The server pings every [`PING_EVERY`] and closes a socket it has heard nothing from for
+//! [`IDLE_TIMEOUT`]. Buffers are bounded: a client that does not read what it is sent is
+//! closed with 1008 "too slow" rather than buffered for.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures::stream::{BoxStream, SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use penny_chat::{Caller, SendRequest};
+use penny_store::conversations;
+use penny_store::StoreError;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::extract::Principal;
+use crate::{auth, AppState};
+
+/// How long a new socket may take to send its auth frame.
+pub(crate) const AUTH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Interval of the server's WebSocket pings.
+pub(crate) const PING_EVERY: Duration = Duration::from_secs(20);
+/// A socket silent this long (not even a pong) is closed.
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Replies queued for one socket; a client that lets it fill up is dropped.
+const OUTGOING_BUFFER: usize = 256;
+/// How long one frame may take to go out before the client counts as too slow.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a closing handshake may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Largest frame and message a client may send.
+const MAX_MESSAGE: usize = 256 * 1024;
+
+const UNAUTHENTICATED: (u16, &str) = (4401, "unauthenticated");
+const SUSPENDED: (u16, &str) = (4403, "tenant suspended");
+const NOT_FOUND: (u16, &str) = (4404, "not found");
+const INTERNAL: (u16, &str) = (1011, "internal error");
+const GOING_AWAY: (u16, &str) = (1001, "going away");
+const TOO_SLOW: (u16, &str) = (1008, "too slow");
+const IDLE: (u16, &str) = (1001, "idle");
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/ws/chat/{id}", get(upgrade))
+}
+
+/// The seed's WebSocket service path, used when the `ws` role runs alone on `WS_PORT`.
+pub fn standalone_routes() -> Router<AppState> {
+    routes().route("/chat/{id}", get(upgrade))
+}
+
+async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Response {
+    // A malformed id names no conversation: refusing it before auth tells nothing.
+    let Ok(conversation) = id.parse::<Uuid>() else {
+        return ApiError::NotFound.into_response();
+    };
+    let span = tracing::info_span!(
+        "ws",
+        %conversation,
+        tenant_id = tracing::field::Empty,
+        user_id = tracing::field::Empty,
+    );
+    ws.max_message_size(MAX_MESSAGE)
+        .max_frame_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| session(socket, state, conversation).instrument(span))
+}
+
+/// What the reader hands the writer.
+enum Out {
+    Frame(Value),
+    /// Replace the event stream (first frame or `resume`).
+    Events(BoxStream<'static, Value>),
+}
+
+async fn session(mut socket: WebSocket, state: AppState, conversation: Uuid) {
+    let (who, last_seq) = match authenticate(&mut socket, &state, conversation).await {
+        Ok(found) => found,
+        Err(close) => {
+            tracing::debug!(code = close.0, reason = close.1, "websocket refused");
+            return close_socket(socket, close).await;
+        }
+    };
+    let span = tracing::Span::current();
+    span.record("tenant_id", tracing::field::display(who.tenant));
+    span.record("user_id", tracing::field::display(who.user));
+    let ready = json!({"type": "ready", "conversationId": conversation, "lastSeq": last_seq});
+    if send_json(&mut socket, &ready).await.is_err() {
+        return;
+    }
+
+    let (sink, stream) = socket.split();
+    let (tx, rx) = mpsc::channel(OUTGOING_BUFFER);
+    let (kill, killed) = oneshot::channel();
+    let heard = Arc::new(Heard::new());
+    let writer = tokio::spawn(write(sink, rx, killed, heard.clone()).in_current_span());
+    let reader = Reader {
+        state,
+        caller: Caller {
+            tenant: who.tenant,
+            user: who.user,
+        },
+        conversation,
+        last_seq,
+        started: false,
+        tx,
+        kill: Some(kill),
+    };
+    reader.run(stream, &heard).await;
+    // The reader dropped its sender: the writer closes the socket and ends.
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(CLOSE_TIMEOUT + SEND_TIMEOUT, writer)
+        .await
+        .is_err()
+    {
+        abort.abort();
+    }
+    tracing::debug!("websocket closed");
+}
+
+/// Waits for the auth frame, resolves its token and checks the conversation is the
+/// caller's. Returns the caller and the conversation's last seq, or the close to send.
+async fn authenticate(
+    socket: &mut WebSocket,
+    state: &AppState,
+    conversation: Uuid,
+) -> Result<(Principal, i64), (u16, &'static str)> {
+    #[derive(Deserialize)]
+    #[serde(tag = "type", rename_all = "lowercase")]
+    enum First {
+        Auth { token: String },
+    }
+    let deadline = tokio::time::Instant::now() + AUTH_TIMEOUT;
+    let text = loop {
+        match tokio::time::timeout_at(deadline, socket.recv()).await {
+            Err(_) | Ok(None) | Ok(Some(Err(_))) => return Err(UNAUTHENTICATED),
+            Ok(Some(Ok(Message::Text(t)))) => break t,
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            Ok(Some(Ok(_))) => return Err(UNAUTHENTICATED),
+        }
+    };
+    let Ok(First::Auth { token }) = serde_json::from_str::<First>(text.as_str()) else {
+        return Err(UNAUTHENTICATED);
+    };
+    let who = auth::resolve(state, token.trim())
+        .await
+        .map_err(|e| match e {
+            ApiError::Unauthenticated(_) => UNAUTHENTICATED,
+            ApiError::TenantSuspended => SUSPENDED,
+            other => {
+                tracing::error!(error = %other, "websocket authentication failed");
+                INTERNAL
+            }
+        })?;
+    let found = async {
+        let mut tx = state.store.tenant(who.tenant).await?;
+        let conv = conversations::get(&mut tx, who.user, conversation).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok::<_, StoreError>(conv.last_seq)
+    }
+    .await;
+    match found {
+        Ok(last_seq) => Ok((who, last_seq)),
+        Err(StoreError::NotFound) => Err(NOT_FOUND),
+        Err(e) => {
+            tracing::error!(error = %e, "websocket: reading the conversation failed");
+            Err(INTERNAL)
+        }
+    }
+}
+
+/// Sends a close frame and waits (briefly) for the client's, so the frame is not lost to
+/// a reset connection.
+async fn close_socket(mut socket: WebSocket, (code, reason): (u16, &'static str)) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        if socket.send(close_message(code, reason)).await.is_ok() {
+            while let Some(Ok(m)) = socket.recv().await {
+                if matches!(m, Message::Close(_)) {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+}
+
+fn close_message(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+async fn send_json(socket: &mut WebSocket, v: &Value) -> Result<(), ()> {
+    match tokio::time::timeout(
+        SEND_TIMEOUT,
+        socket.send(Message::Text(v.to_string().into())),
+    )
+    .await
+    {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
+
+/// When the client was last heard from (any frame, pongs included).
+struct Heard {
+    origin: Instant,
+    millis: AtomicU64,
+}
+
+impl Heard {
+    fn new() -> Self {
+        Heard {
+            origin: Instant::now(),
+            millis: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.millis.store(ms, Ordering::Relaxed);
+    }
+
+    fn silent_for(&self) -> Duration {
+        let last = Duration::from_millis(self.millis.load(Ordering::Relaxed));
+        self.origin.elapsed().saturating_sub(last)
+    }
+}
+
+/// The only task that writes to the socket: replies from the reader, the conversation's
+/// events, and pings. Ends (closing the socket) when the reader is gone, the client is too
+/// slow or silent, or the event stream ends (the server is shutting down).
+async fn write(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Out>,
+    mut killed: oneshot::Receiver<(u16, &'static str)>,
+    heard: Arc<Heard>,
+) {
+    let mut events: Option<BoxStream<'static, Value>> = None;
+    // The highest seq this socket has delivered: a `resume` that overlaps it is not
+    // sent twice.
+    let mut sent_seq = i64::MIN;
+    let mut reader_gone = false;
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let close = loop {
+        let next = tokio::select! {
+            biased;
+            close = &mut killed, if !reader_gone => match close {
+                Ok(close) => break Some(close),
+                // The reader ended without a verdict; `rx` reports the end.
+                Err(_) => {
+                    reader_gone = true;
+                    continue;
+                }
+            },
+            out = rx.recv() => match out {
+                None => break Some((1000, "")),
+                Some(Out::Events(stream)) => {
+                    events = Some(stream);
+                    continue;
+                }
+                Some(Out::Frame(v)) => Message::Text(v.to_string().into()),
+            },
+            e = next_event(&mut events) => match e {
+                Some(v) => {
+                    let seq = v["seq"].as_i64().unwrap_or(i64::MAX);
+                    if seq <= sent_seq {
+                        continue;
+                    }
+                    sent_seq = seq;
+                    Message::Text(v.to_string().into())
+                }
+                None => break Some(GOING_AWAY),
+            },
+            _ = ping.tick() => {
+                if heard.silent_for() > IDLE_TIMEOUT {
+                    break Some(IDLE);
+                }
+                Message::Ping(Bytes::new())
+            }
+        };
+        match tokio::time::timeout(SEND_TIMEOUT, sink.send(next)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => break None, // gone
+            Err(_) => break Some(TOO_SLOW),
+        }
+    };
+    if let Some((code, reason)) = close {
+        tracing::debug!(code, reason, "closing websocket");
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(close_message(code, reason))).await;
+    }
+}
+
+/// The next event, or never when no stream has started yet.
+async fn next_event(events: &mut Option<BoxStream<'static, Value>>) -> Option<Value> {
+    match events {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResumeFrame {
+    after: i64,
+}
+
+/// The body of `POST /api/v1/chat/{id}/messages`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SendFrame {
+    content: String,
+    parent_id: Option<Uuid>,
+    model: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    attachments: Vec<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    tools_allowed: Vec<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    artifacts_expected: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CancelFrame {
+    run_id: Uuid,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+/// Reads the client's frames and answers them through the writer.
+struct Reader {
+    state: AppState,
+    caller: Caller,
+    conversation: Uuid,
+    /// The conversation's last seq when the client was told `ready`.
+    last_seq: i64,
+    started: bool,
+    tx: mpsc::Sender<Out>,
+    kill: Option<oneshot::Sender<(u16, &'static str)>>,
+}
+
+/// Why the reader stops.
+struct Stop;
+
+impl Reader {
+    async fn run(mut self, mut stream: SplitStream<WebSocket>, heard: &Heard) {
+        // Events flow at once from the seq announced in `ready`; a `resume` restarts them.
+        if self.start(None).await.is_err() {
+            return;
+        }
+        loop {
+            let msg = tokio::select! {
+                m = stream.next() => m,
+                // The writer ended (client gone, too slow, shutdown).
+                _ = self.tx.closed() => return,
+            };
+            let Some(Ok(msg)) = msg else { return };
+            heard.touch();
+            let handled = match msg {
+                Message::Text(text) => self.frame(text.as_str()).await,
+                Message::Binary(_) => self.invalid("frames must be JSON text"),
+                Message::Close(_) => return,
+                Message::Ping(_) | Message::Pong(_) => Ok(()),
+            };
+            if handled.is_err() {
+                return;
+            }
+        }
+    }
+
+    async fn frame(&mut self, text: &str) -> Result<(), Stop> {
+        let value: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                self.start(None).await?;
+                return self.invalid(&format!("not valid JSON: {e}"));
+            }
+        };
+        let kind = value
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let mut body = value;
+        if let Some(map) = body.as_object_mut() {
+            map.remove("type");
+        }
+        if kind == "resume" {
+            return match parse::<ResumeFrame>(body) {
+                Ok(r) => self.start(Some(r.after)).await,
+                Err(m) => {
+                    self.start(None).await?;
+                    self.invalid(&m)
+                }
+            };
+        }
+        self.start(None).await?;
+        match kind.as_str() {
+            "send" => match parse::<SendFrame>(body) {
+                Ok(f) => self.send(f).await,
+                Err(m) => self.invalid(&m),
+            },
+            "cancel" => match parse::<CancelFrame>(body) {
+                Ok(f) => self.cancel(f.run_id).await,
+                Err(m) => self.invalid(&m),
+            },
+            "ping" => match parse::<Empty>(body) {
+                Ok(_) => self.reply(json!({"type": "pong"})),
+                Err(m) => self.invalid(&m),
+            },
+            "auth" => self.invalid("already authenticated"),
+            "" => self.invalid("a frame is a JSON object with a string `type`"),
+            other => self.invalid(&format!("unknown frame type `{other}`")),
+        }
+    }
+
+    /// Starts (or, with `after`, restarts) the event stream. Without `after` only the first
+    /// time, from the seq the client was told in `ready`.
+    async fn start(&mut self, after: Option<i64>) -> Result<(), Stop> {
+        if self.started && after.is_none() {
+            return Ok(());
+        }
+        let from = after.unwrap_or(self.last_seq);
+        match self
+            .state
+            .engine
+            .events(self.caller, self.conversation, from)
+            .await
+        {
+            Ok(stream) => {
+                self.started = true;
+                self.push(Out::Events(stream.boxed()))
+            }
+            Err(e) => self.refused(e.into()).await,
+        }
+    }
+
+    async fn send(&mut self, f: SendFrame) -> Result<(), Stop> {
+        let req = SendRequest {
+            content: f.content,
+            parent_id: f.parent_id,
+            model: f.model,
+        };
+        match self
+            .state
+            .engine
+            .send(self.caller, self.conversation, req)
+            .await
+        {
+            Ok(s) => self.reply(json!({"type": "accepted", "messageId": s.message_id,
+                "assistantMessageId": s.assistant_message_id, "runId": s.run_id})),
+            Err(e) => self.refused(e.into()).await,
+        }
+    }
+
+    async fn cancel(&mut self, run: Uuid) -> Result<(), Stop> {
+        match self.state.engine.cancel(self.caller, run).await {
+            Ok(()) => self.reply(json!({"type": "cancelled", "runId": run})),
+            Err(e) => self.refused(e.into()).await,
+        }
+    }
+
+    fn invalid(&mut self, message: &str) -> Result<(), Stop> {
+        self.reply(json!({"type": "error", "code": "invalid_frame", "message": message}))
+    }
+
+    /// An error frame with the code and message HTTP would give (rendered by the same
+    /// code, so they cannot drift apart; internal details stay in the log).
+    async fn refused(&mut self, e: ApiError) -> Result<(), Stop> {
+        let res = e.into_response();
+        let problem: Value = axum::body::to_bytes(res.into_body(), 64 * 1024)
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let mut frame = json!({
+            "type": "error",
+            "code": problem["code"].as_str().unwrap_or("internal"),
+            "message": problem["detail"].as_str().unwrap_or("internal error"),
+        });
+        if let Some(field) = problem["errors"][0]["field"].as_str() {
+            frame["field"] = field.into();
+        }
+        self.reply(frame)
+    }
+
+    fn reply(&mut self, v: Value) -> Result<(), Stop> {
+        self.push(Out::Frame(v))
+    }
+
+    /// Queues for the writer; a full queue means the client does not read: drop it.
+    fn push(&mut self, out: Out) -> Result<(), Stop> {
+        match self.tx.try_send(out) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if let Some(kill) = self.kill.take() {
+                    let _ = kill.send(TOO_SLOW);
+                }
+                Err(Stop)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Stop),
+        }
+    }
+}
+
+/// Reads a frame's fields (its `type` removed); the message names the field at fault.
+fn parse<T: DeserializeOwned>(body: Value) -> Result<T, String> {
+    if !body.is_object() {
+        return Err("a frame is a JSON object with a string `type`".into());
+    }
+    serde_path_to_error::deserialize::<_, T>(body).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path == "." {
+            inner
+        } else {
+            format!("{path}: {inner}")
+        }
+    })
+}

@@ -1,0 +1,457 @@
+//! The chat over a WebSocket (`/ws/chat/{id}`): auth in the first frame, streaming,
+//! resuming on a new socket, cancelling, malformed frames, and other people's
+//! conversations.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use penny_fake_llm::{FakeOptions, FakeServer};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::common::*;
+
+const KEY: &str = "sk-fake-key";
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+struct Chat {
+    app: TestApp,
+    fake: FakeServer,
+    root: String,
+}
+
+impl Chat {
+    async fn start() -> Chat {
+        Chat::start_with(&[]).await
+    }
+
+    async fn start_with(vars: &[(&str, &str)]) -> Chat {
+        let fake = penny_fake_llm::spawn(FakeOptions {
+            require_api_key: Some(KEY.into()),
+            ..FakeOptions::default()
+        })
+        .await
+        .unwrap();
+        let app = TestApp::spawn_with(vars).await;
+        let root = app.root_token().await;
+        let model = json!({"name": "fake-gpt", "provider": "openai", "base_url": fake.openai_base(),
+            "api_key": KEY, "is_default": true});
+        let res = app.post(&root, "/api/v1/models", model).await;
+        assert_eq!(res.status(), 201);
+        Chat { app, fake, root }
+    }
+
+    async fn conversation(&self, token: &str) -> String {
+        let res = self
+            .app
+            .post(token, "/api/v1/conversations", json!({}))
+            .await;
+        assert_eq!(res.status(), 201);
+        res.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn connect(&self, conv: &str) -> Socket {
+        let url = format!("ws://{}/ws/chat/{conv}", self.app.addr);
+        let (socket, res) = tokio_tungstenite::connect_async(url).await.unwrap();
+        assert_eq!(res.status(), 101);
+        socket
+    }
+
+    /// A socket on `conv`, authenticated as `token`, past `ready`.
+    async fn authed(&self, token: &str, conv: &str) -> Socket {
+        let mut ws = self.connect(conv).await;
+        send(&mut ws, json!({"type": "auth", "token": token})).await;
+        let ready = next(&mut ws).await;
+        assert_eq!(ready["type"], "ready", "{ready}");
+        assert_eq!(ready["conversationId"], conv);
+        ws
+    }
+
+    /// Waits until the conversation's newest message is no longer streaming.
+    async fn settled(&self, conv: &str) -> Vec<Value> {
+        for _ in 0..200 {
+            let b: Vec<Value> = self
+                .app
+                .get(
+                    &self.root,
+                    &format!("/api/v1/conversations/{conv}/messages"),
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            if b.last().is_some_and(|m| m["status"] != "streaming") {
+                return b;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the run never finished");
+    }
+
+    async fn stop(self) {
+        self.app.stop().await;
+        let _ = self.fake.shutdown().await;
+    }
+}
+
+async fn send(ws: &mut Socket, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+/// The next JSON frame (WebSocket pings and pongs skipped).
+async fn next(ws: &mut Socket) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .expect("a frame within 30 s")
+            .expect("the socket is open")
+            .unwrap();
+        match msg {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("expected a JSON frame, got {other:?}"),
+        }
+    }
+}
+
+/// Frames up to and including the first whose type is one of `until`.
+async fn until(ws: &mut Socket, until: &[&str]) -> Vec<Value> {
+    let mut out = Vec::new();
+    loop {
+        let f = next(ws).await;
+        let stop = until.contains(&f["type"].as_str().unwrap());
+        out.push(f);
+        if stop {
+            return out;
+        }
+    }
+}
+
+/// Reads until the server closes the socket; its close code and reason.
+async fn closed(ws: &mut Socket) -> (u16, String) {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .expect("a close within 30 s");
+        match msg {
+            Some(Ok(Message::Close(Some(f)))) => return (f.code.into(), f.reason.to_string()),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+/// The conversation's events (frames with a seq) among `frames`.
+fn events(frames: &[Value]) -> Vec<&Value> {
+    frames.iter().filter(|f| f["seq"].is_i64()).collect()
+}
+
+fn deltas(frames: &[&Value]) -> usize {
+    frames
+        .iter()
+        .filter(|f| f["type"] == "message.delta")
+        .count()
+}
+
+fn text(frames: &[&Value]) -> String {
+    frames
+        .iter()
+        .filter(|f| f["type"] == "message.delta")
+        .map(|f| f["text"].as_str().unwrap())
+        .collect()
+}
+
+fn assert_contiguous(frames: &[&Value]) {
+    for pair in frames.windows(2) {
+        assert_eq!(
+            pair[1]["seq"].as_i64().unwrap(),
+            pair[0]["seq"].as_i64().unwrap() + 1,
+            "{} then {}",
+            pair[0],
+            pair[1]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_without_auth_frame_is_closed_with_4401() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let mut ws = chat.connect(&conv).await;
+    let started = std::time::Instant::now();
+    assert_eq!(closed(&mut ws).await, (4401, "unauthenticated".into()));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(4500) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_with_bad_token_is_closed_with_4401() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    for first in [
+        json!({"type": "auth", "token": "not-a-token"}),
+        json!({"type": "auth", "token": "pk_not_a_key"}),
+        json!({"type": "send", "content": "hi"}),
+    ] {
+        let mut ws = chat.connect(&conv).await;
+        send(&mut ws, first).await;
+        assert_eq!(closed(&mut ws).await, (4401, "unauthenticated".into()));
+    }
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_streams_a_sent_message_token_by_token() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let mut ws = chat.authed(&chat.root, &conv).await;
+    send(
+        &mut ws,
+        json!({"type": "send", "content": "Hello [[tokens=5 delay_ms=20]]"}),
+    )
+    .await;
+    let frames = until(&mut ws, &["run.completed", "run.failed"]).await;
+    let accepted = frames.iter().find(|f| f["type"] == "accepted").unwrap();
+    let run = accepted["runId"].as_str().unwrap();
+    assert!(accepted["messageId"].is_string() && accepted["assistantMessageId"].is_string());
+    let evs = events(&frames);
+    assert_eq!(evs[0]["type"], "run.started");
+    assert_eq!(evs[0]["runId"], run);
+    assert_eq!(evs.last().unwrap()["type"], "run.completed", "{frames:?}");
+    assert_eq!(deltas(&evs), 5);
+    assert_contiguous(&evs);
+    let branch = chat.settled(&conv).await;
+    assert_eq!(branch[1]["id"], accepted["assistantMessageId"]);
+    assert_eq!(branch[1]["status"], "complete");
+    assert_eq!(branch[1]["content"], text(&evs).as_str());
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_resume_after_reconnect_has_no_gap_or_duplicate() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let mut first = chat.authed(&chat.root, &conv).await;
+    send(
+        &mut first,
+        json!({"type": "send", "content": "go [[tokens=30 delay_ms=20]]"}),
+    )
+    .await;
+    let mut seen = Vec::new();
+    while deltas(&events(&seen)) < 5 {
+        seen.push(next(&mut first).await);
+    }
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(150)).await; // deltas go on while away
+    let last = events(&seen).last().unwrap()["seq"].as_i64().unwrap();
+    let mut again = chat.authed(&chat.root, &conv).await;
+    send(&mut again, json!({"type": "resume", "after": last})).await;
+    seen.extend(until(&mut again, &["run.completed"]).await);
+    let evs = events(&seen);
+    assert_eq!(evs[0]["type"], "run.started");
+    assert_contiguous(&evs);
+    assert_eq!(deltas(&evs), 30);
+    let branch = chat.settled(&conv).await;
+    assert_eq!(branch[1]["content"], text(&evs).as_str());
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_ws_frames_get_an_error_and_the_socket_stays_usable() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let mut ws = chat.authed(&chat.root, &conv).await;
+    ws.send(Message::Text("not json".into())).await.unwrap();
+    let e = next(&mut ws).await;
+    assert_eq!(
+        (&e["type"], &e["code"]),
+        (&json!("error"), &json!("invalid_frame"))
+    );
+    send(&mut ws, json!({"type": "nope"})).await;
+    let e = next(&mut ws).await;
+    assert_eq!(e["code"], "invalid_frame");
+    assert!(e["message"].as_str().unwrap().contains("nope"), "{e}");
+    send(&mut ws, json!({"type": "send", "content": 5})).await;
+    let e = next(&mut ws).await;
+    assert_eq!(e["code"], "invalid_frame");
+    assert!(e["message"].as_str().unwrap().contains("content"), "{e}");
+    for bad in [
+        json!(["type", "ping"]),
+        json!({"type": "resume", "after": "x"}),
+        json!({"type": "cancel", "runId": "not-a-uuid"}),
+        json!({"type": "send", "content": "hi", "surprise": true}),
+        json!({"type": "auth", "token": chat.root}),
+    ] {
+        send(&mut ws, bad.clone()).await;
+        let e = next(&mut ws).await;
+        assert_eq!(e["code"], "invalid_frame", "{bad} → {e}");
+    }
+    ws.send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut ws).await["code"], "invalid_frame");
+    // Refused requests carry the code HTTP would give.
+    send(
+        &mut ws,
+        json!({"type": "send", "content": "hi", "model": "no-such-model"}),
+    )
+    .await;
+    let e = next(&mut ws).await;
+    assert_eq!(
+        (&e["code"], &e["field"]),
+        (&json!("validation_failed"), &json!("model")),
+        "{e}"
+    );
+    send(&mut ws, json!({"type": "send", "content": "   "})).await;
+    assert_eq!(next(&mut ws).await["code"], "validation_failed");
+    send(
+        &mut ws,
+        json!({"type": "cancel", "runId": uuid::Uuid::new_v4()}),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await["code"], "not_found");
+
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next(&mut ws).await, json!({"type": "pong"}));
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_to_another_tenants_conversation_is_closed_with_4404() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let (_, colleague) = chat
+        .app
+        .user_with_role(&chat.root, "default", "creator")
+        .await;
+    let stranger = chat.app.tenant_with_admin(&chat.root, "stranger").await;
+    for token in [&colleague, &stranger] {
+        let mut ws = chat.connect(&conv).await;
+        send(&mut ws, json!({"type": "auth", "token": token})).await;
+        assert_eq!(closed(&mut ws).await, (4404, "not found".into()));
+    }
+    let mut ws = chat.connect(&uuid::Uuid::new_v4().to_string()).await;
+    send(&mut ws, json!({"type": "auth", "token": chat.root})).await;
+    assert_eq!(closed(&mut ws).await, (4404, "not found".into()));
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_of_a_suspended_tenant_is_closed_with_4403() {
+    let chat = Chat::start().await;
+    let stranger = chat.app.tenant_with_admin(&chat.root, "stranger").await;
+    // Written directly: the API caches a tenant's status for a few seconds, and the
+    // stranger's token must not have been used before it is suspended.
+    let mut owner = chat.app.db.owner().await;
+    let conv: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO conversations (tenant_id, user_id) \
+         SELECT tenant_id, id FROM users WHERE email = 'admin@stranger.example' RETURNING id",
+    )
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    let conv = conv.to_string();
+    sqlx::query("UPDATE tenants SET status = 'suspended' WHERE slug = 'stranger'")
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let mut ws = chat.connect(&conv).await;
+    send(&mut ws, json!({"type": "auth", "token": stranger})).await;
+    assert_eq!(closed(&mut ws).await, (4403, "tenant suspended".into()));
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_cancel_stops_the_run() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let mut ws = chat.authed(&chat.root, &conv).await;
+    send(
+        &mut ws,
+        json!({"type": "send", "content": "long [[tokens=200 delay_ms=20]]"}),
+    )
+    .await;
+    let mut got = Vec::new();
+    while deltas(&events(&got)) < 3 || !got.iter().any(|f| f["type"] == "accepted") {
+        got.push(next(&mut ws).await);
+    }
+    let run = got.iter().find(|f| f["type"] == "accepted").unwrap()["runId"].clone();
+    send(&mut ws, json!({"type": "cancel", "runId": run})).await;
+    got.extend(until(&mut ws, &["run.cancelled", "run.completed", "run.failed"]).await);
+    assert_eq!(events(&got).last().unwrap()["type"], "run.cancelled");
+    assert!(
+        got.iter()
+            .any(|f| f["type"] == "cancelled" && f["runId"] == run),
+        "the cancel is acknowledged: {got:?}"
+    );
+    let evs = events(&got);
+    assert_contiguous(&evs);
+    assert!(deltas(&evs) < 200);
+    let branch = chat.settled(&conv).await;
+    assert_eq!(branch[1]["status"], "cancelled");
+    let stored = branch[1]["content"].as_str().unwrap();
+    assert!(!stored.is_empty() && stored == text(&evs), "{stored:?}");
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ws_outlives_the_http_request_timeout() {
+    let chat = Chat::start_with(&[("REQUEST_TIMEOUT_SECS", "1")]).await;
+    let conv = chat.conversation(&chat.root).await;
+    let mut ws = chat.authed(&chat.root, &conv).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next(&mut ws).await, json!({"type": "pong"}));
+    send(
+        &mut ws,
+        json!({"type": "send", "content": "hi [[tokens=3]]"}),
+    )
+    .await;
+    let frames = until(&mut ws, &["run.completed", "run.failed"]).await;
+    assert_eq!(frames.last().unwrap()["type"], "run.completed");
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ws_role_alone_serves_the_seed_path_and_not_the_api() {
+    use penny::config::{Config, Source};
+    use penny::roles::{Role, Roles};
+    let db = TestDb::create().await;
+    let data = temp_dir("ws-alone");
+    let cfg = Config::load(&Source::from_pairs(base_env(&db, &data)).unwrap()).unwrap();
+    let running = penny::serve::start(&cfg, &Roles::new(vec![Role::Ws]), Some(0))
+        .await
+        .unwrap();
+    let url = |p: &str| format!("http://{}{p}", running.addr);
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(url("/ready")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.get(url("/api/v1/me")).send().await.unwrap().status(),
+        404
+    );
+    for path in ["/chat/", "/ws/chat/"] {
+        // A plain GET is refused as "not an upgrade", proving the route exists.
+        let res = http
+            .get(url(&format!("{path}{}", uuid::Uuid::new_v4())))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.status().is_client_error() && res.status() != 404,
+            "{path}: {}",
+            res.status()
+        );
+    }
+    running.stop().await;
+    let _ = std::fs::remove_dir_all(data);
+}
