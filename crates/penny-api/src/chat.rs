@@ -94,11 +94,12 @@ async fn send(
     body: Payload<SendMessage>,
 ) -> ApiResult<Response> {
     let b = body.value;
-    let _ = (&b.attachments, &b.tools_allowed, &b.artifacts_expected);
+    let _ = (&b.attachments, &b.artifacts_expected);
     let req = SendRequest {
         content: b.content,
         parent_id: b.parent_id,
         model: b.model,
+        tools_allowed: b.tools_allowed,
     };
     let started = state.engine.send(caller(&who), id, req).await?;
     if wants_sse(&headers) {

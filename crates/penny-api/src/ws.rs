@@ -7,9 +7,12 @@
 //! the server sends `{"type":"ready","conversationId","lastSeq"}`.
 //!
 //! Events are the same JSON objects as the SSE endpoint's (`{type, seq, …}`), one per text
-//! frame, in seq order with no gap and no duplicate. They flow at once from the `lastSeq`
-//! given in `ready`; `{"type":"resume","after":N}` restarts them after seq N (a reconnecting
-//! client sends the last seq it saw). Nothing a socket has delivered is delivered twice.
+//! frame, in seq order with no gap and no duplicate. They start with the client's first
+//! frame after `ready` (so the server knows where the client stands before sending):
+//! `{"type":"resume","after":N}` streams from after seq N; any other frame streams from the
+//! `lastSeq` given in `ready`, so nothing that happens after `ready` is missed. A client that
+//! only listens sends a `resume`. A later `resume` restarts the stream from its `after`;
+//! nothing a socket has already delivered is delivered twice.
 //!
 //! Client frames: `resume`; `send` with the body of `POST /api/v1/chat/{id}/messages`
 //! (answered `{"type":"accepted","messageId","assistantMessageId","runId"}`, the run's events
@@ -353,7 +356,6 @@ struct SendFrame {
     #[allow(dead_code)]
     attachments: Vec<String>,
     #[serde(default)]
-    #[allow(dead_code)]
     tools_allowed: Vec<String>,
     #[serde(default)]
     #[allow(dead_code)]
@@ -387,10 +389,6 @@ struct Stop;
 
 impl Reader {
     async fn run(mut self, mut stream: SplitStream<WebSocket>, heard: &Heard) {
-        // Events flow at once from the seq announced in `ready`; a `resume` restarts them.
-        if self.start(None).await.is_err() {
-            return;
-        }
         loop {
             let msg = tokio::select! {
                 m = stream.next() => m,
@@ -483,6 +481,7 @@ impl Reader {
             content: f.content,
             parent_id: f.parent_id,
             model: f.model,
+            tools_allowed: f.tools_allowed,
         };
         match self
             .state

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::error::ChatError;
 use crate::run::{self, RunPlan};
+use crate::tools::{BuiltinTools, ToolRunner};
 use crate::{cancel_topic, conversation_topic};
 
 #[derive(Debug, Clone)]
@@ -47,6 +48,7 @@ pub(crate) struct Inner {
     /// This process's identity as a lease owner.
     pub instance: String,
     pub settings: EngineSettings,
+    pub tools: Arc<dyn ToolRunner>,
     /// Becomes true when the process shuts down: live event streams end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -66,6 +68,8 @@ pub struct SendRequest {
     pub content: String,
     pub parent_id: Option<Uuid>,
     pub model: Option<String>,
+    /// Tools the model may call for this message, by name.
+    pub tools_allowed: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +93,7 @@ impl Engine {
     ) -> Self {
         Engine(Arc::new(Inner {
             shutdown,
+            tools: Arc::new(BuiltinTools),
             client: penny_models::Client::new(settings.idle_timeout),
             store,
             bus,
@@ -196,6 +201,7 @@ impl Engine {
             assistant_message: assistant_msg,
             model,
             system_prompt: conv.system_prompt,
+            tools: self.0.tools.offer(&req.tools_allowed),
         };
         tokio::spawn(run::execute(self.clone(), plan));
         Ok(Started {

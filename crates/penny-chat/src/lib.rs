@@ -14,10 +14,12 @@ mod error;
 mod reaper;
 mod run;
 mod subscribe;
+mod tools;
 mod writer;
 
 pub use engine::{Caller, Engine, EngineSettings, SendRequest, Started};
 pub use error::ChatError;
+pub use tools::{BuiltinTools, ToolRunner};
 
 /// The bus topic of a conversation's events.
 pub fn conversation_topic(conversation: uuid::Uuid) -> String {

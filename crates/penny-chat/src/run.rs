@@ -4,7 +4,10 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use penny_models::{ChatRequest, EventStream, ModelEndpoint, Provider, ProviderError, StreamEvent};
+use penny_models::{
+    ChatMessage, ChatRequest, EventStream, ModelEndpoint, Provider, ProviderError, StreamEvent,
+    ToolCall, ToolSpec,
+};
 use penny_store::conversations::{self, Finish};
 use penny_store::models::{self, Model};
 use penny_store::{events, runs, TenantId};
@@ -25,6 +28,8 @@ pub struct RunPlan {
     pub assistant_message: Uuid,
     pub model: Model,
     pub system_prompt: Option<String>,
+    /// Tools offered to the model for this run.
+    pub tools: Vec<ToolSpec>,
 }
 
 /// How a run ended.
@@ -41,6 +46,7 @@ struct Progress {
     output_tokens: u64,
     ttft: Option<Duration>,
     model_used: Option<Model>,
+    tool_calls: Vec<Value>,
 }
 
 pub async fn execute(engine: Engine, plan: RunPlan) {
@@ -63,6 +69,9 @@ pub async fn execute(engine: Engine, plan: RunPlan) {
     }
 }
 
+/// Most model turns one run may take (each tool round trip is one).
+const MAX_STEPS: usize = 8;
+
 async fn drive(
     engine: &Engine,
     plan: &RunPlan,
@@ -71,50 +80,104 @@ async fn drive(
     started: Instant,
 ) -> Result<Outcome, ChatError> {
     let mut cancel = engine.0.bus.subscribe(&cancel_topic(plan.run)).await?;
-    let request = build_request(engine, plan).await?;
+    let mut request = build_request(engine, plan).await?;
     let lease = engine.0.settings.lease;
     let mut renew = tokio::time::interval(lease / 3);
     renew.tick().await;
 
-    let mut stream = tokio::select! {
-        opened = open_stream(engine, plan, &request, progress) => match opened? {
-            Ok(s) => s,
-            Err(e) => return Ok(failed(&progress.model_used, e)),
-        },
-        _ = cancel.recv() => return Ok(Outcome::Cancelled),
-    };
-    loop {
-        tokio::select! {
-            item = stream.next() => match item {
-                Some(Ok(StreamEvent::Delta(text))) => {
-                    progress.ttft.get_or_insert_with(|| started.elapsed());
-                    progress.text.push_str(&text);
-                    writer.send(json!({"type": "message.delta", "runId": plan.run,
-                        "messageId": plan.assistant_message, "text": text})).await;
-                }
-                Some(Ok(StreamEvent::Usage { input_tokens, output_tokens })) => {
-                    progress.input_tokens = input_tokens;
-                    progress.output_tokens = output_tokens;
-                }
-                Some(Ok(StreamEvent::ToolCall(call))) => {
-                    // No tool is offered to models in this version, so a call is reported, not run.
-                    writer.send(json!({"type": "tool.call", "runId": plan.run, "messageId": plan.assistant_message,
-                        "callId": call.id, "name": call.name, "arguments": call.arguments})).await;
-                }
-                Some(Ok(StreamEvent::Done { .. })) | None => return Ok(Outcome::Completed),
-                Some(Err(e)) => return Ok(failed(&progress.model_used, e)),
+    for _step in 0..MAX_STEPS {
+        let mut stream = tokio::select! {
+            opened = open_stream(engine, plan, &request, progress) => match opened? {
+                Ok(s) => s,
+                Err(e) => return Ok(failed(&progress.model_used, e)),
             },
             _ = cancel.recv() => return Ok(Outcome::Cancelled),
-            _ = renew.tick() => {
-                let mut db = engine.0.store.tenant(plan.tenant).await?;
-                let stop = runs::renew(&mut db, plan.run, &engine.0.instance, lease).await?;
-                db.commit().await?;
-                if stop {
-                    return Ok(Outcome::Cancelled);
+        };
+        let mut step_text = String::new();
+        let mut calls = Vec::new();
+        loop {
+            tokio::select! {
+                item = stream.next() => match item {
+                    Some(Ok(StreamEvent::Delta(text))) => {
+                        progress.ttft.get_or_insert_with(|| started.elapsed());
+                        progress.text.push_str(&text);
+                        step_text.push_str(&text);
+                        writer.send(json!({"type": "message.delta", "runId": plan.run,
+                            "messageId": plan.assistant_message, "text": text})).await;
+                    }
+                    Some(Ok(StreamEvent::Usage { input_tokens, output_tokens })) => {
+                        progress.input_tokens += input_tokens;
+                        progress.output_tokens += output_tokens;
+                    }
+                    Some(Ok(StreamEvent::ToolCall(call))) => calls.push(call),
+                    Some(Ok(StreamEvent::Done { .. })) | None => break,
+                    Some(Err(e)) => return Ok(failed(&progress.model_used, e)),
+                },
+                _ = cancel.recv() => return Ok(Outcome::Cancelled),
+                _ = renew.tick() => {
+                    let mut db = engine.0.store.tenant(plan.tenant).await?;
+                    let stop = runs::renew(&mut db, plan.run, &engine.0.instance, lease).await?;
+                    db.commit().await?;
+                    if stop {
+                        return Ok(Outcome::Cancelled);
+                    }
                 }
             }
         }
+        if calls.is_empty() {
+            return Ok(Outcome::Completed);
+        }
+        request.messages.push(ChatMessage::Assistant {
+            content: step_text,
+            tool_calls: calls.clone(),
+        });
+        for call in calls {
+            let result = tokio::select! {
+                r = run_tool(engine, plan, writer, &call) => r,
+                _ = cancel.recv() => return Ok(Outcome::Cancelled),
+            };
+            let (ok, content) = match result {
+                Ok(c) => (true, c),
+                Err(c) => (false, c),
+            };
+            writer.send(json!({"type": "tool.result", "runId": plan.run, "messageId": plan.assistant_message,
+                "callId": call.id, "name": call.name, "ok": ok, "content": content})).await;
+            progress.tool_calls.push(
+                json!({"id": call.id, "name": call.name, "arguments": call.arguments,
+                "ok": ok, "result": content}),
+            );
+            request.messages.push(ChatMessage::Tool {
+                call_id: call.id,
+                content,
+            });
+        }
     }
+    Ok(Outcome::Failed {
+        code: "tool_step_limit",
+        message: format!("the model kept calling tools after {MAX_STEPS} turns"),
+    })
+}
+
+/// Announces and runs one call; a tool that was not offered is refused, not run.
+async fn run_tool(
+    engine: &Engine,
+    plan: &RunPlan,
+    writer: &EventWriter,
+    call: &ToolCall,
+) -> Result<String, String> {
+    writer
+        .send(
+            json!({"type": "tool.call", "runId": plan.run, "messageId": plan.assistant_message,
+        "callId": call.id, "name": call.name, "arguments": call.arguments}),
+        )
+        .await;
+    if !plan.tools.iter().any(|t| t.name == call.name) {
+        return Err(format!(
+            "tool {:?} is not available for this message",
+            call.name
+        ));
+    }
+    engine.0.tools.call(plan.tenant, call).await
 }
 
 fn failed(model: &Option<Model>, e: ProviderError) -> Outcome {
@@ -144,7 +207,7 @@ async fn build_request(engine: &Engine, plan: &RunPlan) -> Result<ChatRequest, C
     Ok(ChatRequest {
         system,
         messages: history(&branch, budget),
-        tools: Vec::new(),
+        tools: plan.tools.clone(),
     })
 }
 
@@ -275,7 +338,7 @@ async fn finish(
             duration_ms: Some(duration_ms),
             cost: Some(cost),
             error_code,
-            tool_calls: None,
+            tool_calls: (!p.tool_calls.is_empty()).then(|| Value::Array(p.tool_calls.clone())),
         },
     )
     .await?;

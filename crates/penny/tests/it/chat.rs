@@ -650,3 +650,63 @@ async fn model_keys_are_write_only_and_only_admins_manage_models() {
     assert!(!sealed.windows(KEY.len()).any(|w| w == KEY.as_bytes()));
     chat.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_call_is_run_and_its_result_fed_back_until_the_model_answers() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let body = json!({"content": r#"time? [[tool=current_time args={"format":"unix"}]]"#,
+        "toolsAllowed": ["current_time"]});
+    let events = chat
+        .send_sse(&conv, body)
+        .await
+        .until(&["run.completed", "run.failed"])
+        .await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(
+        &kinds[..3],
+        ["run.started", "tool.call", "tool.result"],
+        "{kinds:?}"
+    );
+    assert_eq!(*kinds.last().unwrap(), "run.completed");
+    assert_contiguous(&events);
+    assert_eq!(events[1].data["name"], "current_time");
+    assert_eq!(
+        events[1].data["arguments"], r#"{"format":"unix"}"#,
+        "streamed arguments assembled"
+    );
+    let result = &events[2].data;
+    assert_eq!(result["ok"], true);
+    let unix: i64 = result["content"].as_str().unwrap().parse().unwrap();
+    assert!(unix > 1_700_000_000);
+    // The model was offered the tool and then saw its result.
+    let last = chat.fake.last_request().unwrap();
+    assert!(last.to_string().contains(&unix.to_string()), "{last}");
+    let answer = &chat.settled(&conv).await[1];
+    assert!(answer["content"]
+        .as_str()
+        .unwrap()
+        .contains(&unix.to_string()));
+    assert_eq!(answer["tool_calls"][0]["name"], "current_time");
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_the_message_did_not_allow_is_refused_not_run() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let body = json!({"content": "time? [[tool=current_time args={}]]"});
+    let events = chat
+        .send_sse(&conv, body)
+        .await
+        .until(&["run.completed", "run.failed"])
+        .await;
+    let result = events.iter().find(|e| e.event == "tool.result").unwrap();
+    assert_eq!(result.data["ok"], false);
+    assert!(result.data["content"]
+        .as_str()
+        .unwrap()
+        .contains("not available"));
+    assert_eq!(events.last().unwrap().event, "run.completed");
+    chat.stop().await;
+}
