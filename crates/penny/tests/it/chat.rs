@@ -9,20 +9,21 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 
-const KEY: &str = "sk-fake-key";
+pub(crate) const KEY: &str = "sk-fake-key";
 
-struct Chat {
-    app: TestApp,
-    fake: FakeServer,
-    root: String,
+/// A server with a fake provider configured as the default model, and the admin's token.
+pub(crate) struct Chat {
+    pub(crate) app: TestApp,
+    pub(crate) fake: FakeServer,
+    pub(crate) root: String,
 }
 
 impl Chat {
-    async fn start() -> Chat {
+    pub(crate) async fn start() -> Chat {
         Chat::start_with(&[]).await
     }
 
-    async fn start_with(vars: &[(&str, &str)]) -> Chat {
+    pub(crate) async fn start_with(vars: &[(&str, &str)]) -> Chat {
         let fake = penny_fake_llm::spawn(FakeOptions {
             require_api_key: Some(KEY.into()),
             ..FakeOptions::default()
@@ -38,7 +39,7 @@ impl Chat {
         Chat { app, fake, root }
     }
 
-    async fn conversation(&self, token: &str) -> String {
+    pub(crate) async fn conversation(&self, token: &str) -> String {
         let res = self
             .app
             .post(token, "/api/v1/conversations", json!({}))
@@ -50,7 +51,7 @@ impl Chat {
             .to_string()
     }
 
-    async fn send(&self, conv: &str, body: Value) -> Value {
+    pub(crate) async fn send(&self, conv: &str, body: Value) -> Value {
         let res = self
             .app
             .post(&self.root, &format!("/api/v1/chat/{conv}/messages"), body)
@@ -59,7 +60,7 @@ impl Chat {
         res.json().await.unwrap()
     }
 
-    async fn send_sse(&self, conv: &str, body: Value) -> SseReader {
+    pub(crate) async fn send_sse(&self, conv: &str, body: Value) -> SseReader {
         let res = self
             .app
             .http
@@ -73,7 +74,7 @@ impl Chat {
         SseReader::new(res)
     }
 
-    async fn events(&self, conv: &str, after: i64) -> SseReader {
+    pub(crate) async fn events(&self, conv: &str, after: i64) -> SseReader {
         let res = self
             .app
             .http
@@ -89,7 +90,7 @@ impl Chat {
         SseReader::new(res)
     }
 
-    async fn branch(&self, conv: &str) -> Vec<Value> {
+    pub(crate) async fn branch(&self, conv: &str) -> Vec<Value> {
         let res = self
             .app
             .get(
@@ -101,7 +102,7 @@ impl Chat {
     }
 
     /// Waits until the conversation's newest message is no longer streaming.
-    async fn settled(&self, conv: &str) -> Vec<Value> {
+    pub(crate) async fn settled(&self, conv: &str) -> Vec<Value> {
         for _ in 0..200 {
             let b = self.branch(conv).await;
             if b.last().is_some_and(|m| m["status"] != "streaming") {
@@ -112,7 +113,7 @@ impl Chat {
         panic!("the run never finished");
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.app.stop().await;
         let _ = self.fake.shutdown().await;
     }

@@ -5,57 +5,17 @@
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use penny_fake_llm::{FakeOptions, FakeServer};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::chat::Chat;
 use crate::common::*;
-
-const KEY: &str = "sk-fake-key";
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-struct Chat {
-    app: TestApp,
-    fake: FakeServer,
-    root: String,
-}
-
 impl Chat {
-    async fn start() -> Chat {
-        Chat::start_with(&[]).await
-    }
-
-    async fn start_with(vars: &[(&str, &str)]) -> Chat {
-        let fake = penny_fake_llm::spawn(FakeOptions {
-            require_api_key: Some(KEY.into()),
-            ..FakeOptions::default()
-        })
-        .await
-        .unwrap();
-        let app = TestApp::spawn_with(vars).await;
-        let root = app.root_token().await;
-        let model = json!({"name": "fake-gpt", "provider": "openai", "base_url": fake.openai_base(),
-            "api_key": KEY, "is_default": true});
-        let res = app.post(&root, "/api/v1/models", model).await;
-        assert_eq!(res.status(), 201);
-        Chat { app, fake, root }
-    }
-
-    async fn conversation(&self, token: &str) -> String {
-        let res = self
-            .app
-            .post(token, "/api/v1/conversations", json!({}))
-            .await;
-        assert_eq!(res.status(), 201);
-        res.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-
     async fn connect(&self, conv: &str) -> Socket {
         let url = format!("ws://{}/ws/chat/{conv}", self.app.addr);
         let (socket, res) = tokio_tungstenite::connect_async(url).await.unwrap();
@@ -71,32 +31,6 @@ impl Chat {
         assert_eq!(ready["type"], "ready", "{ready}");
         assert_eq!(ready["conversationId"], conv);
         ws
-    }
-
-    /// Waits until the conversation's newest message is no longer streaming.
-    async fn settled(&self, conv: &str) -> Vec<Value> {
-        for _ in 0..200 {
-            let b: Vec<Value> = self
-                .app
-                .get(
-                    &self.root,
-                    &format!("/api/v1/conversations/{conv}/messages"),
-                )
-                .await
-                .json()
-                .await
-                .unwrap();
-            if b.last().is_some_and(|m| m["status"] != "streaming") {
-                return b;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the run never finished");
-    }
-
-    async fn stop(self) {
-        self.app.stop().await;
-        let _ = self.fake.shutdown().await;
     }
 }
 
