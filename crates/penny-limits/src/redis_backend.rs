@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 
 use crate::{Decision, LimitError, Limiter};
@@ -28,7 +28,15 @@ pub struct RedisLimiter {
 impl RedisLimiter {
     pub async fn connect(url: &str, namespace: &str) -> Result<Self, LimitError> {
         let client = redis::Client::open(url).map_err(|e| LimitError::Backend(e.to_string()))?;
-        let conn = ConnectionManager::new(client)
+        // redis 0.27's default reconnect backoff grows by a factor of 100: an unreachable
+        // Redis would take minutes to report. Fail within seconds instead.
+        let config = ConnectionManagerConfig::new()
+            .set_factor(2)
+            .set_max_delay(1_000)
+            .set_number_of_retries(1)
+            .set_connection_timeout(Duration::from_secs(3))
+            .set_response_timeout(Duration::from_secs(3));
+        let conn = ConnectionManager::new_with_config(client, config)
             .await
             .map_err(|e| LimitError::Backend(e.to_string()))?;
         Ok(Self {
@@ -94,6 +102,19 @@ mod tests {
 
     fn url() -> String {
         std::env::var("PENNY_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_redis_is_reported_within_seconds() {
+        let started = std::time::Instant::now();
+        assert!(RedisLimiter::connect("redis://127.0.0.1:9/", "x")
+            .await
+            .is_err());
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]
