@@ -376,25 +376,10 @@ fn api_error(error: ApiError) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sse::SseParser;
     use crate::{Provider, ToolCall, ToolSpec};
 
     fn decode(input: &str, size: usize) -> Result<Vec<StreamEvent>, ProviderError> {
-        let mut parser = SseParser::default();
-        let mut decoder = AnthropicDecoder::default();
-        let mut out = VecDeque::new();
-        for chunk in input.as_bytes().chunks(size) {
-            for event in parser.feed(chunk)? {
-                decoder.event(event, &mut out)?;
-            }
-        }
-        if let Some(event) = parser.finish()? {
-            decoder.event(event, &mut out)?;
-        }
-        if !decoder.is_done() {
-            decoder.end_of_input(&mut out)?;
-        }
-        Ok(out.into())
+        crate::decode::decode_chunked(AnthropicDecoder::default(), input, size)
     }
 
     const RECORDED: &str = concat!(

@@ -64,3 +64,26 @@ pub(crate) fn parse_json<'a, T: serde::Deserialize<'a>>(data: &'a str) -> Result
         ))
     })
 }
+
+/// Runs `decoder` over recorded bytes split every `size` bytes, as a network might.
+#[cfg(test)]
+pub(crate) fn decode_chunked(
+    mut decoder: impl Decoder,
+    input: &str,
+    size: usize,
+) -> Result<Vec<StreamEvent>, ProviderError> {
+    let mut parser = crate::sse::SseParser::default();
+    let mut out = VecDeque::new();
+    for chunk in input.as_bytes().chunks(size) {
+        for event in parser.feed(chunk)? {
+            decoder.event(event, &mut out)?;
+        }
+    }
+    if let Some(event) = parser.finish()? {
+        decoder.event(event, &mut out)?;
+    }
+    if !decoder.is_done() {
+        decoder.end_of_input(&mut out)?;
+    }
+    Ok(out.into())
+}

@@ -274,26 +274,10 @@ fn stream_error(error: &Value) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sse::SseParser;
     use crate::{ToolCall, ToolSpec};
 
-    /// Feeds the recorded bytes split every `size` bytes, as a network might.
     fn decode(input: &str, size: usize) -> Result<Vec<StreamEvent>, ProviderError> {
-        let mut parser = SseParser::default();
-        let mut decoder = OpenAiDecoder::default();
-        let mut out = VecDeque::new();
-        for chunk in input.as_bytes().chunks(size) {
-            for event in parser.feed(chunk)? {
-                decoder.event(event, &mut out)?;
-            }
-        }
-        if let Some(event) = parser.finish()? {
-            decoder.event(event, &mut out)?;
-        }
-        if !decoder.is_done() {
-            decoder.end_of_input(&mut out)?;
-        }
-        Ok(out.into())
+        crate::decode::decode_chunked(OpenAiDecoder::default(), input, size)
     }
 
     const TOOL_STREAM: &str = concat!(
