@@ -4,11 +4,13 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use futures::{SinkExt, StreamExt};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use penny_fake_llm::FakeOptions;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::*;
 
@@ -50,8 +52,32 @@ async fn events_on(app: &TestApp, token: &str, conv: &str) -> SseReader {
     SseReader::new(res)
 }
 
+/// A WebSocket on `app` for `conv`, authenticated and streaming from the start.
+async fn ws_events(
+    app: &TestApp,
+    token: &str,
+    conv: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws/chat/{conv}", app.addr))
+        .await
+        .unwrap();
+    for frame in [
+        json!({"type": "auth", "token": token}),
+        json!({"type": "resume", "after": 0}),
+    ] {
+        ws.send(Message::Text(frame.to_string().into()))
+            .await
+            .unwrap();
+        if frame["type"] == "auth" {
+            let ready = ws.next().await.unwrap().unwrap();
+            assert!(ready.to_string().contains("ready"), "{ready}");
+        }
+    }
+    ws
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_on_one_instance_streams_to_subscribers_on_another_through_redis() {
+async fn a_run_on_one_instance_streams_to_sse_and_websocket_subscribers_on_another_through_redis() {
     let fake = penny_fake_llm::spawn(FakeOptions::default()).await.unwrap();
     let vars = cluster_vars(&format!("t{}", uuid::Uuid::new_v4().simple()));
     let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -68,6 +94,7 @@ async fn a_run_on_one_instance_streams_to_subscribers_on_another_through_redis()
     let conv = conv["id"].as_str().unwrap();
 
     let mut on_b = events_on(&b, &token, conv).await;
+    let mut ws_on_b = ws_events(&b, &token, conv).await;
     let res = a
         .post(
             &token,
@@ -83,6 +110,23 @@ async fn a_run_on_one_instance_streams_to_subscribers_on_another_through_redis()
         events.iter().filter(|e| e.event == "message.delta").count(),
         40
     );
+    // The same events, in the same order, on a WebSocket held on B.
+    let mut over_ws = Vec::new();
+    while over_ws
+        .last()
+        .is_none_or(|e: &Value| e["type"] != "run.completed")
+    {
+        let frame = tokio::time::timeout(Duration::from_secs(30), ws_on_b.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = frame {
+            over_ws.push(serde_json::from_str::<Value>(t.as_str()).unwrap());
+        }
+    }
+    let sse_data: Vec<&Value> = events.iter().map(|e| &e.data).collect();
+    assert_eq!(over_ws.iter().collect::<Vec<_>>(), sse_data);
     drop(on_b);
     b.stop().await;
     a.stop().await;
