@@ -78,57 +78,54 @@ async fn clear_default(
     Ok(())
 }
 
+/// Binds a spec's fields as parameters $2..$12, in the order of the `models` columns.
+fn bind_spec<'q>(q: ModelQuery<'q>, s: &'q ModelSpec) -> ModelQuery<'q> {
+    q.bind(&s.name)
+        .bind(&s.provider)
+        .bind(&s.base_url)
+        .bind(&s.api_key_sealed)
+        .bind(&s.model)
+        .bind(s.context_window)
+        .bind(s.max_output_tokens)
+        .bind(s.price_input_per_1k)
+        .bind(s.price_output_per_1k)
+        .bind(s.is_default)
+        .bind(&s.fallback)
+}
+
+type ModelQuery<'q> = sqlx::query::QueryAs<'q, sqlx::Postgres, Model, sqlx::postgres::PgArguments>;
+
 pub async fn create(
     conn: &mut PgConnection,
     tenant: TenantId,
     s: ModelSpec,
 ) -> Result<Model, StoreError> {
     clear_default(conn, &s, None).await?;
-    sqlx::query_as(&format!(
+    let sql = format!(
         "INSERT INTO models (tenant_id, name, provider, base_url, api_key_sealed, model, context_window, \
          max_output_tokens, price_input_per_1k, price_output_per_1k, is_default, fallback) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {COLUMNS}"
-    ))
-    .bind(tenant)
-    .bind(&s.name)
-    .bind(&s.provider)
-    .bind(&s.base_url)
-    .bind(&s.api_key_sealed)
-    .bind(&s.model)
-    .bind(s.context_window)
-    .bind(s.max_output_tokens)
-    .bind(s.price_input_per_1k)
-    .bind(s.price_output_per_1k)
-    .bind(s.is_default)
-    .bind(&s.fallback)
-    .fetch_one(conn)
-    .await
-    .map_err(map_err)
+    );
+    let q = sqlx::query_as(&sql);
+    bind_spec(q.bind(tenant), &s)
+        .fetch_one(conn)
+        .await
+        .map_err(map_err)
 }
 
 pub async fn update(conn: &mut PgConnection, id: Uuid, s: ModelSpec) -> Result<Model, StoreError> {
     clear_default(conn, &s, Some(id)).await?;
-    sqlx::query_as(&format!(
+    let sql = format!(
         "UPDATE models SET name = $2, provider = $3, base_url = $4, api_key_sealed = $5, model = $6, \
          context_window = $7, max_output_tokens = $8, price_input_per_1k = $9, price_output_per_1k = $10, \
          is_default = $11, fallback = $12, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(&s.name)
-    .bind(&s.provider)
-    .bind(&s.base_url)
-    .bind(&s.api_key_sealed)
-    .bind(&s.model)
-    .bind(s.context_window)
-    .bind(s.max_output_tokens)
-    .bind(s.price_input_per_1k)
-    .bind(s.price_output_per_1k)
-    .bind(s.is_default)
-    .bind(&s.fallback)
-    .fetch_optional(conn)
-    .await
-    .map_err(map_err)?
-    .ok_or(StoreError::NotFound)
+    );
+    let q = sqlx::query_as(&sql);
+    bind_spec(q.bind(id), &s)
+        .fetch_optional(conn)
+        .await
+        .map_err(map_err)?
+        .ok_or(StoreError::NotFound)
 }
 
 pub async fn list(conn: &mut PgConnection) -> Result<Vec<Model>, StoreError> {
