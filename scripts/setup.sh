@@ -5,8 +5,9 @@
 #
 #   scripts/setup.sh             install what is missing (apt packages, pgvector,
 #                                Rust components); used by `make setup` / `make run`
-#   scripts/setup.sh --services  the same, then make sure PostgreSQL and Redis are
-#                                running on 127.0.0.1; used by `make test`
+#   scripts/setup.sh --services  the same, then make sure PostgreSQL, Redis and the
+#                                test S3 server (s3s-fs) run on 127.0.0.1; used by
+#                                `make test`
 #
 # `make run` does not need the system PostgreSQL: without DATABASE_URL penny runs
 # its own embedded cluster, which is why services are only started on request.
@@ -17,7 +18,7 @@ for arg in "$@"; do
   case "$arg" in
     --services) START_SERVICES=1 ;;
     -h | --help)
-      sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -195,9 +196,8 @@ fi
 # TODO: install nodejs + npm from Debian if missing; `npm ci && npm run build` in
 # web/ so that web/dist exists before `cargo build` embeds it.
 
-# --- Python sandbox venv ---
-# TODO: install python3-venv; create the sandbox virtualenv used by the code
-# tool (run under bubblewrap) and pip-install its pinned requirements.
+# --- Python sandbox venv (bubblewrap, python3-venv, pinned numpy/pandas/…) ---
+bash "$(dirname "${BASH_SOURCE[0]}")/setup-sandbox.sh"
 
 # --- Chromium ---
 # TODO: install Debian's chromium (+ chromium-driver if tests need it) for the
@@ -264,6 +264,9 @@ EOF
     ! redis-cli -u "$PENNY_TEST_REDIS_URL" ping 2>/dev/null | grep -q PONG; then
     die "Redis at PENNY_TEST_REDIS_URL=$PENNY_TEST_REDIS_URL does not answer PING"
   fi
+
+  # The S3-compatible server the object-storage tests use (s3s-fs from crates.io).
+  bash "$(dirname "${BASH_SOURCE[0]}")/setup-s3.sh" --start
 fi
 
 say ok

@@ -38,8 +38,8 @@ impl From<ChatError> for ApiError {
                 ApiError::validation("model", e.to_string())
             }
             ChatError::Invalid { field, message } => ApiError::validation(field, message),
-            ChatError::Bus(m) => {
-                tracing::error!(error = %m, "event bus unavailable");
+            ChatError::Bus(m) | ChatError::Queue(m) => {
+                tracing::error!(error = %m, "event bus or job queue unavailable");
                 ApiError::Unavailable
             }
             ChatError::Store(s) => s.into(),
@@ -47,10 +47,11 @@ impl From<ChatError> for ApiError {
     }
 }
 
-fn caller(who: &Principal) -> Caller {
+pub(crate) fn caller(who: &Principal) -> Caller {
     Caller {
         tenant: who.tenant,
         user: who.user,
+        role: who.role,
     }
 }
 

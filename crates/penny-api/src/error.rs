@@ -32,6 +32,12 @@ pub enum ApiError {
     RateLimited { retry_after: u64 },
     #[error("a dependency is unavailable")]
     Unavailable,
+    /// Refused for a reason with its own stable code (e.g. `tool_disabled`).
+    #[error("{detail}")]
+    Denied { code: &'static str, detail: String },
+    /// A part the request needs cannot work here; the detail says what to fix.
+    #[error("{detail}")]
+    NotAvailable { code: &'static str, detail: String },
     #[error("internal error")]
     Internal(String),
 }
@@ -109,6 +115,10 @@ impl ApiError {
                 "unavailable",
                 "Service unavailable",
             ),
+            Denied { code, .. } => (StatusCode::FORBIDDEN, code, "Not allowed"),
+            NotAvailable { code, .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, code, "Service unavailable")
+            }
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -181,6 +191,54 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(field) => ApiError::Conflict(format!("{field} already exists")),
             StoreError::Invalid { field, message } => ApiError::validation(field, message),
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<penny_tools::ToolError> for ApiError {
+    fn from(e: penny_tools::ToolError) -> Self {
+        use penny_tools::ToolError as T;
+        match e {
+            T::NotFound => ApiError::NotFound,
+            T::Disabled(_) => ApiError::Denied {
+                code: "tool_disabled",
+                detail: e.to_string(),
+            },
+            T::Forbidden(_) => ApiError::Denied {
+                code: "tool_forbidden",
+                detail: e.to_string(),
+            },
+            T::Invalid { field, message } => ApiError::validation(field, message),
+            T::Unavailable(detail) => ApiError::NotAvailable {
+                code: "tool_unavailable",
+                detail,
+            },
+            T::Store(s) => s.into(),
+            T::Queue(q) => q.into(),
+            T::Objects(o) => o.into(),
+        }
+    }
+}
+
+impl From<penny_queue::QueueError> for ApiError {
+    fn from(e: penny_queue::QueueError) -> Self {
+        match e {
+            penny_queue::QueueError::Invalid(m) => ApiError::validation("job", m),
+            penny_queue::QueueError::NotFound => ApiError::NotFound,
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<penny_objects::ObjectsError> for ApiError {
+    fn from(e: penny_objects::ObjectsError) -> Self {
+        if e.is_not_found() {
+            return ApiError::NotFound;
+        }
+        tracing::error!(error = %e, "object storage failed");
+        ApiError::NotAvailable {
+            code: "storage_unavailable",
+            detail: "object storage is unavailable".into(),
         }
     }
 }

@@ -26,6 +26,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn wrap(api: Router<AppState>, root: Router<AppState>, state: AppState) -> Router {
     let settings = state.settings.clone();
+    // Room for the multipart framing around the largest upload.
+    let state_upload_limit = state.tools.upload_limit_bytes.saturating_add(64 * 1024);
     let api = api
         .layer(from_fn_with_state(state.clone(), limits::rate_limit))
         .layer(from_fn_with_state(state.clone(), auth::authenticate))
@@ -74,7 +76,9 @@ pub fn wrap(api: Router<AppState>, root: Router<AppState>, state: AppState) -> R
                 .option_layer(cors(&settings.cors_origins))
                 .layer(CompressionLayer::new())
                 .layer(MapResponseLayer::new(problem_guard))
-                .layer(RequestBodyLimitLayer::new(settings.body_limit_bytes))
+                .layer(RequestBodyLimitLayer::new(
+                    settings.body_limit_bytes.max(state_upload_limit),
+                ))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::SERVICE_UNAVAILABLE,
                     settings.request_timeout,

@@ -4,19 +4,24 @@
 //! Handlers speak HTTP and call `penny-store`; they never hold SQL.
 
 mod api_keys;
+mod artifacts;
 mod auth;
 mod chat;
 mod conversations;
 mod error;
 mod extract;
+mod files;
 mod health;
+mod jobs;
 mod layers;
 mod limits;
 mod models;
+mod objects;
 mod openapi;
 mod sessions;
 mod tenant_cache;
 mod tenants;
+mod tools;
 mod trail;
 mod users;
 mod ws;
@@ -80,6 +85,19 @@ impl Default for ApiSettings {
     }
 }
 
+/// What the tools, jobs, artifacts and files endpoints use.
+pub struct ToolServices {
+    pub registry: Arc<penny_tools::Registry>,
+    pub objects: penny_objects::Objects,
+    pub waiter: penny_queue::Waiter,
+    /// Largest upload `POST /api/v1/files` accepts.
+    pub upload_limit_bytes: usize,
+    /// Signs short-lived download links (derived from the server's secret).
+    pub link_key: Vec<u8>,
+    /// How long a signed download link works.
+    pub link_ttl: Duration,
+}
+
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -88,6 +106,7 @@ pub struct AppState {
     pub tokens: Arc<TokenIssuer>,
     pub limiter: Arc<dyn Limiter>,
     pub settings: Arc<ApiSettings>,
+    pub tools: Arc<ToolServices>,
     tenants: Arc<TenantCache>,
 }
 
@@ -98,6 +117,7 @@ impl AppState {
         tokens: TokenIssuer,
         limiter: Arc<dyn Limiter>,
         settings: ApiSettings,
+        tools: ToolServices,
     ) -> Self {
         Self {
             store,
@@ -105,6 +125,7 @@ impl AppState {
             tokens: Arc::new(tokens),
             limiter,
             settings: Arc::new(settings),
+            tools: Arc::new(tools),
             tenants: Arc::new(TenantCache::new(Duration::from_secs(5))),
         }
     }
@@ -120,8 +141,19 @@ pub fn router(state: AppState) -> Router {
         .merge(models::routes())
         .merge(conversations::routes())
         .merge(chat::routes())
-        .merge(openapi::routes());
-    let root = health::routes().merge(openapi::docs()).merge(ws::routes());
+        .merge(tools::routes())
+        .merge(jobs::routes())
+        .merge(artifacts::routes())
+        .merge(openapi::routes())
+        // JSON bodies are small; uploads (merged after) have their own, larger limit.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            state.settings.body_limit_bytes,
+        ))
+        .merge(files::routes(state.tools.upload_limit_bytes));
+    let root = health::routes()
+        .merge(openapi::docs())
+        .merge(ws::routes())
+        .merge(artifacts::link_routes());
     layers::wrap(api, root, state)
 }
 

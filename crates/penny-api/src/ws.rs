@@ -134,10 +134,7 @@ async fn session(mut socket: WebSocket, state: AppState, conversation: Uuid) {
     let writer = tokio::spawn(write(sink, rx, killed, heard.clone()).in_current_span());
     let reader = Reader {
         state,
-        caller: Caller {
-            tenant: who.tenant,
-            user: who.user,
-        },
+        caller: crate::chat::caller(&who),
         conversation,
         last_seq,
         started: false,

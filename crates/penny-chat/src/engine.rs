@@ -8,13 +8,13 @@ use bytes::Bytes;
 use penny_auth::SealingKey;
 use penny_bus::Bus;
 use penny_store::conversations::{self, NewMessage};
-use penny_store::{events, models, runs, Store, TenantId, UserId};
+use penny_store::{events, models, runs, Role, Store, TenantId, UserId};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::ChatError;
 use crate::run::{self, RunPlan};
-use crate::tools::{BuiltinTools, ToolRunner};
+use crate::tools::ToolRunner;
 use crate::{cancel_topic, conversation_topic};
 
 #[derive(Debug, Clone)]
@@ -61,6 +61,8 @@ pub struct Engine(pub(crate) Arc<Inner>);
 pub struct Caller {
     pub tenant: TenantId,
     pub user: UserId,
+    /// The caller's role in the tenant (decides which tools it may use).
+    pub role: Role,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -88,12 +90,13 @@ impl Engine {
         store: Store,
         bus: Arc<dyn Bus>,
         sealing: SealingKey,
+        tools: Arc<dyn ToolRunner>,
         settings: EngineSettings,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         Engine(Arc::new(Inner {
             shutdown,
-            tools: Arc::new(BuiltinTools),
+            tools,
             client: penny_models::Client::new(settings.idle_timeout),
             store,
             bus,
@@ -201,7 +204,8 @@ impl Engine {
             assistant_message: assistant_msg,
             model,
             system_prompt: conv.system_prompt,
-            tools: self.0.tools.offer(&req.tools_allowed),
+            tools: self.0.tools.offer(&who, &req.tools_allowed).await,
+            caller: who,
         };
         tokio::spawn(run::execute(self.clone(), plan));
         Ok(Started {
@@ -228,6 +232,11 @@ impl Engine {
             .publish(&cancel_topic(run_id), Bytes::from_static(b"cancel"))
             .await?;
         Ok(())
+    }
+
+    /// Publishes events stored by someone else (a tool job's commit), in order.
+    pub async fn publish_stored(&self, conversation: Uuid, events: &[serde_json::Value]) {
+        self.publish_all(conversation, events).await;
     }
 
     /// Publishes stored events in order; a bus failure only delays live delivery (clients

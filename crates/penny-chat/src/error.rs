@@ -19,6 +19,8 @@ pub enum ChatError {
     },
     #[error("event bus unavailable: {0}")]
     Bus(String),
+    #[error("job queue: {0}")]
+    Queue(String),
     #[error(transparent)]
     Store(StoreError),
 }

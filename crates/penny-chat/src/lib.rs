@@ -3,7 +3,8 @@
 //! → a run task starts, detached from the request → the provider streams tokens → each
 //! delta is stored in the conversation's event log (group commit) and then published on
 //! the bus → every SSE/WebSocket subscriber of the conversation, on any instance, gets it
-//! → the final message is stored with its status, usage, timings and cost.
+//! → a tool call becomes a job (stored with its `tool.call` event) that a worker runs; the
+//! result goes back to the model → the final message is stored with its status, usage, timings and cost.
 //!
 //! A client that reconnects subscribes first, then reads the log after its last seq, then
 //! takes live events with a higher seq: no gap, no duplicate.
@@ -19,7 +20,7 @@ mod writer;
 
 pub use engine::{Caller, Engine, EngineSettings, SendRequest, Started};
 pub use error::ChatError;
-pub use tools::{BuiltinTools, ToolRunner};
+pub use tools::{CallSite, ToolOutcome, ToolRunner};
 
 /// The bus topic of a conversation's events.
 pub fn conversation_topic(conversation: uuid::Uuid) -> String {

@@ -16,12 +16,14 @@ use uuid::Uuid;
 
 use crate::cancel_topic;
 use crate::context::{estimate_tokens, history};
-use crate::engine::Engine;
+use crate::engine::{Caller, Engine};
 use crate::error::ChatError;
+use crate::tools::{CallSite, ToolOutcome};
 use crate::writer::EventWriter;
 
 pub struct RunPlan {
     pub tenant: TenantId,
+    pub caller: Caller,
     pub conversation: Uuid,
     pub run: Uuid,
     pub user_message: Uuid,
@@ -132,14 +134,18 @@ async fn drive(
             tool_calls: calls.clone(),
         });
         for call in calls {
-            let result = tokio::select! {
+            let outcome = tokio::select! {
                 r = run_tool(engine, plan, writer, &call) => r,
                 _ = cancel.recv() => return Ok(Outcome::Cancelled),
             };
-            let (ok, content) = match result {
-                Ok(c) => (true, c),
-                Err(c) => (false, c),
-            };
+            let ToolOutcome {
+                ok,
+                content,
+                artifacts,
+            } = outcome;
+            for artifact in artifacts {
+                writer.send(artifact).await;
+            }
             writer.send(json!({"type": "tool.result", "runId": plan.run, "messageId": plan.assistant_message,
                 "callId": call.id, "name": call.name, "ok": ok, "content": content})).await;
             progress.tool_calls.push(
@@ -158,26 +164,45 @@ async fn drive(
     })
 }
 
-/// Announces and runs one call; a tool that was not offered is refused, not run.
+/// Announces and runs one call: the `tool.call` event and its job are stored together; a
+/// tool that was not offered, or arguments the tool refuses, are answered without a job.
 async fn run_tool(
     engine: &Engine,
     plan: &RunPlan,
     writer: &EventWriter,
     call: &ToolCall,
-) -> Result<String, String> {
-    writer
-        .send(
-            json!({"type": "tool.call", "runId": plan.run, "messageId": plan.assistant_message,
-        "callId": call.id, "name": call.name, "arguments": call.arguments}),
-        )
-        .await;
+) -> ToolOutcome {
+    let event = json!({"type": "tool.call", "runId": plan.run, "messageId": plan.assistant_message,
+        "callId": call.id, "name": call.name, "arguments": call.arguments});
+    let refused = |content: String| ToolOutcome {
+        ok: false,
+        content,
+        artifacts: Vec::new(),
+    };
     if !plan.tools.iter().any(|t| t.name == call.name) {
-        return Err(format!(
+        writer.send(event).await;
+        return refused(format!(
             "tool {:?} is not available for this message",
             call.name
         ));
     }
-    engine.0.tools.call(plan.tenant, call).await
+    let site = CallSite {
+        caller: plan.caller,
+        conversation: plan.conversation,
+        run: plan.run,
+        message: plan.assistant_message,
+    };
+    let job = match engine.0.tools.prepare(&site, call) {
+        Ok(job) => job,
+        Err(message) => {
+            writer.send(event).await;
+            return refused(message);
+        }
+    };
+    match writer.send_with_job(event, job).await {
+        Ok(id) => engine.0.tools.finish(plan.tenant, id).await,
+        Err(message) => refused(message),
+    }
 }
 
 fn failed(model: &Option<Model>, e: ProviderError) -> Outcome {

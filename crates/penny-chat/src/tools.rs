@@ -1,62 +1,46 @@
 //! The seam between a run and the tools a model may call. The run offers the tools the
-//! message allows, runs each call the model makes, feeds the result back, and goes on
-//! until the model answers without calling a tool (or the step limit).
+//! message allows and the caller may use, turns each call the model makes into a job
+//! (stored in the same transaction as the `tool.call` event that announces it), waits for
+//! the job's end, feeds the result back, and goes on until the model answers without
+//! calling a tool (or the step limit).
 //!
-//! The tools subsystem (registry, grants, queued jobs, the sandbox) implements
-//! [`ToolRunner`]; until it is wired in, [`BuiltinTools`] holds one harmless real tool.
+//! The tools crate implements [`ToolRunner`] (registry, grants, the job handler).
 
 use penny_models::{ToolCall, ToolSpec};
+use penny_queue::{JobId, NewJob};
 use penny_store::TenantId;
-use serde_json::json;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::engine::Caller;
+
+/// Who asks for a tool call, and from where.
+#[derive(Debug, Clone, Copy)]
+pub struct CallSite {
+    pub caller: Caller,
+    pub conversation: Uuid,
+    pub run: Uuid,
+    /// The assistant message the call belongs to.
+    pub message: Uuid,
+}
+
+/// How a tool call ended, for the model and for the conversation's clients.
+#[derive(Debug, Clone)]
+pub struct ToolOutcome {
+    pub ok: bool,
+    /// What the model is shown.
+    pub content: String,
+    /// `artifact.created` events (without seq) for artifacts the call made.
+    pub artifacts: Vec<Value>,
+}
 
 #[async_trait::async_trait]
 pub trait ToolRunner: Send + Sync + 'static {
-    /// The tools to offer the model, among those the message allows by name.
-    fn offer(&self, allowed: &[String]) -> Vec<ToolSpec>;
-    /// Runs one call; `Err` is a message the model is shown so it can recover.
-    async fn call(&self, tenant: TenantId, call: &ToolCall) -> Result<String, String>;
-}
-
-/// `current_time`: the server's current UTC time, optionally in another format.
-pub struct BuiltinTools;
-
-#[async_trait::async_trait]
-impl ToolRunner for BuiltinTools {
-    fn offer(&self, allowed: &[String]) -> Vec<ToolSpec> {
-        let all = [ToolSpec {
-            name: "current_time".into(),
-            description: "The current date and time in UTC (RFC 3339), or as a Unix timestamp."
-                .into(),
-            parameters: json!({"type": "object", "additionalProperties": false,
-                "properties": {"format": {"type": "string", "enum": ["rfc3339", "unix"]}}}),
-        }];
-        all.into_iter()
-            .filter(|t| allowed.contains(&t.name))
-            .collect()
-    }
-
-    async fn call(&self, _tenant: TenantId, call: &ToolCall) -> Result<String, String> {
-        match call.name.as_str() {
-            "current_time" => {
-                let args: serde_json::Value =
-                    serde_json::from_str(if call.arguments.trim().is_empty() {
-                        "{}"
-                    } else {
-                        &call.arguments
-                    })
-                    .map_err(|e| format!("arguments are not valid JSON: {e}"))?;
-                let now = chrono::Utc::now();
-                match args
-                    .get("format")
-                    .and_then(|f| f.as_str())
-                    .unwrap_or("rfc3339")
-                {
-                    "rfc3339" => Ok(now.to_rfc3339()),
-                    "unix" => Ok(now.timestamp().to_string()),
-                    other => Err(format!("format must be rfc3339 or unix, not {other:?}")),
-                }
-            }
-            other => Err(format!("no tool named {other:?} is available")),
-        }
-    }
+    /// The tools to offer the model: those the message allows by name that the caller may use.
+    async fn offer(&self, caller: &Caller, allowed: &[String]) -> Vec<ToolSpec>;
+    /// Checks a call's arguments and makes the job that runs it; `Err` is a message the
+    /// model is shown so it can recover.
+    fn prepare(&self, site: &CallSite, call: &ToolCall) -> Result<NewJob, String>;
+    /// Waits for the job's end (up to the tool's timeout) and tells how it went.
+    async fn finish(&self, tenant: TenantId, job: JobId) -> ToolOutcome;
 }

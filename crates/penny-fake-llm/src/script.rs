@@ -170,9 +170,17 @@ pub(crate) fn parse_directives(text: &str) -> Result<(Directives, String), Strin
         let end = start + len + 2;
         let inner = &rest[start + 2..start + len];
         // `[[Some Page]]` in a demo's text is text, not a directive.
-        let pairs: Option<Vec<(&str, &str)>> = inner
+        // `args=` comes last and takes the rest, so JSON arguments may contain spaces.
+        let (head, args) = match inner.find("args=") {
+            Some(i) if i == 0 || inner[..i].ends_with(char::is_whitespace) => {
+                (&inner[..i], Some(&inner[i + 5..]))
+            }
+            _ => (inner, None),
+        };
+        let pairs: Option<Vec<(&str, &str)>> = head
             .split_whitespace()
             .map(|p| p.split_once('='))
+            .chain(args.map(|a| Some(("args", a.trim()))))
             .collect();
         match pairs {
             Some(pairs) if !pairs.is_empty() => {
@@ -293,6 +301,8 @@ mod tests {
         assert_eq!(d.delay_ms, Some(5));
         assert_eq!(d.tool.as_deref(), Some("x"));
         assert_eq!(d.args.as_deref(), Some("{\"a\":1}"));
+        let (d, _) = parse_directives("[[tool=py args={\"s\": \"print(1 + 2)\"}]]").unwrap();
+        assert_eq!(d.args.as_deref(), Some("{\"s\": \"print(1 + 2)\"}"));
     }
 
     #[test]

@@ -9,15 +9,18 @@
 //! This crate knows nothing about HTTP.
 
 pub mod api_keys;
+pub mod artifacts;
 pub mod audit;
 pub mod conversations;
 mod error;
 pub mod events;
+pub mod files;
 mod migrate;
 pub mod models;
 pub mod runs;
 pub mod sessions;
 pub mod tenants;
+pub mod tools;
 mod types;
 pub mod users;
 

@@ -4,9 +4,13 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
+
+use penny_objects::ObjectsConfig;
+use penny_queue::QueueConfig;
+use penny_sandbox::SandboxConfig;
 
 /// Variables that may also be read from a file named by `NAME_FILE` (Docker/K8s secrets).
 const SECRETS: [&str; 7] = [
@@ -48,16 +52,6 @@ pub enum LogFormat {
     Pretty,
 }
 
-/// S3-compatible object storage (Cloudflare R2 uses the same API).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ObjectStoreConfig {
-    pub endpoint: String,
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    pub bucket: String,
-    pub region: String,
-}
-
 /// `OPENAI_API_KEY`/`OPENAI_BASE_URL`/`OPENAI_MODEL`, `ANTHROPIC_API_KEY`/…
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProviderShortcut {
@@ -94,7 +88,15 @@ pub struct Config {
     pub access_ttl_secs: i64,
     pub refresh_ttl_days: i64,
     pub frontend_urls: Vec<String>,
-    pub objects: Option<ObjectStoreConfig>,
+    /// `R2_*`/`S3_*` when set, else the folder `data_dir/objects`.
+    pub objects: ObjectsConfig,
+    /// The Python sandbox (venv under `data_dir/sandbox/venv` unless `SANDBOX_VENV`).
+    pub sandbox: SandboxConfig,
+    /// Largest file `POST /api/v1/files` accepts.
+    pub upload_limit_bytes: usize,
+    /// The `tools` queue: concurrency per worker process, jobs/s across all (None = off),
+    /// retention, and the lease after which a dead worker's job runs again.
+    pub tools_queue: QueueConfig,
     pub admin_email: String,
     pub admin_password: Option<String>,
     pub log_format: LogFormat,
@@ -300,6 +302,7 @@ impl Config {
                 })
             }
         };
+        let data_dir = PathBuf::from(src.get("PENNY_DATA_DIR").unwrap_or(".penny"));
         let frontend_urls = src
             .get("FRONTEND_URL")
             .map(|s| {
@@ -315,7 +318,7 @@ impl Config {
             host: src.get("HOST").unwrap_or("0.0.0.0").to_string(),
             port: src.parse("PORT", 3001, port_msg)?,
             ws_port: src.parse("WS_PORT", 3003, port_msg)?,
-            data_dir: PathBuf::from(src.get("PENNY_DATA_DIR").unwrap_or(".penny")),
+            data_dir: data_dir.clone(),
             database_url,
             database_max_connections: src.parse(
                 "DATABASE_MAX_CONNECTIONS",
@@ -341,7 +344,14 @@ impl Config {
             access_ttl_secs: src.parse("JWT_ACCESS_TTL_SECS", 900, "a number of seconds")?,
             refresh_ttl_days: src.parse("REFRESH_TTL_DAYS", 30, "a number of days")?,
             frontend_urls,
-            objects: objects(src)?,
+            objects: objects(src, &data_dir)?,
+            sandbox: sandbox(src, &data_dir)?,
+            upload_limit_bytes: src.parse(
+                "UPLOAD_LIMIT_BYTES",
+                25 * 1024 * 1024,
+                "a number of bytes",
+            )?,
+            tools_queue: tools_queue(src)?,
             admin_email: src
                 .get("PENNY_ADMIN_EMAIL")
                 .unwrap_or("admin@penny.local")
@@ -395,7 +405,7 @@ fn shortcut(src: &Source, p: &str, base_url: &str, model: &str) -> Option<Provid
 }
 
 /// `R2_*` (the seed's names) or `S3_*`; all-or-nothing so a half-set store fails loudly.
-fn objects(src: &Source) -> Result<Option<ObjectStoreConfig>, ConfigError> {
+fn objects(src: &Source, data_dir: &Path) -> Result<ObjectsConfig, ConfigError> {
     for p in ["R2", "S3"] {
         let endpoint = src.get(&format!("{p}_ENDPOINT"));
         let key = src
@@ -411,21 +421,77 @@ fn objects(src: &Source) -> Result<Option<ObjectStoreConfig>, ConfigError> {
                 expected: format!("is required when other {p}_* variables are set"),
             })
         };
-        return Ok(Some(ObjectStoreConfig {
-            endpoint: need(endpoint, "ENDPOINT")?,
+        let endpoint = need(endpoint, "ENDPOINT")?;
+        if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+            return Err(ConfigError {
+                var: format!("{p}_ENDPOINT"),
+                expected: "must be an http:// or https:// URL".into(),
+            });
+        }
+        let default_region = if p == "R2" {
+            ObjectsConfig::R2_REGION
+        } else {
+            ObjectsConfig::S3_REGION
+        };
+        return Ok(ObjectsConfig::S3 {
+            allow_http: endpoint.starts_with("http://"),
+            endpoint,
             access_key_id: need(key, "ACCESS_KEY_ID")?,
             secret_access_key: need(secret, "SECRET_ACCESS_KEY")?,
-            bucket: src
-                .get(&format!("{p}_BUCKET"))
-                .unwrap_or("penny-artifacts")
-                .to_string(),
             region: src
                 .get(&format!("{p}_REGION"))
-                .unwrap_or("auto")
+                .unwrap_or(default_region)
                 .to_string(),
-        }));
+            bucket_prefix: src.get(&format!("{p}_BUCKET_PREFIX")).map(str::to_string),
+        });
     }
-    Ok(None)
+    Ok(ObjectsConfig::Local {
+        root: src
+            .get("OBJECTS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("objects")),
+    })
+}
+
+fn sandbox(src: &Source, data_dir: &Path) -> Result<SandboxConfig, ConfigError> {
+    let mut c = SandboxConfig {
+        venv: src
+            .get("SANDBOX_VENV")
+            .or(src.get("PENNY_SANDBOX_VENV"))
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("sandbox/venv")),
+        pool_size: src.parse("SANDBOX_POOL_SIZE", 2, "a number of sandboxes")?,
+        ..SandboxConfig::default()
+    };
+    if let Some(bwrap) = src.get("SANDBOX_BWRAP") {
+        c.bwrap = PathBuf::from(bwrap);
+    }
+    c.limits.memory_bytes = src.parse(
+        "SANDBOX_MEMORY_BYTES",
+        c.limits.memory_bytes,
+        "a number of bytes",
+    )?;
+    Ok(c)
+}
+
+fn tools_queue(src: &Source) -> Result<QueueConfig, ConfigError> {
+    let mut q = QueueConfig::new("tools");
+    q.concurrency = src
+        .parse("TOOLS_CONCURRENCY", 5, "a positive number")?
+        .max(1);
+    let rate: f64 = src.parse(
+        "TOOLS_RATE_PER_SEC",
+        10.0,
+        "a number of jobs per second (0: off)",
+    )?;
+    q.rate_per_sec = (rate > 0.0).then_some(rate);
+    q.keep_completed = src.parse("QUEUE_KEEP_COMPLETED", 100, "a number of jobs")?;
+    q.keep_failed = src.parse("QUEUE_KEEP_FAILED", 1000, "a number of jobs")?;
+    q.lease = Duration::from_secs(
+        src.parse("QUEUE_LEASE_SECS", 30, "a number of seconds")?
+            .max(1),
+    );
+    Ok(q)
 }
 
 #[cfg(test)]

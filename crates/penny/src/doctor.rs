@@ -54,7 +54,7 @@ pub async fn run(cfg: &Config) -> bool {
     database(cfg, &mut r).await;
     redis(cfg, &mut r).await;
     objects(cfg, &mut r).await;
-    sandbox(&mut r).await;
+    sandbox(cfg, &mut r).await;
     if cfg.jwt_secret.is_none() {
         r.add(
             Level::Warn,
@@ -188,81 +188,48 @@ async fn redis(cfg: &Config, r: &mut Report) {
 }
 
 async fn objects(cfg: &Config, r: &mut Report) {
-    if let Some(o) = &cfg.objects {
-        let host = o
-            .endpoint
-            .split("://")
-            .nth(1)
-            .unwrap_or(&o.endpoint)
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let addr = if host.contains(':') {
-            host
-        } else {
-            format!("{host}:443")
-        };
-        let reach = tokio::time::timeout(
-            Duration::from_secs(5),
-            tokio::net::TcpStream::connect(&addr),
-        )
-        .await;
-        return match reach {
-            Ok(Ok(_)) => r.add(
-                Level::Ok,
-                "object store",
-                format!("S3/R2 endpoint {addr} reachable, bucket {}", o.bucket),
-            ),
-            _ => r.add(
-                Level::Fail,
-                "object store",
-                format!("cannot reach {addr} — fix: check R2_ENDPOINT/S3_ENDPOINT"),
-            ),
-        };
-    }
-    let dir = cfg.data_dir.join("objects");
-    let probe = dir.join(".doctor-probe");
-    let writable = std::fs::create_dir_all(&dir)
-        .and_then(|_| std::fs::write(&probe, b"ok"))
-        .is_ok();
-    let _ = std::fs::remove_file(&probe);
-    if writable {
-        r.add(
+    let checked = async {
+        let objects = penny_objects::Objects::new(&cfg.objects)?;
+        tokio::time::timeout(Duration::from_secs(10), objects.check())
+            .await
+            .unwrap_or_else(|_| {
+                Err(penny_objects::ObjectsError::Config {
+                    location: cfg.objects.location(),
+                    reason: "no answer within 10 s".into(),
+                })
+            })
+    };
+    match checked.await {
+        Ok(()) => r.add(
             Level::Ok,
             "object store",
-            format!("local folder {}", dir.display()),
-        );
-    } else {
-        r.add(
+            format!("{}: all four buckets usable", cfg.objects.location()),
+        ),
+        Err(e) => r.add(
             Level::Fail,
             "object store",
             format!(
-                "cannot write {} — fix: make it writable or set PENNY_DATA_DIR",
-                dir.display()
+                "{e} — fix: create the penny-* buckets and check R2_*/S3_* (or make the \
+                 data folder writable)"
             ),
-        );
+        ),
     }
 }
 
-async fn sandbox(r: &mut Report) {
-    let out = tokio::process::Command::new("bwrap")
-        .args([
-            "--unshare-all",
-            "--die-with-parent",
-            "--ro-bind",
-            "/",
-            "/",
-            "true",
-        ])
-        .output()
-        .await;
-    match out {
-        Ok(o) if o.status.success() => r.add(Level::Ok, "sandbox", "bubblewrap can create namespaces"),
-        Ok(o) => r.add(Level::Warn, "sandbox", format!(
-            "bubblewrap cannot create namespaces ({}) — python_execute will refuse to run; \
-             fix: allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)",
-            String::from_utf8_lossy(&o.stderr).trim())),
-        Err(_) => r.add(Level::Warn, "sandbox", "bubblewrap not installed — python_execute will refuse to run; fix: apt install bubblewrap"),
+async fn sandbox(cfg: &Config, r: &mut Report) {
+    let config = cfg.sandbox.clone();
+    let checked = tokio::task::spawn_blocking(move || penny_sandbox::Sandbox::check(&config)).await;
+    match checked {
+        Ok(Ok(())) => r.add(
+            Level::Ok,
+            "sandbox",
+            format!("bubblewrap runs Python from {}", cfg.sandbox.venv.display()),
+        ),
+        Ok(Err(e)) => r.add(
+            Level::Warn,
+            "sandbox",
+            format!("{e} — python_execute will refuse to run until this is fixed"),
+        ),
+        Err(e) => r.add(Level::Warn, "sandbox", format!("check failed: {e}")),
     }
 }

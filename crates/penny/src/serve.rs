@@ -6,12 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use penny_api::{ApiSettings, AppState};
+use penny_api::{ApiSettings, AppState, ToolServices};
 use penny_auth::TokenIssuer;
 use penny_bus::{Bus, MemoryBus, RedisBus};
 use penny_chat::{Engine, EngineSettings};
 use penny_limits::{Limiter, MemoryLimiter, RedisLimiter};
+use penny_objects::Objects;
+use penny_queue::{Waiter, Worker};
+use penny_sandbox::Sandbox;
 use penny_store::Store;
+use penny_tools::jobs::Publish;
+use penny_tools::{Registry, ToolJobs, Tools};
+use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -75,6 +81,10 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
             ),
             None => Arc::new(MemoryBus::new(BUS_CAPACITY)),
         };
+        let objects = Objects::new(&cfg.objects).context("opening object storage")?;
+        let waiter = Waiter::start(store.pool())
+            .await
+            .context("listening for job completions")?;
         let secret = secrets::jwt_secret(cfg)?;
         let sealing = secrets::sealing_key(cfg)?;
         let port = port.unwrap_or(if roles.only(Role::Ws) {
@@ -89,29 +99,58 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
         // Last: a generated admin password must not be lost to a later failure.
         let first_run = bootstrap::ensure_default_tenant(&store, cfg).await?;
         bootstrap::ensure_shortcut_models(&store, cfg, &sealing).await?;
-        anyhow::Ok((first_run, limiter, bus, secret, sealing, listener, addr))
+        let sandbox = if roles.has(Role::Worker) {
+            start_sandbox(cfg).await
+        } else {
+            Err("this process does not run the worker role".to_string())
+        };
+        anyhow::Ok((
+            first_run, limiter, bus, secret, sealing, listener, addr, objects, waiter, sandbox,
+        ))
     }
     .await;
-    let (first_run, limiter, bus, secret, sealing, listener, addr) = match prepared {
-        Ok(p) => p,
-        Err(e) => {
-            store.close().await;
-            db.close().await;
-            return Err(e);
-        }
-    };
+    let (first_run, limiter, bus, secret, sealing, listener, addr, objects, waiter, sandbox) =
+        match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                store.close().await;
+                db.close().await;
+                return Err(e);
+            }
+        };
     let engine_settings = EngineSettings {
         lease: cfg.run_lease,
         ..EngineSettings::default()
     };
     let (shutdown, signal) = watch::channel(false);
-    let engine = Engine::new(store.clone(), bus, sealing, engine_settings, signal.clone());
+    let registry = Arc::new(Registry::builtin());
+    let runner = Arc::new(Tools::new(registry.clone(), store.clone(), waiter.clone()));
+    let engine = Engine::new(
+        store.clone(),
+        bus,
+        sealing,
+        runner,
+        engine_settings,
+        signal.clone(),
+    );
+    let tool_services = ToolServices {
+        registry: registry.clone(),
+        objects: objects.clone(),
+        waiter,
+        upload_limit_bytes: cfg.upload_limit_bytes,
+        link_key: Sha256::digest(
+            [b"penny download links\0".as_slice(), secret.as_bytes()].concat(),
+        )
+        .to_vec(),
+        link_ttl: Duration::from_secs(300),
+    };
     let state = AppState::new(
         store.clone(),
         engine.clone(),
         TokenIssuer::new(secret.as_bytes(), cfg.access_ttl_secs),
         limiter,
         api_settings(cfg),
+        tool_services,
     );
     let mut tasks = Vec::new();
     let app = if roles.has(Role::Api) {
@@ -135,6 +174,20 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
             tracing::error!(error = %e, "HTTP server failed");
         }
     }));
+    if roles.has(Role::Worker) {
+        let publisher = engine.clone();
+        let publish: Publish = Arc::new(move |conversation, events| {
+            let engine = publisher.clone();
+            tokio::spawn(async move { engine.publish_stored(conversation, &events).await });
+        });
+        let handler = ToolJobs::new(registry, store.clone(), objects, sandbox, publish);
+        tasks.push(Worker::spawn(
+            store.pool().clone(),
+            cfg.tools_queue.clone(),
+            Arc::new(handler),
+            signal.clone(),
+        ));
+    }
     if roles.has(Role::Scheduler) {
         tasks.push(tokio::spawn(scheduler(store.clone(), signal.clone())));
         tasks.push(tokio::spawn(reaper(
@@ -142,11 +195,6 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
             cfg.run_lease / 3,
             signal.clone(),
         )));
-    }
-    if roles.has(Role::Worker) {
-        tracing::info!(
-            "worker role: no job queues are defined in this version; nothing to consume"
-        );
     }
     tracing::info!(%addr, roles = %roles, version = env!("CARGO_PKG_VERSION"), "PENNY is serving");
     Ok(Running {
@@ -157,6 +205,18 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
         tasks,
         db,
     })
+}
+
+/// Starts the Python sandbox; when it cannot run here, says why (python_execute then
+/// refuses with that reason; nothing ever runs unsandboxed).
+async fn start_sandbox(cfg: &Config) -> Result<Arc<Sandbox>, String> {
+    match Sandbox::start(cfg.sandbox.clone()).await {
+        Ok(s) => Ok(Arc::new(s)),
+        Err(e) => {
+            tracing::warn!(error = %e, "the Python sandbox is unavailable; python_execute will refuse to run");
+            Err(e.to_string())
+        }
+    }
 }
 
 /// Periodic maintenance (the seed's daily cleanup). Idempotent, so several scheduler

@@ -678,7 +678,8 @@ async fn a_tool_call_is_run_and_its_result_fed_back_until_the_model_answers() {
     );
     let result = &events[2].data;
     assert_eq!(result["ok"], true);
-    let unix: i64 = result["content"].as_str().unwrap().parse().unwrap();
+    let content: Value = serde_json::from_str(result["content"].as_str().unwrap()).unwrap();
+    let unix = content["time"].as_i64().unwrap();
     assert!(unix > 1_700_000_000);
     // The model was offered the tool and then saw its result.
     let last = chat.fake.last_request().unwrap();

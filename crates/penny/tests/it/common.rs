@@ -107,10 +107,39 @@ pub fn base_env(db: &TestDb, data_dir: &std::path::Path) -> Vec<(String, String)
         ("PENNY_ADMIN_PASSWORD", ADMIN_PASSWORD),
         ("PENNY_DATA_DIR", data_dir.to_str().unwrap()),
         ("DATABASE_MAX_CONNECTIONS", "4"),
+        // The venv scripts/setup.sh makes; no warm pool unless a test asks for one.
+        ("SANDBOX_VENV", &sandbox_venv()),
+        ("SANDBOX_POOL_SIZE", "0"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
+}
+
+/// Configuration that puts objects on the test S3 server (`scripts/setup-s3.sh --start`).
+pub fn s3_env() -> Vec<(&'static str, String)> {
+    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    vec![
+        (
+            "S3_ENDPOINT",
+            var("PENNY_TEST_S3_ENDPOINT", "http://127.0.0.1:9000"),
+        ),
+        (
+            "S3_ACCESS_KEY_ID",
+            var("PENNY_TEST_S3_ACCESS_KEY_ID", "penny-test"),
+        ),
+        (
+            "S3_SECRET_ACCESS_KEY",
+            var("PENNY_TEST_S3_SECRET_ACCESS_KEY", "penny-test-secret"),
+        ),
+    ]
+}
+
+/// The sandbox venv of this checkout (`PENNY_SANDBOX_VENV` overrides).
+pub fn sandbox_venv() -> String {
+    std::env::var("PENNY_SANDBOX_VENV").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../.penny/sandbox/venv").to_string()
+    })
 }
 
 pub fn temp_dir(tag: &str) -> PathBuf {

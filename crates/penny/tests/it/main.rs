@@ -11,4 +11,5 @@ mod cluster;
 mod isolation;
 mod limits;
 mod roles;
+mod tools;
 mod ws;

@@ -1,0 +1,158 @@
+//! The `tools` queue's job handler: runs one tool invocation on a worker. `run` does the
+//! work (sandbox, object storage) and may run more than once; `commit` writes the rows
+//! (artifacts, and for calls made through the API, the conversation's events) in the
+//! transaction that completes the job, so they happen once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use penny_objects::Objects;
+use penny_queue::{Job, JobContext, JobFailure, JobHandler, QueueError};
+use penny_sandbox::Sandbox;
+use penny_store::artifacts::Origin;
+use penny_store::{events, Store, TenantTx};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::artifacts::{self, Staged};
+use crate::builtin;
+use crate::error::ToolError;
+use crate::registry::Registry;
+
+/// The queue tool jobs go through.
+pub const QUEUE: &str = "tools";
+
+/// A tool job's payload.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Payload {
+    pub params: Value,
+    /// Set when a model's call made the job (the run then reports its result itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
+}
+
+/// Publishes stored conversation events (the chat engine's bus); called after commit.
+pub type Publish = Arc<dyn Fn(Uuid, Vec<Value>) + Send + Sync>;
+
+pub struct ToolJobs {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) store: Store,
+    pub(crate) objects: Objects,
+    /// `Err` says why Python cannot run here; python_execute then refuses.
+    pub(crate) sandbox: Result<Arc<Sandbox>, String>,
+    publish: Publish,
+    /// Events stored by `commit`, published once the transaction is committed.
+    stored: Mutex<HashMap<Uuid, (Uuid, Vec<Value>)>>,
+}
+
+impl ToolJobs {
+    pub fn new(
+        registry: Arc<Registry>,
+        store: Store,
+        objects: Objects,
+        sandbox: Result<Arc<Sandbox>, String>,
+        publish: Publish,
+    ) -> Self {
+        ToolJobs {
+            registry,
+            store,
+            objects,
+            sandbox,
+            publish,
+            stored: Mutex::default(),
+        }
+    }
+}
+
+fn failure(e: ToolError) -> JobFailure {
+    match e {
+        // The caller's mistake or a missing part: trying again will not help.
+        ToolError::Invalid { .. }
+        | ToolError::NotFound
+        | ToolError::Disabled(_)
+        | ToolError::Forbidden(_)
+        | ToolError::Unavailable(_) => JobFailure::permanent(e.to_string()),
+        other => JobFailure::retryable(other.to_string()),
+    }
+}
+
+#[async_trait::async_trait]
+impl JobHandler for ToolJobs {
+    async fn run(&self, job: &Job, ctx: &JobContext) -> Result<Value, JobFailure> {
+        let payload: Payload = serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobFailure::permanent(format!("bad job payload: {e}")))?;
+        let def = self
+            .registry
+            .get(&job.name)
+            .ok_or_else(|| JobFailure::permanent(format!("no tool named {:?}", job.name)))?;
+        // Checked when the job was made; checked again in case the schema changed since.
+        def.validate(&payload.params).map_err(failure)?;
+        let tenant = job.tenant_id;
+        match job.name.as_str() {
+            "python_execute" => builtin::python::run(self, tenant, &payload.params, ctx).await,
+            "create_artifact" => builtin::create::run(self, tenant, &payload.params).await,
+            "generate_report" => builtin::report::run(self, tenant, &payload.params).await,
+            "current_time" => builtin::time::run(&payload.params),
+            other => Err(ToolError::Unavailable(format!(
+                "tool {other} has no runner"
+            ))),
+        }
+        .map_err(failure)
+    }
+
+    async fn commit(&self, tx: &mut TenantTx, job: &Job, output: &Value) -> Result<(), QueueError> {
+        let staged: Vec<Staged> = match output.get("artifacts") {
+            Some(list) => serde_json::from_value(list.clone())
+                .map_err(|e| QueueError::Commit(format!("tool output artifacts: {e}")))?,
+            None => Vec::new(),
+        };
+        let payload: Payload = serde_json::from_value(job.payload.clone()).unwrap_or_default();
+        let origin = Origin {
+            conversation_id: job.conversation_id,
+            message_id: payload.message_id,
+            job_id: Some(job.id.0),
+            created_by: job.created_by,
+        };
+        let tenant = job.tenant_id;
+        for a in &staged {
+            artifacts::record(tx, tenant, a, &origin)
+                .await
+                .map_err(|e| QueueError::Commit(format!("storing artifact: {e}")))?;
+        }
+        // A model's call is reported by its run; a call through the API is reported here.
+        if let (Some(conversation), None) = (job.conversation_id, payload.run_id) {
+            let mut list: Vec<Value> = staged
+                .iter()
+                .map(|a| artifacts::created_event(a, None, Some(job.id.0)))
+                .collect();
+            list.push(
+                json!({"type": "tool.result", "jobId": job.id, "name": job.name,
+                "ok": true, "content": output}),
+            );
+            let stored = events::append(tx, tenant, conversation, list)
+                .await
+                .map_err(|e| QueueError::Commit(format!("storing events: {e}")))?;
+            if let Ok(mut map) = self.stored.lock() {
+                map.insert(job.id.0, (conversation, stored));
+            }
+        }
+        Ok(())
+    }
+
+    async fn committed(&self, job: &Job) {
+        let stored = self
+            .stored
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(&job.id.0));
+        if let Some((conversation, events)) = stored {
+            (self.publish)(conversation, events);
+        }
+    }
+}
