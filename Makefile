@@ -12,7 +12,7 @@ PENNY_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 PENNY_TEST_REDIS_URL ?= redis://127.0.0.1:6379
 export PENNY_TEST_DATABASE_URL PENNY_TEST_REDIS_URL
 
-.PHONY: run test setup bench-api
+.PHONY: run test setup bench-api bench-tools
 
 setup:
 	bash scripts/setup.sh
@@ -39,3 +39,10 @@ bench-api:
 	cargo build --release -p penny
 	cargo build --release -p penny-bench
 	"$${CARGO_TARGET_DIR:-target}/release/penny-bench" api $(BENCH_ARGS)
+
+# The job queue (enqueue→start latency, no-op jobs/s) and the Python sandbox (print(1) and
+# pandas + chart through the warm pool, against bare python3 measured in the same run).
+bench-tools:
+	bash scripts/setup.sh --services
+	cargo run --release -p penny-queue --example bench
+	cargo run --release -p penny-sandbox --example bench
