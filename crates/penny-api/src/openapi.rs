@@ -23,6 +23,11 @@ use crate::AppState;
         crate::conversations::update, crate::conversations::remove, crate::conversations::messages,
         crate::conversations::export,
         crate::chat::send, crate::chat::events, crate::chat::cancel,
+        crate::tools::list, crate::tools::update, crate::tools::invoke,
+        crate::jobs::one, crate::jobs::queues,
+        crate::artifacts::list, crate::artifacts::one, crate::artifacts::content,
+        crate::artifacts::create, crate::artifacts::link,
+        crate::files::upload, crate::files::one, crate::files::content,
     ),
     modifiers(&BearerAuth),
 )]

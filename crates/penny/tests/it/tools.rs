@@ -522,3 +522,110 @@ async fn a_models_python_call_runs_in_the_sandbox_and_its_chart_becomes_an_artif
     assert!(artifact["jobId"].is_string());
     chat.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_embeds_the_charts_and_tables_it_references_in_one_self_contained_page() {
+    let app = TestApp::spawn().await;
+    let root = app.root_token().await;
+    let script = "import matplotlib.pyplot as plt\nplt.bar(['a','b'],[2,3])\nplt.savefig('/workspace/output/bars.png')";
+    let res = invoke(
+        &app,
+        &root,
+        "python_execute",
+        json!({"params": {"script": script}}),
+    )
+    .await;
+    let job: Value = res.json().await.unwrap();
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["result"]["outcome"], "ok");
+    let chart = job["result"]["artifacts"][0]["id"].clone();
+    let res = invoke(
+        &app,
+        &root,
+        "create_artifact",
+        json!({"params": {"type": "table", "title": "Totals",
+        "content": "name,total\n<b>a</b>,2\nb,3\n"}}),
+    )
+    .await;
+    let table = res.json::<Value>().await.unwrap()["result"]["artifacts"][0]["id"].clone();
+
+    let res = invoke(&app, &root, "generate_report", json!({"params": {"title": "Q3 <review>",
+        "sections": [{"heading": "Overview", "markdown": "Sales **grew**.\n\n<script>alert(1)</script>",
+                      "artifactIds": [chart, table]}]}})).await;
+    let job: Value = res.json().await.unwrap();
+    assert_eq!(job["status"], "completed", "{job}");
+    let doc = job["result"]["documentId"].as_str().unwrap();
+    let res = app
+        .get(&root, &format!("/api/v1/artifacts/{doc}/content"))
+        .await;
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .starts_with("sandbox"));
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<title>Q3 &lt;review&gt;</title>"), "{html}");
+    assert!(html.contains("<strong>grew</strong>"));
+    assert!(
+        html.contains("src=\"data:image/png;base64,iVBOR"),
+        "the chart is embedded"
+    );
+    assert!(
+        html.contains("<td>&lt;b&gt;a&lt;/b&gt;</td>"),
+        "the table is embedded, escaped"
+    );
+    assert!(!html.contains("<script>"), "model text cannot inject HTML");
+    // The Markdown twin references the artifacts.
+    let md_id = job["result"]["artifacts"][1]["id"].as_str().unwrap();
+    let md = app
+        .get(&root, &format!("/api/v1/artifacts/{md_id}/content"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(md.starts_with("# Q3 <review>") && md.contains(chart.as_str().unwrap()));
+
+    // Referencing an artifact that does not exist is a clear failure, not a broken page.
+    let res = invoke(
+        &app,
+        &root,
+        "generate_report",
+        json!({"params": {"title": "x",
+        "sections": [{"heading": "h", "artifactIds": [uuid::Uuid::new_v4()]}]}}),
+    )
+    .await;
+    let job: Value = res.json().await.unwrap();
+    assert_eq!(job["status"], "failed");
+    assert!(
+        job["error"].as_str().unwrap().contains("no artifact"),
+        "{job}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_refuses_clearly_when_the_sandbox_cannot_run() {
+    let app = TestApp::spawn_with(&[("SANDBOX_VENV", "/nonexistent/venv")]).await;
+    let root = app.root_token().await;
+    let res = invoke(
+        &app,
+        &root,
+        "python_execute",
+        json!({"params": {"script": "print(1)"}}),
+    )
+    .await;
+    let job: Value = res.json().await.unwrap();
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(job["attempts"], 1, "a missing sandbox is not retried");
+    assert!(
+        job["error"]
+            .as_str()
+            .unwrap()
+            .contains("python_execute cannot run here"),
+        "{job}"
+    );
+    app.stop().await;
+}
