@@ -12,17 +12,33 @@ PENNY_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 PENNY_TEST_REDIS_URL ?= redis://127.0.0.1:6379
 export PENNY_TEST_DATABASE_URL PENNY_TEST_REDIS_URL
 
-.PHONY: run test setup bench-api bench-tools
+.PHONY: run test setup web bench-api bench-tools
 
 setup:
 	bash scripts/setup.sh
 
-run: setup
+# The web app (web/ → web/dist), embedded into the binary at build time. Rebuilt only
+# when its sources or lock file change.
+WEB_SOURCES := $(shell find web/src web/public web/index.html web/package.json \
+	web/tsconfig*.json web/vite.config.* -type f 2>/dev/null)
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build --silent
+	touch web/dist/index.html
+
+web: web/dist/index.html
+
+run: setup web
 	cargo build --release -p penny
 	exec ./target/release/penny serve
 
 test:
 	bash scripts/setup.sh --services
+	$(MAKE) --no-print-directory web
+	cd web && npm test --silent
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	if cargo nextest --version >/dev/null 2>&1; then \
@@ -41,8 +57,22 @@ bench-api:
 	"$${CARGO_TARGET_DIR:-target}/release/penny-bench" api $(BENCH_ARGS)
 
 # The job queue (enqueue→start latency, no-op jobs/s) and the Python sandbox (print(1) and
-# pandas + chart through the warm pool, against bare python3 measured in the same run).
+# pandas + chart through the warm pool, against bare python3 measured in the same run),
+# then python_execute end to end through the API of the release server (penny-bench tools).
 bench-tools:
 	bash scripts/setup.sh --services
 	cargo run --release -p penny-queue --example bench
 	cargo run --release -p penny-sandbox --example bench
+	cargo build --release -p penny
+	cargo build --release -p penny-bench
+	"$${CARGO_TARGET_DIR:-target}/release/penny-bench" tools $(BENCH_ARGS)
+
+# Chat: SSE streaming through penny against the bare fake provider (200 concurrent
+# conversations), and the fan-out of one run to 500 WebSocket subscribers on a second
+# instance through Redis. Options: BENCH_ARGS="--streams 100 --subscribers 200".
+.PHONY: bench-chat
+bench-chat:
+	bash scripts/setup.sh --services
+	cargo build --release -p penny
+	cargo build --release -p penny-bench
+	"$${CARGO_TARGET_DIR:-target}/release/penny-bench" chat $(BENCH_ARGS)

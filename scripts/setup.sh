@@ -192,9 +192,14 @@ fi
 
 # --- 4. later steps (placeholders, not implemented yet) --------------------------
 
-# --- Node/npm web build ---
-# TODO: install nodejs + npm from Debian if missing; `npm ci && npm run build` in
-# web/ so that web/dist exists before `cargo build` embeds it.
+# --- Node.js for the web app (Vite needs Node 20.19+) ----------------------------
+if ! command -v node >/dev/null 2>&1; then
+  apt_install nodejs npm
+fi
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+[ "$node_major" -ge 20 ] ||
+  die "Node.js $(node --version 2>/dev/null || echo '?') is too old for the web build; install Node.js 20 or newer (https://nodejs.org or NodeSource) and re-run"
+command -v npm >/dev/null 2>&1 || apt_install npm
 
 # --- Python sandbox venv (bubblewrap, python3-venv, pinned numpy/pandas/…) ---
 bash "$(dirname "${BASH_SOURCE[0]}")/setup-sandbox.sh"

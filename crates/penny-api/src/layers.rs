@@ -24,7 +24,9 @@ use crate::{auth, limits, AppState};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub fn wrap(api: Router<AppState>, root: Router<AppState>, state: AppState) -> Router {
+/// Wraps the routes in the tower stack. With `web`, unknown paths outside `/api` and `/ws`
+/// load the embedded web app; otherwise they are problem+json 404s.
+pub fn wrap(api: Router<AppState>, root: Router<AppState>, state: AppState, web: bool) -> Router {
     let settings = state.settings.clone();
     // Room for the multipart framing around the largest upload.
     let state_upload_limit = state.tools.upload_limit_bytes.saturating_add(64 * 1024);
@@ -36,55 +38,56 @@ pub fn wrap(api: Router<AppState>, root: Router<AppState>, state: AppState) -> R
             HeaderValue::from_static("no-store"),
         ));
 
-    Router::new()
-        .nest("/api/v1", api)
-        .merge(root)
-        .fallback(|| async { problem_for_status(StatusCode::NOT_FOUND) })
-        .with_state(state)
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(|req: &Request<_>| {
-                            let request_id = req
-                                .headers()
-                                .get(&REQUEST_ID)
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("");
-                            tracing::info_span!(
-                                "request",
-                                method = %req.method(),
-                                path = %req.uri().path(),
-                                request_id,
-                                route = tracing::field::Empty,
-                                tenant_id = tracing::field::Empty,
-                                user_id = tracing::field::Empty,
-                            )
-                        })
-                        .on_request(())
-                        .on_response(|res: &Response<_>, latency: Duration, _: &tracing::Span| {
-                            let latency_ms = (latency.as_secs_f64() * 1e6).round() / 1e3;
-                            tracing::info!(
-                                status = res.status().as_u16(),
-                                latency_ms,
-                                "request finished"
-                            );
-                        }),
-                )
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                .option_layer(cors(&settings.cors_origins))
-                .layer(CompressionLayer::new())
-                .layer(MapResponseLayer::new(problem_guard))
-                .layer(RequestBodyLimitLayer::new(
-                    settings.body_limit_bytes.max(state_upload_limit),
-                ))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    settings.request_timeout,
-                ))
-                .layer(DefaultBodyLimit::disable()),
-        )
+    let routes = Router::new().nest("/api/v1", api).merge(root);
+    let routes = if web {
+        routes.fallback(crate::web::serve)
+    } else {
+        routes.fallback(|| async { problem_for_status(StatusCode::NOT_FOUND) })
+    };
+    routes.with_state(state).layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|req: &Request<_>| {
+                        let request_id = req
+                            .headers()
+                            .get(&REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("");
+                        tracing::info_span!(
+                            "request",
+                            method = %req.method(),
+                            path = %req.uri().path(),
+                            request_id,
+                            route = tracing::field::Empty,
+                            tenant_id = tracing::field::Empty,
+                            user_id = tracing::field::Empty,
+                        )
+                    })
+                    .on_request(())
+                    .on_response(|res: &Response<_>, latency: Duration, _: &tracing::Span| {
+                        let latency_ms = (latency.as_secs_f64() * 1e6).round() / 1e3;
+                        tracing::info!(
+                            status = res.status().as_u16(),
+                            latency_ms,
+                            "request finished"
+                        );
+                    }),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .option_layer(cors(&settings.cors_origins))
+            .layer(CompressionLayer::new())
+            .layer(MapResponseLayer::new(problem_guard))
+            .layer(RequestBodyLimitLayer::new(
+                settings.body_limit_bytes.max(state_upload_limit),
+            ))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                settings.request_timeout,
+            ))
+            .layer(DefaultBodyLimit::disable()),
+    )
 }
 
 /// CORS only when `FRONTEND_URL` names other origins; otherwise same-origin, no headers.

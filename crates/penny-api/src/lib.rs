@@ -24,6 +24,7 @@ mod tenants;
 mod tools;
 mod trail;
 mod users;
+mod web;
 mod ws;
 
 use std::sync::Arc;
@@ -38,6 +39,7 @@ use penny_store::Store;
 pub use error::{ApiError, PROBLEM_JSON};
 pub use extract::Principal;
 pub use openapi::openapi_json;
+pub use web::embedded as web_app_embedded;
 
 use tenant_cache::TenantCache;
 
@@ -154,7 +156,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::docs())
         .merge(ws::routes())
         .merge(artifacts::link_routes());
-    layers::wrap(api, root, state)
+    layers::wrap(api, root, state, true)
 }
 
 /// The WebSocket service alone (`--role ws` on `WS_PORT`): `/chat/:id`, `/ws/chat/:id`,
@@ -164,10 +166,11 @@ pub fn ws_router(state: AppState) -> Router {
         Router::new(),
         health::routes().merge(ws::standalone_routes()),
         state,
+        false,
     )
 }
 
 /// Only `/health` and `/ready`: for processes running just the worker or scheduler role.
 pub fn health_router(state: AppState) -> Router {
-    layers::wrap(Router::new(), health::routes(), state)
+    layers::wrap(Router::new(), health::routes(), state, false)
 }

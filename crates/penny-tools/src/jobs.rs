@@ -70,6 +70,25 @@ impl ToolJobs {
     }
 }
 
+impl ToolJobs {
+    /// Stores and publishes a progress event on the job's conversation. Progress is
+    /// informative: if it cannot be stored, the job goes on.
+    async fn announce(&self, tenant: penny_store::TenantId, conversation: Uuid, event: Value) {
+        let stored = async {
+            let mut db = self.store.tenant(tenant).await?;
+            let stored = events::append(&mut db, tenant, conversation, vec![event]).await?;
+            db.commit().await.map_err(penny_store::StoreError::from)?;
+            Ok::<_, penny_store::StoreError>(stored)
+        };
+        match stored.await {
+            Ok(stored) => (self.publish)(conversation, stored),
+            Err(e) => {
+                tracing::warn!(error = %e, %conversation, "storing a tool progress event failed")
+            }
+        }
+    }
+}
+
 fn failure(e: ToolError) -> JobFailure {
     match e {
         // The caller's mistake or a missing part: trying again will not help.
@@ -94,6 +113,12 @@ impl JobHandler for ToolJobs {
         // Checked when the job was made; checked again in case the schema changed since.
         def.validate(&payload.params).map_err(failure)?;
         let tenant = job.tenant_id;
+        if let Some(conversation) = job.conversation_id {
+            let progress = json!({"type": "tool.progress", "jobId": job.id, "name": job.name,
+                "callId": payload.call_id, "runId": payload.run_id, "status": "active",
+                "attempt": ctx.attempt()});
+            self.announce(tenant, conversation, progress).await;
+        }
         match job.name.as_str() {
             "python_execute" => builtin::python::run(self, tenant, &payload.params, ctx).await,
             "create_artifact" => builtin::create::run(self, tenant, &payload.params).await,

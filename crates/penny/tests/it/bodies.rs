@@ -60,7 +60,8 @@ async fn unknown_routes_methods_and_ids_are_problems_without_internals() {
         "not_found",
     )
     .await;
-    assert_problem(app.get(&root, "/nothing").await, 404, "not_found").await;
+    assert_problem(app.get(&root, "/api/nothing").await, 404, "not_found").await;
+    assert_problem(app.get(&root, "/ws/nothing").await, 404, "not_found").await;
     let res = app
         .http
         .put(app.url("/api/v1/me"))

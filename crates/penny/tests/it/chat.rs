@@ -665,8 +665,8 @@ async fn a_tool_call_is_run_and_its_result_fed_back_until_the_model_answers() {
         .await;
     let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
     assert_eq!(
-        &kinds[..3],
-        ["run.started", "tool.call", "tool.result"],
+        &kinds[..4],
+        ["run.started", "tool.call", "tool.progress", "tool.result"],
         "{kinds:?}"
     );
     assert_eq!(*kinds.last().unwrap(), "run.completed");
@@ -676,7 +676,8 @@ async fn a_tool_call_is_run_and_its_result_fed_back_until_the_model_answers() {
         events[1].data["arguments"], r#"{"format":"unix"}"#,
         "streamed arguments assembled"
     );
-    let result = &events[2].data;
+    assert_eq!(events[2].data["status"], "active");
+    let result = &events[3].data;
     assert_eq!(result["ok"], true);
     let content: Value = serde_json::from_str(result["content"].as_str().unwrap()).unwrap();
     let unix = content["time"].as_i64().unwrap();

@@ -12,4 +12,5 @@ mod isolation;
 mod limits;
 mod roles;
 mod tools;
+mod web;
 mod ws;

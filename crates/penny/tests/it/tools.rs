@@ -285,9 +285,11 @@ async fn an_invoked_tool_makes_a_versioned_artifact_reported_on_the_conversation
         .await
         .unwrap();
     let events = SseReader::new(res).until(&["tool.result"]).await;
-    assert_eq!(events[0].event, "artifact.created");
-    assert_eq!(events[0].data["artifactId"], artifact_id);
-    assert_eq!(events[1].data["jobId"], job["id"]);
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(kinds, ["tool.progress", "artifact.created", "tool.result"]);
+    assert_eq!(events[0].data["jobId"], job["id"]);
+    assert_eq!(events[1].data["artifactId"], artifact_id);
+    assert_eq!(events[2].data["jobId"], job["id"]);
     assert_contiguous(&events);
     app.stop().await;
 }

@@ -1,0 +1,288 @@
+import { ApiProblem } from './problem';
+import type {
+  Artifact,
+  Conversation,
+  ConversationExport,
+  Me,
+  Message,
+  ModelInfo,
+  TokenPair,
+  ToolInfo,
+  UploadedFile,
+} from './types';
+
+/** Where the refresh token lives between page loads; the access token stays in memory. */
+export interface TokenStore {
+  get(): string | null;
+  set(token: string | null): void;
+}
+
+export const REFRESH_KEY = 'penny.refresh_token';
+
+export function localTokenStore(storage: Storage = window.localStorage): TokenStore {
+  return {
+    get: () => storage.getItem(REFRESH_KEY),
+    set: (t) => (t ? storage.setItem(REFRESH_KEY, t) : storage.removeItem(REFRESH_KEY)),
+  };
+}
+
+export interface ClientOptions {
+  baseUrl?: string;
+  fetch?: typeof fetch;
+  store: TokenStore;
+}
+
+type Json = Record<string, unknown> | unknown[];
+
+export interface RequestOptions {
+  method?: string;
+  body?: Json | FormData;
+  query?: Record<string, string | number | boolean | undefined | null>;
+  /** Skip the bearer header and the refresh-on-401 (auth endpoints). */
+  anonymous?: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * The one API client every screen uses: bearer auth, a single-flight token refresh on 401
+ * (concurrent requests share it, then retry once), problem+json errors as `ApiProblem`.
+ */
+export class ApiClient {
+  private readonly baseUrl: string;
+  private readonly doFetch: typeof fetch;
+  private readonly store: TokenStore;
+  private accessToken: string | null = null;
+  private refreshing: Promise<boolean> | null = null;
+  private readonly listeners = new Set<(signedIn: boolean) => void>();
+
+  constructor(opts: ClientOptions) {
+    this.baseUrl = opts.baseUrl ?? '';
+    this.doFetch = opts.fetch ?? ((...a) => fetch(...a));
+    this.store = opts.store;
+  }
+
+  /** Called with `false` when the session ends (logout, or a refresh that failed). */
+  onSessionChange(fn: (signedIn: boolean) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  get token(): string | null {
+    return this.accessToken;
+  }
+
+  hasSession(): boolean {
+    return this.accessToken !== null || this.store.get() !== null;
+  }
+
+  private setTokens(pair: TokenPair | null): void {
+    this.accessToken = pair?.access_token ?? null;
+    this.store.set(pair?.refresh_token ?? null);
+    this.listeners.forEach((l) => l(pair !== null));
+  }
+
+  /** A valid access token, refreshing first when none is held (used by the WebSocket). */
+  async ensureToken(): Promise<string> {
+    if (this.accessToken) return this.accessToken;
+    if (await this.refresh()) return this.accessToken!;
+    throw new ApiProblem({ title: 'Signed out', status: 401, code: 'unauthenticated' });
+  }
+
+  /**
+   * Exchanges the refresh token for a new pair. Single-flight: callers that arrive while a
+   * refresh is running wait for that one (the old refresh token is invalid after rotation).
+   * Resolves `false` (and ends the session) when it fails.
+   */
+  refresh(): Promise<boolean> {
+    if (this.refreshing) return this.refreshing;
+    const rt = this.store.get();
+    if (!rt) {
+      if (this.accessToken) this.setTokens(null);
+      return Promise.resolve(false);
+    }
+    this.refreshing = (async () => {
+      try {
+        const res = await this.doFetch(this.url('/api/v1/auth/refresh'), {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          body: JSON.stringify({ refresh_token: rt }),
+        });
+        if (!res.ok) {
+          this.setTokens(null);
+          return false;
+        }
+        this.setTokens((await res.json()) as TokenPair);
+        return true;
+      } catch {
+        // Network failure: keep the refresh token for a later try, but no access token.
+        this.accessToken = null;
+        return false;
+      } finally {
+        this.refreshing = null;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  private url(path: string, query?: RequestOptions['query']): string {
+    let u = this.baseUrl + path;
+    if (query) {
+      const qs = new URLSearchParams();
+      for (const [k, v] of Object.entries(query)) {
+        if (v !== undefined && v !== null && v !== '') qs.set(k, String(v));
+      }
+      const s = qs.toString();
+      if (s) u += `?${s}`;
+    }
+    return u;
+  }
+
+  /** A raw authenticated request (refresh + one retry on 401); throws `ApiProblem` on failure. */
+  async raw(path: string, opts: RequestOptions = {}): Promise<Response> {
+    let usedToken: string | null = null;
+    const send = async (): Promise<Response> => {
+      usedToken = this.accessToken;
+      const headers: Record<string, string> = { accept: 'application/json, */*' };
+      let body: BodyInit | undefined;
+      if (opts.body instanceof FormData) body = opts.body;
+      else if (opts.body !== undefined) {
+        headers['content-type'] = 'application/json';
+        body = JSON.stringify(opts.body);
+      }
+      if (!opts.anonymous && this.accessToken) {
+        headers.authorization = `Bearer ${this.accessToken}`;
+      }
+      try {
+        return await this.doFetch(this.url(path, opts.query), {
+          method: opts.method ?? (body ? 'POST' : 'GET'),
+          headers,
+          body,
+          signal: opts.signal,
+        });
+      } catch (e) {
+        if (e instanceof DOMException && e.name === 'AbortError') throw e;
+        throw ApiProblem.network(e);
+      }
+    };
+
+    if (!opts.anonymous && !this.accessToken && this.store.get()) {
+      await this.refresh();
+    }
+    let res = await send();
+    if (res.status === 401 && !opts.anonymous) {
+      // Another request may already have refreshed while this one was in flight.
+      const ok =
+        this.accessToken !== null && this.accessToken !== usedToken ? true : await this.refresh();
+      if (ok) res = await send();
+    }
+    if (!res.ok) throw await ApiProblem.fromResponse(res);
+    return res;
+  }
+
+  async json<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.raw(path, opts);
+    if (res.status === 204) return undefined as T;
+    return (await res.json()) as T;
+  }
+
+  // --- auth -----------------------------------------------------------------------------
+
+  async login(email: string, password: string, tenant: string): Promise<void> {
+    const pair = await this.json<TokenPair>('/api/v1/auth/login', {
+      body: { email, password, tenant },
+      anonymous: true,
+    });
+    this.setTokens(pair);
+  }
+
+  async logout(): Promise<void> {
+    const rt = this.store.get();
+    try {
+      if (rt) await this.raw('/api/v1/auth/logout', { body: { refresh_token: rt }, anonymous: true });
+    } catch {
+      // the session ends locally either way
+    } finally {
+      this.setTokens(null);
+    }
+  }
+
+  me(): Promise<Me> {
+    return this.json('/api/v1/me');
+  }
+
+  // --- conversations --------------------------------------------------------------------
+
+  listConversations(q?: string, limit = 100): Promise<Conversation[]> {
+    return this.json('/api/v1/conversations', { query: { q, limit } });
+  }
+  createConversation(body: { title?: string; model?: string; system_prompt?: string } = {}): Promise<Conversation> {
+    return this.json('/api/v1/conversations', { body });
+  }
+  getConversation(id: string): Promise<Conversation> {
+    return this.json(`/api/v1/conversations/${id}`);
+  }
+  updateConversation(id: string, body: { title?: string; archived?: boolean; model?: string | null }): Promise<Conversation> {
+    return this.json(`/api/v1/conversations/${id}`, { method: 'PATCH', body });
+  }
+  async deleteConversation(id: string): Promise<void> {
+    await this.raw(`/api/v1/conversations/${id}`, { method: 'DELETE' });
+  }
+  /** The branch from the root to `leaf` (or to the newest leaf below it; default: current). */
+  messages(id: string, leaf?: string): Promise<Message[]> {
+    return this.json(`/api/v1/conversations/${id}/messages`, { query: { leaf } });
+  }
+  /** Every message of every branch (the JSON export), used to find a message's siblings. */
+  exportJson(id: string): Promise<ConversationExport> {
+    return this.json(`/api/v1/conversations/${id}/export`, { query: { format: 'json' } });
+  }
+  exportBlob(id: string, format: 'md' | 'json'): Promise<Blob> {
+    return this.raw(`/api/v1/conversations/${id}/export`, { query: { format } }).then((r) => r.blob());
+  }
+  async cancelRun(runId: string): Promise<void> {
+    await this.raw(`/api/v1/runs/${runId}/cancel`, { method: 'POST' });
+  }
+
+  // --- models, tools, artifacts, files ---------------------------------------------------
+
+  models(): Promise<ModelInfo[]> {
+    return this.json('/api/v1/models');
+  }
+  tools(): Promise<ToolInfo[]> {
+    return this.json('/api/v1/tools');
+  }
+  artifacts(conversationId: string): Promise<Artifact[]> {
+    return this.json('/api/v1/artifacts', { query: { conversationId } });
+  }
+  artifact(id: string): Promise<Artifact> {
+    return this.json(`/api/v1/artifacts/${id}`);
+  }
+  artifactContent(id: string, version?: number): Promise<Blob> {
+    return this.raw(`/api/v1/artifacts/${id}/content`, { query: { version } }).then((r) => r.blob());
+  }
+
+  /** Uploads one file with progress (XMLHttpRequest: fetch cannot report upload progress). */
+  async upload(file: File, onProgress?: (fraction: number) => void): Promise<UploadedFile> {
+    const token = await this.ensureToken();
+    const attempt = (bearer: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const xhr = new XMLHttpRequest();
+        xhr.open('POST', this.url('/api/v1/files'));
+        xhr.setRequestHeader('authorization', `Bearer ${bearer}`);
+        xhr.upload.onprogress = (e) => {
+          if (e.lengthComputable) onProgress?.(e.loaded / e.total);
+        };
+        xhr.onload = () => resolve({ status: xhr.status, body: xhr.responseText });
+        xhr.onerror = () => reject(ApiProblem.network(new Error('upload failed')));
+        const form = new FormData();
+        form.append('file', file);
+        xhr.send(form);
+      });
+    let r = await attempt(token);
+    if (r.status === 401 && (await this.refresh())) r = await attempt(this.accessToken!);
+    if (r.status < 200 || r.status >= 300) {
+      throw await ApiProblem.fromResponse(new Response(r.body, { status: r.status }));
+    }
+    onProgress?.(1);
+    return JSON.parse(r.body) as UploadedFile;
+  }
+}

@@ -1,0 +1,119 @@
+// Shapes of the PENNY API (checked against the running backend; snake_case as served).
+
+export type Role = 'viewer' | 'creator' | 'manager' | 'admin';
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  expires_in: number;
+  token_type?: string;
+}
+
+export interface Me {
+  id: string;
+  email: string;
+  display_name: string | null;
+  role: Role;
+  is_super_admin?: boolean;
+  tenant: { id: string; slug: string; name: string };
+}
+
+export interface Conversation {
+  id: string;
+  title: string;
+  model: string | null;
+  system_prompt: string | null;
+  archived: boolean;
+  current_leaf: string | null;
+  last_seq: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface StoredToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+  ok?: boolean;
+  result?: string;
+}
+
+export type MessageStatus = 'pending' | 'streaming' | 'complete' | 'failed' | 'cancelled' | string;
+
+export interface Message {
+  id: string;
+  conversation_id: string;
+  parent_id: string | null;
+  role: 'user' | 'assistant' | 'system' | 'tool' | string;
+  content: string;
+  status: MessageStatus;
+  model: string | null;
+  tool_calls: StoredToolCall[] | null;
+  error_code: string | null;
+  input_tokens?: number | null;
+  output_tokens?: number | null;
+  duration_ms?: number | null;
+  created_at: string;
+  /** How many messages share this one's parent (1 = no branches). */
+  siblings: number;
+  /** 1-based position among the siblings, oldest first. */
+  sibling_index: number;
+}
+
+export interface ConversationExport {
+  conversation: Conversation;
+  current_branch: string[];
+  messages: Message[];
+}
+
+export interface ModelInfo {
+  id: string;
+  name: string;
+  provider: string;
+  is_default: boolean;
+}
+
+export interface ToolInfo {
+  name: string;
+  description: string;
+  parameters: unknown;
+  usable: boolean;
+  enabled?: boolean;
+}
+
+export type ArtifactType =
+  | 'markdown'
+  | 'table'
+  | 'chart'
+  | 'vega-lite'
+  | 'mermaid'
+  | 'code'
+  | 'document'
+  | 'image'
+  | 'file';
+
+export interface ArtifactVersion {
+  version: number;
+  mime: string;
+  size: number;
+  createdAt?: string;
+}
+
+export interface Artifact {
+  id: string;
+  conversationId: string | null;
+  messageId: string | null;
+  type: ArtifactType | string;
+  title: string;
+  latestVersion: number;
+  createdAt: string;
+  updatedAt: string;
+  versions?: ArtifactVersion[];
+}
+
+export interface UploadedFile {
+  id: string;
+  filename: string;
+  mime: string;
+  size: number;
+}

@@ -1,0 +1,34 @@
+import { useEffect, useRef, useState } from 'react';
+
+/** A Vega-Lite spec, drawn by vega-embed (its own chunk, loaded only for this renderer). */
+export default function VegaArtifact({ text, dark }: { text: string; dark: boolean }) {
+  const ref = useRef<HTMLDivElement>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let result: { finalize: () => void } | null = null;
+    let gone = false;
+    (async () => {
+      try {
+        const spec = JSON.parse(text) as Record<string, unknown>;
+        // Fill the panel's width unless the spec sets its own.
+        if (spec.width === undefined) spec.width = 'container';
+        const { default: embed } = await import('vega-embed');
+        if (gone || !ref.current) return;
+        result = await embed(ref.current, spec as never, {
+          actions: false,
+          theme: dark ? 'dark' : undefined,
+          // Vega's expression interpreter keeps specs from evaluating code (CSP-safe).
+          ast: true,
+          config: { background: 'transparent' },
+        });
+      } catch (e) {
+        setError(e instanceof Error ? e.message : String(e));
+      }
+    })();
+    return () => {
+      gone = true;
+      result?.finalize();
+    };
+  }, [text, dark]);
+  return error ? <p className="form-error">Could not draw the chart: {error}</p> : <div ref={ref} className="vega" />;
+}

@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import type { Message } from '../api/types';
+import { chatReducer, displayMessages, initialChatState, type ChatState, type StreamEvent } from './stream';
+
+const msg = (id: string, parent: string | null, role: string, content: string, status = 'complete'): Message => ({
+  id,
+  conversation_id: 'c',
+  parent_id: parent,
+  role,
+  content,
+  status,
+  model: null,
+  tool_calls: null,
+  error_code: null,
+  created_at: '2026-01-01T00:00:00Z',
+  siblings: 1,
+  sibling_index: 1,
+});
+
+const apply = (s: ChatState, events: StreamEvent[]) => events.reduce((st, event) => chatReducer(st, { kind: 'event', event }), s);
+
+const started = (seq: number): StreamEvent => ({ type: 'run.started', seq, runId: 'r1', messageId: 'a1', userMessageId: 'u1', parentId: null });
+const delta = (seq: number, text: string): StreamEvent => ({ type: 'message.delta', seq, runId: 'r1', messageId: 'a1', text });
+
+function sentState(): ChatState {
+  let s = chatReducer(initialChatState, { kind: 'snapshot', messages: [], lastSeq: 0, liveFrom: 0 });
+  s = chatReducer(s, { kind: 'localSend', tempId: 'local-1', content: 'Hello', parentId: null });
+  return s;
+}
+
+describe('chat stream reducer', () => {
+  it('builds the assistant text from deltas in order', () => {
+    let s = sentState();
+    s = chatReducer(s, { kind: 'accepted', tempId: 'local-1', messageId: 'u1', assistantMessageId: 'a1', runId: 'r1' });
+    s = apply(s, [started(1), delta(2, 'Hel'), delta(3, 'lo'), delta(4, ' world')]);
+    const view = displayMessages(s);
+    expect(view.map((m) => m.role)).toEqual(['user', 'assistant']);
+    expect(view[1]!.content).toBe('Hello world');
+    expect(view[1]!.streaming).toBe(true);
+    expect(s.activeRunId).toBe('r1');
+    s = apply(s, [{ type: 'run.completed', seq: 5, runId: 'r1', messageId: 'a1' }]);
+    expect(s.activeRunId).toBeNull();
+    expect(displayMessages(s)[1]).toMatchObject({ content: 'Hello world', streaming: false, status: 'complete' });
+    expect(s.lastSeq).toBe(5);
+  });
+
+  it('adopts the local message when run.started comes before accepted', () => {
+    let s = apply(sentState(), [started(1), delta(2, 'Hi')]);
+    expect(s.branch.map((m) => m.id)).toEqual(['u1', 'a1']);
+    s = chatReducer(s, { kind: 'accepted', tempId: 'local-1', messageId: 'u1', assistantMessageId: 'a1', runId: 'r1' });
+    expect(s.branch.map((m) => m.id)).toEqual(['u1', 'a1']);
+    expect(displayMessages(s)[1]!.content).toBe('Hi');
+    expect(s.stale).toBe(false);
+  });
+
+  it('ignores duplicate and old seqs (a resume that overlaps)', () => {
+    let s = apply(sentState(), [started(1), delta(2, 'a'), delta(3, 'b')]);
+    const before = s;
+    s = apply(s, [delta(2, 'a'), delta(3, 'b'), delta(1, 'x')]);
+    expect(s).toBe(before);
+    s = apply(s, [delta(3, 'b'), delta(4, 'c')]);
+    expect(displayMessages(s)[1]!.content).toBe('abc');
+    expect(s.stale).toBe(false);
+  });
+
+  it('marks a gap stale and takes the branch from REST on refetch', () => {
+    let s = apply(sentState(), [started(1), delta(2, 'one ')]);
+    // seq 3 and 4 were never seen: the stream jumped.
+    s = apply(s, [delta(5, 'four')]);
+    expect(s.stale).toBe(true);
+    expect(s.lastSeq).toBe(5);
+    // The refetch: REST has the whole text of the finished message.
+    s = chatReducer(s, {
+      kind: 'snapshot',
+      messages: [msg('u1', null, 'user', 'Hello'), msg('a1', 'u1', 'assistant', 'one two three four')],
+    });
+    expect(s.stale).toBe(false);
+    expect(displayMessages(s)[1]!.content).toBe('one two three four');
+    // Later events still apply by seq; older ones are still ignored.
+    const same = apply(s, [delta(5, 'four')]);
+    expect(same).toBe(s);
+  });
+
+  it('keeps the live text of a message still streaming across a snapshot', () => {
+    let s = apply(sentState(), [started(1), delta(2, 'partial')]);
+    s = chatReducer(s, { kind: 'snapshot', messages: [msg('u1', null, 'user', 'Hello'), msg('a1', 'u1', 'assistant', '', 'streaming')] });
+    s = apply(s, [delta(3, ' more')]);
+    expect(displayMessages(s)[1]!.content).toBe('partial more');
+  });
+
+  it('records run.failed with its code and message', () => {
+    let s = apply(sentState(), [started(1), delta(2, 'so')]);
+    s = apply(s, [{ type: 'run.failed', seq: 3, runId: 'r1', messageId: 'a1', code: 'provider_unavailable', message: 'The model is down' }]);
+    const a = displayMessages(s)[1]!;
+    expect(a.status).toBe('failed');
+    expect(a.error).toEqual({ code: 'provider_unavailable', message: 'The model is down' });
+    expect(a.streaming).toBe(false);
+    expect(s.activeRunId).toBeNull();
+  });
+
+  it('tracks tool calls, their results and artifacts', () => {
+    let s = apply(sentState(), [
+      started(1),
+      { type: 'tool.call', seq: 2, runId: 'r1', messageId: 'a1', callId: 'c1', name: 'python_execute', arguments: '{"script":"1"}' },
+      { type: 'artifact.created', seq: 3, artifactId: 'art1', artifactType: 'chart', title: 'chart.png', mime: 'image/png', version: 1, messageId: 'a1' },
+      { type: 'tool.result', seq: 4, runId: 'r1', messageId: 'a1', callId: 'c1', name: 'python_execute', ok: true, content: '{"exitCode":0}' },
+    ]);
+    const a = displayMessages(s)[1]!;
+    expect(a.tools).toEqual([{ callId: 'c1', name: 'python_execute', arguments: '{"script":"1"}', status: 'ok', result: '{"exitCode":0}' }]);
+    expect(a.artifacts.map((x) => x.artifactId)).toEqual(['art1']);
+    expect(s.announced?.artifactId).toBe('art1');
+    s = apply(s, [{ type: 'run.cancelled', seq: 5, runId: 'r1', messageId: 'a1' }]);
+    expect(displayMessages(s)[1]!.status).toBe('cancelled');
+  });
+
+  it('replayed history neither switches branches nor announces artifacts', () => {
+    let s = chatReducer(initialChatState, {
+      kind: 'snapshot',
+      messages: [msg('u1', null, 'user', 'Hello'), msg('a1', 'u1', 'assistant', 'Hi')],
+      lastSeq: 0,
+      liveFrom: 10,
+    });
+    s = apply(s, [
+      { type: 'run.started', seq: 1, runId: 'r0', messageId: 'other', userMessageId: 'u0', parentId: null },
+      { type: 'artifact.created', seq: 2, artifactId: 'old', artifactType: 'chart', title: 't', mime: 'image/png', version: 1, messageId: 'other' },
+    ]);
+    expect(s.branch.map((m) => m.id)).toEqual(['u1', 'a1']);
+    expect(s.stale).toBe(false);
+    expect(s.announced).toBeNull();
+  });
+
+  it('an edit branches from the parent: the branch is cut there', () => {
+    let s = chatReducer(initialChatState, {
+      kind: 'snapshot',
+      messages: [msg('u1', null, 'user', 'A'), msg('a1', 'u1', 'assistant', 'B'), msg('u2', 'a1', 'user', 'C'), msg('a2', 'u2', 'assistant', 'D')],
+    });
+    s = chatReducer(s, { kind: 'localSend', tempId: 'local-x', content: 'C edited', parentId: 'a1' });
+    expect(s.branch.map((m) => m.id)).toEqual(['u1', 'a1', 'local-x']);
+    s = chatReducer(s, { kind: 'sendFailed', tempId: 'local-x' });
+    expect(s.branch.map((m) => m.id)).toEqual(['u1', 'a1']);
+  });
+});

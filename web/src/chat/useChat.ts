@@ -1,0 +1,156 @@
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
+import { api } from '../api';
+import { ChatSocket, chatSocketUrl, type SocketStatus } from '../api/socket';
+import type { Message } from '../api/types';
+import { useToast } from '../ui/toast';
+import { chatReducer, displayMessages, hasUnfinished, initialChatState } from './stream';
+
+export interface SendOptions {
+  parentId: string | null;
+  model?: string;
+  toolsAllowed?: string[];
+}
+
+/**
+ * One conversation's live state: loads the branch over REST, follows the event stream over
+ * the WebSocket (resuming from the last seq after a drop), sends, cancels and switches branches.
+ */
+export function useChat(conversationId: string) {
+  const [state, dispatch] = useReducer(chatReducer, initialChatState);
+  const [connection, setConnection] = useState<SocketStatus>('connecting');
+  const [loaded, setLoaded] = useState(false);
+  const socketRef = useRef<ChatSocket | null>(null);
+  const stateRef = useRef(state);
+  stateRef.current = state;
+  const loadedRef = useRef(false);
+  const toast = useToast();
+  const toastRef = useRef(toast);
+  toastRef.current = toast;
+
+  useEffect(() => {
+    dispatch({ kind: 'reset' });
+    loadedRef.current = false;
+    setLoaded(false);
+    const socket = new ChatSocket({
+      url: chatSocketUrl(conversationId),
+      getToken: () => api.ensureToken(),
+      refreshToken: () => api.refresh(),
+      onReady: async (serverLastSeq) => {
+        if (loadedRef.current) return stateRef.current.lastSeq; // a reconnect: go on from there
+        try {
+          const messages = await api.messages(conversationId);
+          // A run already under way: replay from the start so its text is whole.
+          const after = hasUnfinished(messages) ? 0 : serverLastSeq;
+          dispatch({ kind: 'snapshot', messages, lastSeq: after, liveFrom: serverLastSeq });
+          loadedRef.current = true;
+          setLoaded(true);
+          return after;
+        } catch (e) {
+          toastRef.current.error(e, 'Could not load the conversation');
+          return serverLastSeq;
+        }
+      },
+      onEvent: (event) => dispatch({ kind: 'event', event }),
+      onStatus: setConnection,
+      onError: (e) => toastRef.current.error(e, 'Chat connection'),
+    });
+    socketRef.current = socket;
+    socket.start();
+    // A handle for end-to-end tests (e.g. `window.pennySocket.drop()` to cut the line mid-answer).
+    (window as unknown as { pennySocket?: ChatSocket }).pennySocket = socket;
+    return () => {
+      socket.stop();
+      socketRef.current = null;
+    };
+  }, [conversationId]);
+
+  const refetch = useCallback(
+    async (leaf?: string | null) => {
+      try {
+        const messages = await api.messages(conversationId, leaf ?? undefined);
+        dispatch({ kind: 'snapshot', messages });
+      } catch (e) {
+        toastRef.current.error(e, 'Could not load messages');
+      }
+    },
+    [conversationId],
+  );
+
+  // A gap in the stream or a run started elsewhere: take the branch from REST.
+  useEffect(() => {
+    if (state.stale) void refetch(state.followLeaf);
+  }, [state.stale, state.followLeaf, refetch]);
+
+  // A run ended: refetch the branch for the stored text, usage and sibling counts.
+  const prevActive = useRef<string | null>(null);
+  useEffect(() => {
+    const was = prevActive.current;
+    prevActive.current = state.activeRunId;
+    if (was && !state.activeRunId) {
+      const leaf = stateRef.current.runs[was]?.messageId ?? stateRef.current.branch.at(-1)?.id;
+      void refetch(leaf);
+    }
+  }, [state.activeRunId, refetch]);
+
+  const send = useCallback(async (content: string, opts: SendOptions): Promise<boolean> => {
+    const socket = socketRef.current;
+    if (!socket) return false;
+    const tempId = `local-${Math.random().toString(36).slice(2)}`;
+    dispatch({ kind: 'localSend', tempId, content, parentId: opts.parentId });
+    try {
+      const a = await socket.send({
+        content,
+        parentId: opts.parentId ?? undefined,
+        model: opts.model,
+        toolsAllowed: opts.toolsAllowed,
+      });
+      dispatch({ kind: 'accepted', tempId, ...a });
+      return true;
+    } catch (e) {
+      dispatch({ kind: 'sendFailed', tempId });
+      toastRef.current.error(e, 'The message was not sent');
+      return false;
+    }
+  }, []);
+
+  const cancel = useCallback(async () => {
+    const runId = stateRef.current.activeRunId;
+    if (!runId) return;
+    try {
+      if (socketRef.current?.state === 'open') await socketRef.current.cancel(runId);
+      else await api.cancelRun(runId);
+    } catch (e) {
+      toastRef.current.error(e, 'Could not stop the answer');
+    }
+  }, []);
+
+  /** Shows the sibling at 1-based `index` of `message` (and the newest leaf below it). */
+  const switchBranch = useCallback(
+    async (message: { id: string; parent_id: string | null }, index: number) => {
+      try {
+        const all = await api.exportJson(conversationId);
+        const siblings = all.messages
+          .filter((m: Message) => m.parent_id === message.parent_id)
+          .sort((a, b) => (a.created_at === b.created_at ? (a.id < b.id ? -1 : 1) : a.created_at < b.created_at ? -1 : 1));
+        const target = siblings[index - 1];
+        if (target) await refetch(target.id);
+      } catch (e) {
+        toastRef.current.error(e, 'Could not switch branches');
+      }
+    },
+    [conversationId, refetch],
+  );
+
+  const messages = useMemo(() => displayMessages(state), [state]);
+  return {
+    state,
+    messages,
+    loaded,
+    connection,
+    running: state.activeRunId !== null,
+    send,
+    cancel,
+    switchBranch,
+    dropConnection: () => socketRef.current?.drop(),
+  };
+}
