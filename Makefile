@@ -47,6 +47,7 @@ test:
 	  echo "cargo-nextest not found; using cargo test"; \
 	  cargo test --workspace; \
 	fi
+	bash scripts/e2e.sh
 
 # Two builds, so `penny` is the very binary `make run` builds (features not unified with
 # the bench client's). Pass options with BENCH_ARGS="--duration 5 --connections 32".

@@ -204,13 +204,12 @@ command -v npm >/dev/null 2>&1 || apt_install npm
 # --- Python sandbox venv (bubblewrap, python3-venv, pinned numpy/pandas/…) ---
 bash "$(dirname "${BASH_SOURCE[0]}")/setup-sandbox.sh"
 
-# --- Chromium ---
-# TODO: install Debian's chromium (+ chromium-driver if tests need it) for the
-# browser tool and for UI screenshots.
-
 # --- 5. services (only with --services) ------------------------------------------
 
 if [ "$START_SERVICES" -eq 1 ]; then
+  # Debian's Chromium for the browser tests (scripts/e2e.sh); Playwright downloads nothing.
+  apt_install chromium
+
   # PostgreSQL on 127.0.0.1:5432
   if ! pg_isready -q -h 127.0.0.1 -p 5432; then
     # "PORT STATUS" of cluster $PG_MAJOR/main, empty if there is no such cluster

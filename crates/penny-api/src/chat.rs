@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::{Stream, StreamExt};
-use penny_chat::{Caller, ChatError, SendRequest};
+use penny_chat::{Caller, ChatError, Parent, SendRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -59,8 +59,11 @@ pub(crate) fn caller(who: &Principal) -> Caller {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SendMessage {
     content: String,
-    /// Answer below this message (editing or branching); default: the current leaf.
-    parent_id: Option<Uuid>,
+    /// Answer below this message (editing or branching); `null`: a new first message;
+    /// omitted: below the current leaf.
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    parent_id: Option<Option<Uuid>>,
     /// A model name; default: the conversation's, else the tenant's default.
     model: Option<String>,
     /// Upload ids (accepted; used by tools).
@@ -98,7 +101,7 @@ async fn send(
     let _ = (&b.attachments, &b.artifacts_expected);
     let req = SendRequest {
         content: b.content,
-        parent_id: b.parent_id,
+        parent: Parent::from_field(b.parent_id),
         model: b.model,
         tools_allowed: b.tools_allowed,
     };

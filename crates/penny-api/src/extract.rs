@@ -202,6 +202,16 @@ impl FromRequestParts<AppState> for ClientMeta {
     }
 }
 
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`); use with
+/// `#[serde(default, deserialize_with = "crate::extract::double_option")]`.
+pub(crate) fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,18 +46,9 @@ async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<V
 pub struct ToolSettingsBody {
     enabled: Option<bool>,
     /// Roles that may use the tool; `null` goes back to the tool's default.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
     #[schema(value_type = Option<Vec<String>>)]
     roles: Option<Option<Vec<Role>>>,
-}
-
-/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Enables or disables a tool for the tenant and sets which roles may use it (admin).

@@ -38,7 +38,7 @@ use axum::routing::get;
 use axum::Router;
 use futures::stream::{BoxStream, SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use penny_chat::{Caller, SendRequest};
+use penny_chat::{Caller, Parent, SendRequest};
 use penny_store::conversations;
 use penny_store::StoreError;
 use serde::de::DeserializeOwned;
@@ -347,7 +347,8 @@ struct ResumeFrame {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct SendFrame {
     content: String,
-    parent_id: Option<Uuid>,
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    parent_id: Option<Option<Uuid>>,
     model: Option<String>,
     #[serde(default)]
     #[allow(dead_code)]
@@ -476,7 +477,7 @@ impl Reader {
     async fn send(&mut self, f: SendFrame) -> Result<(), Stop> {
         let req = SendRequest {
             content: f.content,
-            parent_id: f.parent_id,
+            parent: Parent::from_field(f.parent_id),
             model: f.model,
             tools_allowed: f.tools_allowed,
         };

@@ -65,10 +65,33 @@ pub struct Caller {
     pub role: Role,
 }
 
+/// Where a new user message goes in the conversation's tree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Parent {
+    /// Below the conversation's current leaf: the next message of the current branch.
+    #[default]
+    CurrentLeaf,
+    /// A new first message: editing the first message makes a sibling of it.
+    Root,
+    /// Below this message: editing or regenerating further down makes a sibling branch.
+    Message(Uuid),
+}
+
+impl Parent {
+    /// From an API field that tells "absent" (`None`) from an explicit `null` (`Some(None)`).
+    pub fn from_field(field: Option<Option<Uuid>>) -> Self {
+        match field {
+            None => Parent::CurrentLeaf,
+            Some(None) => Parent::Root,
+            Some(Some(id)) => Parent::Message(id),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct SendRequest {
     pub content: String,
-    pub parent_id: Option<Uuid>,
+    pub parent: Parent,
     pub model: Option<String>,
     /// Tools the model may call for this message, by name.
     pub tools_allowed: Vec<String>,
@@ -140,7 +163,11 @@ impl Engine {
                     .unwrap_or(ChatError::NoModel))
             }
         };
-        let parent = req.parent_id.or(conv.current_leaf);
+        let parent = match req.parent {
+            Parent::CurrentLeaf => conv.current_leaf,
+            Parent::Root => None,
+            Parent::Message(id) => Some(id),
+        };
         let user_msg = conversations::add_message(
             &mut tx,
             who.tenant,

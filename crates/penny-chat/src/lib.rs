@@ -18,7 +18,7 @@ mod subscribe;
 mod tools;
 mod writer;
 
-pub use engine::{Caller, Engine, EngineSettings, SendRequest, Started};
+pub use engine::{Caller, Engine, EngineSettings, Parent, SendRequest, Started};
 pub use error::ChatError;
 pub use tools::{CallSite, ToolOutcome, ToolRunner};
 

@@ -4,7 +4,8 @@ export type SocketStatus = 'connecting' | 'open' | 'offline' | 'closed';
 
 export interface SendFrame {
   content: string;
-  parentId?: string;
+  /** Answer below this message; `null`: a new first message; omitted: the current leaf. */
+  parentId?: string | null;
   model?: string;
   toolsAllowed?: string[];
 }

@@ -100,7 +100,8 @@ export function useChat(conversationId: string) {
     try {
       const a = await socket.send({
         content,
-        parentId: opts.parentId ?? undefined,
+        // null asks for a new first message (editing the first message branches it).
+        parentId: opts.parentId,
         model: opts.model,
         toolsAllowed: opts.toolsAllowed,
       });

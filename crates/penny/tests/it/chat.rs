@@ -713,3 +713,44 @@ async fn a_tool_the_message_did_not_allow_is_refused_not_run() {
     assert_eq!(events.last().unwrap().event, "run.completed");
     chat.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_explicit_null_parent_makes_a_sibling_of_the_first_message() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let first = chat
+        .send(&conv, json!({"content": "one [[tokens=2]]"}))
+        .await;
+    chat.settled(&conv).await;
+    // Omitted parent: below the current leaf.
+    chat.send(&conv, json!({"content": "next [[tokens=2]]"}))
+        .await;
+    assert_eq!(chat.settled(&conv).await.len(), 4);
+    // `null`: a new first message, beside the first one.
+    let edited = chat
+        .send(
+            &conv,
+            json!({"content": "one, edited [[tokens=2]]", "parentId": null}),
+        )
+        .await;
+    let branch = chat.settled(&conv).await;
+    assert_eq!(branch.len(), 2, "{branch:?}");
+    assert_eq!(branch[0]["id"], edited["messageId"]);
+    assert!(branch[0]["parent_id"].is_null());
+    assert_eq!(branch[0]["siblings"], 2);
+    let old = chat
+        .app
+        .get(
+            &chat.root,
+            &format!(
+                "/api/v1/conversations/{conv}/messages?leaf={}",
+                first["messageId"].as_str().unwrap()
+            ),
+        )
+        .await
+        .json::<Vec<Value>>()
+        .await
+        .unwrap();
+    assert_eq!(old[0]["content"], "one [[tokens=2]]");
+    chat.stop().await;
+}

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Browser end-to-end tests of the web app (web/e2e, @playwright/test driving Debian's
+# Chromium) against the real `penny` server, a throw-away PostgreSQL database and the fake
+# model provider. Idempotent; everything it starts or creates is removed on exit.
+#
+#   bash scripts/e2e.sh                     # all tests
+#   bash scripts/e2e.sh chart.e2e.ts        # extra arguments go to `playwright test`
+#
+# Environment:
+#   PENNY_BIN                the server binary (default target/debug/penny, built here;
+#                            when set, it is used as is)
+#   FAKE_LLM_BIN             the fake provider (default target/debug/penny-fake-llm)
+#   PENNY_TEST_DATABASE_URL  a PostgreSQL (≥ 15, pgvector) superuser URL
+#                            (default postgres://postgres@127.0.0.1:5432/postgres)
+#   E2E_KEEP=1               keep the temporary folder (server logs) after the run
+# Screenshots, the server and fake logs go to web/e2e/output/.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$PATH"
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+
+ADMIN_EMAIL="e2e-admin@penny.test"
+ADMIN_PASSWORD="e2e-admin-password-1"
+JWT_SECRET_VALUE="e2e-jwt-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+BASE_DB_URL="${PENNY_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+OUT="$ROOT/web/e2e/output"
+
+say() { printf '\033[1me2e:\033[0m %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || die "/usr/bin/chromium is missing (apt-get install chromium)"
+command -v psql >/dev/null || die "psql is missing"
+command -v node >/dev/null || die "node is missing"
+
+# --- builds (only what is missing or stale) -------------------------------------------------
+if [ ! -f web/node_modules/@playwright/test/package.json ]; then
+  say "installing the web dependencies (npm ci)"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [ ! -f web/dist/index.html ]; then
+  say "building the web app (web/dist)"
+  npm --prefix web run build --silent
+fi
+if [ -z "${PENNY_BIN:-}" ]; then
+  say "cargo build -p penny -p penny-fake-llm"
+  cargo build --quiet -p penny -p penny-fake-llm
+  PENNY_BIN="$ROOT/target/debug/penny"
+elif [ -z "${FAKE_LLM_BIN:-}" ] && [ ! -x "$ROOT/target/debug/penny-fake-llm" ]; then
+  cargo build --quiet -p penny-fake-llm
+fi
+FAKE_LLM_BIN="${FAKE_LLM_BIN:-$ROOT/target/debug/penny-fake-llm}"
+[ -x "$PENNY_BIN" ] || die "no server binary at $PENNY_BIN"
+[ -x "$FAKE_LLM_BIN" ] || die "no fake provider at $FAKE_LLM_BIN"
+
+# --- throw-away state, removed by the trap ----------------------------------------------------
+TMP="$(mktemp -d /tmp/penny-e2e.XXXXXX)"
+chmod 755 "$TMP"
+DB="penny_e2e_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+# The same server, database $DB (keeps user, host, port and any ?query).
+case "$BASE_DB_URL" in
+  *\?*) DB_QUERY="?${BASE_DB_URL#*\?}"; DB_NOQUERY="${BASE_DB_URL%%\?*}" ;;
+  *) DB_QUERY=""; DB_NOQUERY="$BASE_DB_URL" ;;
+esac
+DB_PREFIX="${DB_NOQUERY%/*}"
+case "$DB_PREFIX" in *://) DB_PREFIX="$DB_NOQUERY" ;; esac # URL without a database part
+DATABASE_URL_E2E="$DB_PREFIX/$DB$DB_QUERY"
+PIDS=()
+DB_CREATED=0
+
+cleanup() {
+  local code=$?
+  set +e
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  mkdir -p "$OUT"
+  cp "$TMP/penny.log" "$OUT/penny.log" 2>/dev/null
+  cp "$TMP/fake.log" "$OUT/fake-llm.log" 2>/dev/null
+  if [ "$DB_CREATED" = 1 ]; then
+    psql "$BASE_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null ||
+      say "could not drop database $DB"
+  fi
+  if [ "${E2E_KEEP:-0}" = 1 ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+psql "$BASE_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$DB\"" >/dev/null
+DB_CREATED=1
+say "database $DB"
+
+FAKE_PORT="$(free_port)"
+"$FAKE_LLM_BIN" --port "$FAKE_PORT" --token-delay-ms 20 >"$TMP/fake.log" 2>&1 &
+PIDS+=("$!")
+
+PORT="$(free_port)"
+while [ "$PORT" = "$FAKE_PORT" ]; do PORT="$(free_port)"; done
+BASE_URL="http://127.0.0.1:$PORT"
+env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u REDIS_URL -u PENNY_CONFIG \
+  DATABASE_URL="$DATABASE_URL_E2E" \
+  PENNY_DATA_DIR="$TMP/data" \
+  PENNY_ADMIN_EMAIL="$ADMIN_EMAIL" \
+  PENNY_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
+  JWT_SECRET="$JWT_SECRET_VALUE" \
+  SANDBOX_VENV="$ROOT/.penny/sandbox/venv" \
+  SANDBOX_POOL_SIZE=1 \
+  OBJECTS_DIR="$TMP/objects" \
+  HOST=127.0.0.1 \
+  RATE_LIMIT_PER_MINUTE=100000 RATE_LIMIT_IP_PER_MINUTE=100000 \
+  LOGIN_MAX_FAILURES=1000 LOGIN_MAX_FAILURES_PER_IP=1000 \
+  RUST_LOG="${RUST_LOG:-info}" \
+  "$PENNY_BIN" serve --port "$PORT" >"$TMP/penny.log" 2>&1 &
+PENNY_PID=$!
+PIDS+=("$PENNY_PID")
+
+say "waiting for $BASE_URL/ready"
+for i in $(seq 1 240); do
+  if curl -fsS -o /dev/null "$BASE_URL/ready" 2>/dev/null; then break; fi
+  if ! kill -0 "$PENNY_PID" 2>/dev/null; then tail -n 40 "$TMP/penny.log" >&2; die "penny exited during start-up"; fi
+  [ "$i" = 240 ] && { tail -n 40 "$TMP/penny.log" >&2; die "penny was not ready after 60 s"; }
+  sleep 0.25
+done
+for i in $(seq 1 40); do
+  curl -fsS -o /dev/null "http://127.0.0.1:$FAKE_PORT/v1/models" 2>/dev/null && break
+  [ "$i" = 40 ] && { cat "$TMP/fake.log" >&2; die "the fake provider did not start"; }
+  sleep 0.25
+done
+
+TOKEN="$(curl -fsS "$BASE_URL/api/v1/auth/login" -H 'content-type: application/json' \
+  -d "{\"email\":\"$ADMIN_EMAIL\",\"password\":\"$ADMIN_PASSWORD\",\"tenant\":\"default\"}" | jq -r .access_token)"
+[ -n "$TOKEN" ] && [ "$TOKEN" != null ] || die "could not log in as the admin"
+curl -fsS -o /dev/null "$BASE_URL/api/v1/models" -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+  -d "{\"name\":\"fake\",\"provider\":\"openai\",\"base_url\":\"http://127.0.0.1:$FAKE_PORT/v1\",\"is_default\":true}" ||
+  die "could not configure the fake model"
+say "penny on $BASE_URL, fake model on :$FAKE_PORT"
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+set +e
+(
+  cd web
+  BASE_URL="$BASE_URL" \
+    PENNY_ADMIN_EMAIL="$ADMIN_EMAIL" PENNY_ADMIN_PASSWORD="$ADMIN_PASSWORD" PENNY_TENANT=default \
+    npx --no-install playwright test "$@"
+)
+STATUS=$?
+set -e
+if [ "$STATUS" != 0 ]; then
+  say "tests failed; the server log's tail:"
+  tail -n 30 "$TMP/penny.log" >&2
+fi
+say "screenshots in ${OUT#"$ROOT"/}/"
+exit "$STATUS"
