@@ -88,7 +88,7 @@ async fn measure(launch: &Launch, server: &Server, opts: &Options) -> anyhow::Re
 }
 
 /// Logs in as the bootstrap admin; returns the `Authorization` header value.
-async fn login(conn: &mut Conn) -> anyhow::Result<HeaderValue> {
+pub(crate) async fn login(conn: &mut Conn) -> anyhow::Result<HeaderValue> {
     let body = json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "tenant": "default"});
     let answer = conn
         .json(

@@ -9,7 +9,7 @@ use anyhow::Context;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use http::{HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
+use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http1::{handshake, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -66,6 +66,16 @@ impl Conn {
         let status = res.status();
         let body = res.into_body().collect().await?.to_bytes();
         Ok((status, body))
+    }
+
+    /// Sends `req` and returns as soon as the head is in; the body is read by the caller
+    /// (a stream of server-sent events).
+    pub async fn send_streaming(
+        &mut self,
+        req: Request<Full<Bytes>>,
+    ) -> anyhow::Result<http::Response<Incoming>> {
+        self.sender.ready().await?;
+        Ok(self.sender.send_request(req).await?)
     }
 
     /// Sends a request and parses a JSON answer; fails unless the status is `expect`.

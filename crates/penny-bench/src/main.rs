@@ -1,24 +1,37 @@
-//! `penny-bench api`: benchmarks the release `penny` binary (`make bench-api`). It builds
-//! nothing: it starts `target/release/penny serve` on a throw-away database, measures
-//! start-up, memory and HTTP latency/throughput, prints a table, and cleans up (server
-//! stopped, database dropped, temp dir removed) even when something fails or on Ctrl-C.
+//! `penny-bench`: benchmarks of the release `penny` binary. It builds nothing: it starts
+//! `target/release/penny serve` on a throw-away database, measures, prints a table, and
+//! cleans up (servers stopped, database dropped, temp dir removed) even when something
+//! fails or on Ctrl-C.
+//!
+//! - `api` (`make bench-api`): start-up, memory, HTTP latency/throughput.
+//! - `tools` (`make bench-tools`): `python_execute` end to end through the API.
+//! - `chat` (`make bench-chat`): streaming overhead against the bare fake provider, and
+//!   fan-out of one run to many WebSocket subscribers on a second instance.
 
 mod api;
+mod chat;
 mod client;
 mod db;
+mod fanout;
 mod load;
 mod report;
 mod server;
+mod sse;
+mod stats;
+mod tools;
 
-use std::path::PathBuf;
+use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::db::BenchDb;
 use crate::load::Settings;
 use crate::server::Launch;
+use crate::stats::Machine;
 
 #[derive(Parser)]
 #[command(name = "penny-bench", about = "Benchmarks of the release penny binary")]
@@ -31,6 +44,21 @@ struct Cli {
 enum Bench {
     /// Start-up time, memory, and HTTP API latency/throughput under load.
     Api(ApiArgs),
+    /// python_execute through the API (trivial and pandas + chart) against bare python3.
+    Tools(ToolsArgs),
+    /// SSE streaming overhead against the bare fake provider; WebSocket fan-out via Redis.
+    Chat(ChatArgs),
+}
+
+/// Options every benchmark takes.
+#[derive(Args)]
+struct Common {
+    /// The penny binary (default: target/release/penny).
+    #[arg(long)]
+    penny: Option<PathBuf>,
+    /// Extra server environment, e.g. `--env DATABASE_MAX_CONNECTIONS=32` (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    env: Vec<(String, String)>,
 }
 
 #[derive(Args)]
@@ -47,12 +75,57 @@ struct ApiArgs {
     /// Users created before the load, so the list endpoint has rows to return.
     #[arg(long, default_value_t = 20)]
     users: usize,
-    /// The penny binary (default: target/release/penny).
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct ToolsArgs {
+    /// Calls per script, one at a time with the pool warm.
+    #[arg(long, default_value_t = 30)]
+    runs: usize,
+    /// Back-to-back calls per script in the burst.
+    #[arg(long, default_value_t = 10)]
+    burst: usize,
+    /// Seconds before the first call and between warm calls (the pool refills).
+    #[arg(long, default_value_t = 3.0)]
+    gap: f64,
+    /// The sandbox venv (default: <repo>/.penny/sandbox/venv, made by scripts/setup.sh).
     #[arg(long)]
-    penny: Option<PathBuf>,
-    /// Extra server environment, e.g. `--env DATABASE_MAX_CONNECTIONS=32` (repeatable).
-    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_pair)]
-    env: Vec<(String, String)>,
+    venv: Option<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args)]
+struct ChatArgs {
+    /// Concurrent conversations, each streaming one answer over SSE.
+    #[arg(long, default_value_t = 200)]
+    streams: usize,
+    /// Tokens in each streamed answer.
+    #[arg(long, default_value_t = 200)]
+    tokens: usize,
+    /// Milliseconds between two tokens of a streamed answer.
+    #[arg(long, default_value_t = 5)]
+    delay_ms: u64,
+    /// WebSocket subscribers on instance B in the fan-out.
+    #[arg(long, default_value_t = 500)]
+    subscribers: usize,
+    /// Tokens in the fan-out's answer.
+    #[arg(long, default_value_t = 100)]
+    fanout_tokens: usize,
+    /// Milliseconds between two tokens of the fan-out's answer.
+    #[arg(long, default_value_t = 20)]
+    fanout_delay_ms: u64,
+    /// Redis for the fan-out's two instances.
+    #[arg(
+        long,
+        env = "PENNY_TEST_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    redis: String,
+    #[command(flatten)]
+    common: Common,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -64,8 +137,12 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let Bench::Api(args) = Cli::parse().command;
-    match bench_api(args).await {
+    let outcome = match Cli::parse().command {
+        Bench::Api(args) => bench_api(args).await,
+        Bench::Tools(args) => bench_tools(args).await,
+        Bench::Chat(args) => bench_chat(args).await,
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("penny-bench: error: {e:#}");
@@ -74,10 +151,35 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn bench_api(args: ApiArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.connections > 0, "--connections must be at least 1");
-    anyhow::ensure!(args.duration > 0.0, "--duration must be positive");
-    let bin = server::locate_penny(args.penny.clone())?;
+/// What a benchmark runs on: the binary, a fresh database and a temp data dir.
+struct Ground {
+    bin: PathBuf,
+    database_url: String,
+    data_dir: PathBuf,
+    db_local: bool,
+}
+
+impl Ground {
+    /// A launch on a free port with `env` over the defaults.
+    fn launch(&self, env: Vec<(String, String)>) -> anyhow::Result<Launch> {
+        Ok(Launch {
+            bin: self.bin.clone(),
+            database_url: self.database_url.clone(),
+            data_dir: self.data_dir.clone(),
+            port: server::free_port()?,
+            extra_env: env,
+        })
+    }
+}
+
+/// Creates the database and data dir, runs `bench` on them, and removes both whatever
+/// happens; Ctrl-C drops the run (children are killed on drop) and cleans up too.
+async fn on_fresh_ground<F, Fut>(penny: Option<PathBuf>, bench: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Ground) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let bin = server::locate_penny(penny)?;
     let db = BenchDb::create().await?;
     let data_dir = std::env::temp_dir().join(format!("{}-data", db.name));
     eprintln!(
@@ -86,10 +188,18 @@ async fn bench_api(args: ApiArgs) -> anyhow::Result<()> {
         db.name,
         data_dir.display()
     );
-    // Everything after the database exists runs here, so that it is dropped whatever
-    // happens; Ctrl-C drops the run (the child is killed on drop) and cleans up too.
+    let ground = Ground {
+        bin,
+        database_url: db.url.clone(),
+        data_dir: data_dir.clone(),
+        db_local: db.is_local(),
+    };
+    let run = async {
+        std::fs::create_dir_all(&data_dir)?;
+        bench(ground).await
+    };
     let outcome = tokio::select! {
-        r = run(&args, bin, &db, &data_dir) => r,
+        r = run => r,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
     let dropped = db.drop_it().await;
@@ -98,39 +208,138 @@ async fn bench_api(args: ApiArgs) -> anyhow::Result<()> {
     dropped
 }
 
-async fn run(
-    args: &ApiArgs,
-    bin: PathBuf,
-    db: &BenchDb,
-    data_dir: &std::path::Path,
-) -> anyhow::Result<()> {
-    std::fs::create_dir_all(data_dir)?;
-    let launch = Launch {
-        bin,
-        database_url: db.url.clone(),
-        data_dir: data_dir.to_path_buf(),
-        port: server::free_port()?,
-        extra_env: args.env.clone(),
+async fn bench_api(args: ApiArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.connections > 0, "--connections must be at least 1");
+    anyhow::ensure!(args.duration > 0.0, "--duration must be positive");
+    let env = args.common.env.clone();
+    on_fresh_ground(args.common.penny.clone(), |ground| async move {
+        let launch = ground.launch(env.clone())?;
+        let opts = api::Options {
+            settings: Settings {
+                connections: args.connections,
+                warmup: Duration::from_secs_f64(args.warmup.max(0.0)),
+                duration: Duration::from_secs_f64(args.duration),
+            },
+            idle: Duration::from_secs(2),
+            users: args.users,
+        };
+        let figures = api::run(&launch, &opts).await?;
+        report::print(
+            &figures,
+            &report::Context {
+                connections: args.connections,
+                duration: opts.settings.duration,
+                cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                db_local: ground.db_local,
+                extra_env: &env,
+            },
+        );
+        Ok(())
+    })
+    .await
+}
+
+async fn bench_tools(args: ToolsArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
+    anyhow::ensure!(args.gap >= 0.0, "--gap must not be negative");
+    let venv = args
+        .venv
+        .clone()
+        .unwrap_or_else(|| repo_root().join(".penny/sandbox/venv"));
+    anyhow::ensure!(
+        venv.join("bin/python").exists(),
+        "no sandbox venv at {} (run `bash scripts/setup.sh`, or pass --venv)",
+        venv.display()
+    );
+    let opts = tools::Options {
+        runs: args.runs,
+        burst: args.burst,
+        gap: Duration::from_secs_f64(args.gap),
+        venv: venv.canonicalize().context("resolving the venv path")?,
     };
-    let opts = api::Options {
-        settings: Settings {
-            connections: args.connections,
-            warmup: Duration::from_secs_f64(args.warmup.max(0.0)),
-            duration: Duration::from_secs_f64(args.duration),
+    let mut env = pairs(&[
+        ("SANDBOX_POOL_SIZE", "2"),
+        ("TOOLS_RATE_PER_SEC", "0"),
+        ("SANDBOX_VENV", &opts.venv.display().to_string()),
+    ]);
+    env.extend(args.common.env.iter().cloned());
+    on_fresh_ground(args.common.penny.clone(), |ground| async move {
+        let launch = ground.launch(env)?;
+        let figures = tools::run(&launch, &opts).await?;
+        tools::print(&figures, &opts, &Machine::now(), ground.db_local);
+        Ok(())
+    })
+    .await
+}
+
+async fn bench_chat(args: ChatArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.streams > 0, "--streams must be at least 1");
+    anyhow::ensure!(args.tokens > 0, "--tokens must be at least 1");
+    anyhow::ensure!(args.fanout_tokens > 0, "--fanout-tokens must be at least 1");
+    // Each subscriber and stream is a socket here and one in the server (which inherits
+    // this limit), plus the servers' database connections and files.
+    raise_open_files(args.subscribers.max(args.streams) as u64 + 512)?;
+    let opts = chat::Options {
+        streams: args.streams,
+        tokens: args.tokens,
+        delay_ms: args.delay_ms,
+        fanout: fanout::Options {
+            subscribers: args.subscribers,
+            tokens: args.fanout_tokens,
+            delay_ms: args.fanout_delay_ms,
         },
-        idle: Duration::from_secs(2),
-        users: args.users,
     };
-    let figures = api::run(&launch, &opts).await?;
-    report::print(
-        &figures,
-        &report::Context {
-            connections: args.connections,
-            duration: opts.settings.duration,
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            db_local: db.is_local(),
-            extra_env: &args.env,
-        },
+    // One sealing key for every instance, so B reads the model key A stored.
+    let mut env = pairs(&[(
+        "PENNY_ENCRYPTION_KEY",
+        "cGVubnktYmVuY2gtc2VhbGluZy1rZXktMzItYnl0ZSE=",
+    )]);
+    env.extend(args.common.env.iter().cloned());
+    let mut clustered = env.clone();
+    clustered.extend(pairs(&[
+        ("REDIS_URL", &args.redis),
+        (
+            "REDIS_PREFIX",
+            &format!("penny-bench-{}", std::process::id()),
+        ),
+    ]));
+    on_fresh_ground(args.common.penny.clone(), |ground| async move {
+        let single = ground.launch(env)?;
+        let a = ground.launch(clustered.clone())?;
+        let mut b = ground.launch(clustered)?;
+        while b.port == a.port {
+            b.port = server::free_port()?;
+        }
+        let figures = chat::run(&single, [&a, &b], &opts).await?;
+        chat::print(&figures, &opts, &Machine::now(), ground.db_local);
+        Ok(())
+    })
+    .await
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Raises the soft open-files limit to `want` (at most the hard limit) when it is lower.
+fn raise_open_files(want: u64) -> anyhow::Result<()> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).context("reading RLIMIT_NOFILE")?;
+    if soft >= want {
+        return Ok(());
+    }
+    let new = want.min(hard);
+    setrlimit(Resource::RLIMIT_NOFILE, new, hard).context("raising RLIMIT_NOFILE")?;
+    eprintln!("bench: open-files limit raised from {soft} to {new}");
+    anyhow::ensure!(
+        new >= want,
+        "the open-files hard limit is {hard}, below the {want} this run needs (fewer --subscribers?)"
     );
     Ok(())
 }

@@ -23,6 +23,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How to start the server; the same for every start of one run.
+#[derive(Clone)]
 pub struct Launch {
     pub bin: PathBuf,
     pub database_url: String,
@@ -37,9 +38,10 @@ impl Launch {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
-    /// Where the server's stdout and stderr go (kept for the error message on failure).
+    /// Where the server's stdout and stderr go (kept for the error message on failure);
+    /// one file per port, so two instances may share a data dir.
     pub fn log_path(&self) -> PathBuf {
-        self.data_dir.join("server.log")
+        self.data_dir.join(format!("server-{}.log", self.port))
     }
 
     /// Spawns `penny serve` and waits until `/ready` answers 200; returns the time taken.

@@ -1,0 +1,143 @@
+//! Small-sample statistics (nearest-rank quantiles over every sample kept) and the
+//! machine line every report starts with: cores and load average, since other work may
+//! share this machine.
+
+use std::time::Duration;
+
+/// Durations, sorted once collected; quantiles are nearest-rank.
+#[derive(Debug, Clone, Default)]
+pub struct Samples {
+    sorted: Vec<Duration>,
+}
+
+impl Samples {
+    pub fn new(mut all: Vec<Duration>) -> Samples {
+        all.sort_unstable();
+        Samples { sorted: all }
+    }
+
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    /// The nearest-rank `q` quantile (`q` in 0..=1); zero when there are no samples.
+    pub fn quantile(&self, q: f64) -> Duration {
+        quantile(&self.sorted, q).unwrap_or_default()
+    }
+
+    pub fn p50_ms(&self) -> f64 {
+        ms(self.quantile(0.50))
+    }
+
+    pub fn p95_ms(&self) -> f64 {
+        ms(self.quantile(0.95))
+    }
+
+    pub fn p99_ms(&self) -> f64 {
+        ms(self.quantile(0.99))
+    }
+
+    pub fn max_ms(&self) -> f64 {
+        ms(self.quantile(1.0))
+    }
+}
+
+/// Signed offsets (microseconds), e.g. one receiver's time minus another's.
+#[derive(Debug, Clone, Default)]
+pub struct Offsets {
+    sorted: Vec<i64>,
+}
+
+impl Offsets {
+    pub fn new(mut all: Vec<i64>) -> Offsets {
+        all.sort_unstable();
+        Offsets { sorted: all }
+    }
+
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    /// The nearest-rank `q` quantile in milliseconds; zero when there are no samples.
+    pub fn quantile_ms(&self, q: f64) -> f64 {
+        quantile(&self.sorted, q).unwrap_or_default() as f64 / 1000.0
+    }
+}
+
+fn quantile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (sorted.len() as f64 * q.clamp(0.0, 1.0)).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A signed difference `a − b` in microseconds.
+pub fn signed_us(a: std::time::Instant, b: std::time::Instant) -> i64 {
+    if a >= b {
+        i64::try_from((a - b).as_micros()).unwrap_or(i64::MAX)
+    } else {
+        -i64::try_from((b - a).as_micros()).unwrap_or(i64::MAX)
+    }
+}
+
+/// The machine the run shares.
+pub struct Machine {
+    pub cores: usize,
+    /// The 1, 5 and 15 minute load averages, when `/proc/loadavg` could be read.
+    pub load: Option<[f64; 3]>,
+}
+
+impl Machine {
+    pub fn now() -> Machine {
+        Machine {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            load: load_average(),
+        }
+    }
+
+    /// `2 cores, load average 1.23 0.98 0.80`.
+    pub fn describe(&self) -> String {
+        match self.load {
+            Some([a, b, c]) => format!("{} cores, load average {a:.2} {b:.2} {c:.2}", self.cores),
+            None => format!("{} cores, load average unknown", self.cores),
+        }
+    }
+}
+
+fn load_average() -> Option<[f64; 3]> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut it = text.split_whitespace().map(|v| v.parse::<f64>().ok());
+    Some([it.next()??, it.next()??, it.next()??])
+}
+
+/// `yes`/`NO` next to a target.
+pub fn met(ok: bool) -> &'static str {
+    if ok {
+        "yes"
+    } else {
+        "NO"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_quantiles() {
+        let s = Samples::new((1..=20).rev().map(Duration::from_millis).collect());
+        assert_eq!(s.quantile(0.5), Duration::from_millis(10));
+        assert_eq!(s.quantile(0.95), Duration::from_millis(19));
+        assert_eq!(s.quantile(1.0), Duration::from_millis(20));
+        assert_eq!(s.quantile(0.0), Duration::from_millis(1));
+        assert_eq!(Samples::default().quantile(0.5), Duration::ZERO);
+        let o = Offsets::new(vec![3000, -1000, 2000, 1000]);
+        assert_eq!(o.quantile_ms(0.5), 1.0);
+        assert_eq!(o.quantile_ms(0.0), -1.0);
+    }
+}
