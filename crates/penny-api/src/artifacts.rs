@@ -313,12 +313,13 @@ pub struct LinkView {
     expires_at: DateTime<Utc>,
 }
 
-fn sign(key: &[u8], data: &[u8]) -> Vec<u8> {
+/// The MAC of a link's claims; `link` finalizes it, `follow` verifies it in constant time.
+fn link_mac(key: &[u8], data: &[u8]) -> Hmac<Sha256> {
     // HMAC accepts keys of any length.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
         .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(data);
-    mac.finalize().into_bytes().to_vec()
+    mac
 }
 
 /// A signed link to one version that works without a token until it expires.
@@ -344,7 +345,11 @@ async fn link(
         e: expires_at.timestamp(),
     };
     let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
-    let sig = URL_SAFE_NO_PAD.encode(sign(&state.tools.link_key, body.as_bytes()));
+    let sig = URL_SAFE_NO_PAD.encode(
+        link_mac(&state.tools.link_key, body.as_bytes())
+            .finalize()
+            .into_bytes(),
+    );
     Ok(Json(LinkView {
         url: format!("/api/v1/links/{body}.{sig}"),
         expires_at,
@@ -361,11 +366,9 @@ async fn follow(
     let given = URL_SAFE_NO_PAD
         .decode(sig)
         .map_err(|_| ApiError::NotFound)?;
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&state.tools.link_key)
+    link_mac(&state.tools.link_key, body.as_bytes())
+        .verify_slice(&given)
         .map_err(|_| ApiError::NotFound)?;
-    mac.update(body.as_bytes());
-    // Constant-time comparison.
-    mac.verify_slice(&given).map_err(|_| ApiError::NotFound)?;
     let claims: LinkClaims = URL_SAFE_NO_PAD
         .decode(body)
         .ok()

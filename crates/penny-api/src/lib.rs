@@ -39,7 +39,6 @@ use penny_store::Store;
 pub use error::{ApiError, PROBLEM_JSON};
 pub use extract::Principal;
 pub use openapi::openapi_json;
-pub use web::embedded as web_app_embedded;
 
 use tenant_cache::TenantCache;
 

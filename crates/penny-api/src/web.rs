@@ -19,11 +19,6 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const HOUR: &str = "public, max-age=3600";
 const NO_CACHE: &str = "no-cache";
 
-/// Whether the web app was built into this binary.
-pub fn embedded() -> bool {
-    Dist::get("index.html").is_some()
-}
-
 pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path();
     if path == "/api" || path.starts_with("/api/") || path.starts_with("/ws/") {
