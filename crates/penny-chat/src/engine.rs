@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::error::ChatError;
 use crate::run::{self, RunPlan};
 use crate::tools::ToolRunner;
-use crate::{cancel_topic, conversation_topic};
+use crate::cancel_topic;
 
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
@@ -51,6 +51,8 @@ pub(crate) struct Inner {
     pub tools: Arc<dyn ToolRunner>,
     /// Becomes true when the process shuts down: live event streams end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The shared group-commit writer of every run's events.
+    pub log: crate::writer::EventLog,
 }
 
 #[derive(Clone)]
@@ -118,6 +120,7 @@ impl Engine {
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         Engine(Arc::new(Inner {
+            log: crate::writer::EventLog::spawn(store.clone(), bus.clone()),
             shutdown,
             tools,
             client: penny_models::Client::new(settings.idle_timeout),
@@ -269,12 +272,6 @@ impl Engine {
     /// Publishes stored events in order; a bus failure only delays live delivery (clients
     /// resume from the log), so it is logged, not returned.
     pub(crate) async fn publish_all(&self, conversation: Uuid, events: &[serde_json::Value]) {
-        let topic = conversation_topic(conversation);
-        for e in events {
-            let bytes = Bytes::from(serde_json::to_vec(e).unwrap_or_default());
-            if let Err(err) = self.0.bus.publish(&topic, bytes).await {
-                tracing::warn!(error = %err, %conversation, "publishing a conversation event failed");
-            }
-        }
+        crate::writer::publish(&*self.0.bus, conversation, events).await;
     }
 }

@@ -53,7 +53,7 @@ struct Progress {
 
 pub async fn execute(engine: Engine, plan: RunPlan) {
     let started = Instant::now();
-    let writer = EventWriter::spawn(engine.clone(), plan.tenant, plan.conversation);
+    let writer = engine.0.log.writer(plan.tenant, plan.conversation);
     let mut progress = Progress::default();
     let outcome = match drive(&engine, &plan, &writer, &mut progress, started).await {
         Ok(o) => o,

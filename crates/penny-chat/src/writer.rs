@@ -1,106 +1,292 @@
-//! Group commit of a run's events: while one batch is being stored, new events queue up
-//! and go in the next batch (one transaction, one multi-row insert). Each event is
-//! published on the bus only after it is stored, so the log always holds at least what
-//! any subscriber has seen. A `tool.call` event goes in with its job: both or neither.
+//! Group commit of conversation events, shared by every run of this process.
+//!
+//! Runs hand their events to a few writer tasks (shards; a conversation always goes to the
+//! same one, so its events keep their order). A shard takes everything queued, stores it
+//! for all conversations of a tenant in one transaction (two statements, whatever the
+//! number of conversations), and only then publishes each event on the bus: the log
+//! always holds at least what any subscriber has seen. While one batch is being stored,
+//! new events queue up for the next. With 200 concurrent runs this is a few transactions
+//! per batch instead of one per run, which keeps the pool free for everything else.
+//!
+//! A `tool.call` event goes in with its job, in a transaction of its own: both or
+//! neither, and a failing job touches no other run's events.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use penny_bus::Bus;
 use penny_queue::{JobId, NewJob};
-use penny_store::{events, TenantId, TenantTx};
+use penny_store::{events, Store, TenantId, TenantTx};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::engine::Engine;
 use crate::error::ChatError;
 
-const BATCH: usize = 256;
+/// Most events stored in one batch.
+const BATCH: usize = 1024;
+/// Writer tasks per process.
+const SHARDS: usize = 4;
+/// Events queued per shard before senders wait (backpressure on the streams).
+const QUEUE: usize = 8192;
 
 enum Item {
     Event(Value),
     /// An event and the job it announces, stored in one transaction.
     WithJob(Value, NewJob, oneshot::Sender<Result<JobId, String>>),
+    /// Answered once everything this conversation queued before is stored and published.
+    Flush(oneshot::Sender<Result<(), String>>),
 }
 
+struct Msg {
+    tenant: TenantId,
+    conversation: Uuid,
+    item: Item,
+}
+
+/// The process's shared event writer; cheap to clone.
+#[derive(Clone)]
+pub struct EventLog {
+    shards: Arc<Vec<mpsc::Sender<Msg>>>,
+}
+
+impl EventLog {
+    /// Starts the writer tasks; they end when the last clone is dropped.
+    pub fn spawn(store: Store, bus: Arc<dyn Bus>) -> Self {
+        let shards = (0..SHARDS)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                tokio::spawn(Shard::new(store.clone(), bus.clone()).run(rx));
+                tx
+            })
+            .collect();
+        EventLog {
+            shards: Arc::new(shards),
+        }
+    }
+
+    /// A writer for one run's events in `conversation`.
+    pub fn writer(&self, tenant: TenantId, conversation: Uuid) -> EventWriter {
+        // Ids are random (v4): their low bits spread conversations evenly.
+        let shard = (conversation.as_u128() % self.shards.len() as u128) as usize;
+        EventWriter {
+            tenant,
+            conversation,
+            tx: self.shards[shard].clone(),
+        }
+    }
+}
+
+/// One run's handle on the shared writer.
 pub struct EventWriter {
-    tx: mpsc::Sender<Item>,
-    task: JoinHandle<Result<(), ChatError>>,
+    tenant: TenantId,
+    conversation: Uuid,
+    tx: mpsc::Sender<Msg>,
 }
 
 impl EventWriter {
-    pub fn spawn(engine: Engine, tenant: TenantId, conversation: Uuid) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Item>(1024);
-        let task = tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                // A job ends its batch, so its event is the last one stored before it.
-                while batch.len() < BATCH && matches!(batch.last(), Some(Item::Event(_))) {
-                    match rx.try_recv() {
-                        Ok(e) => batch.push(e),
-                        Err(_) => break,
-                    }
-                }
-                let mut job = None;
-                let events: Vec<Value> = batch
-                    .into_iter()
-                    .map(|item| match item {
-                        Item::Event(e) => e,
-                        Item::WithJob(e, new, reply) => {
-                            job = Some((new, reply));
-                            e
-                        }
-                    })
-                    .collect();
-                let mut db = engine.0.store.tenant(tenant).await?;
-                let stored = events::append(&mut db, tenant, conversation, events).await?;
-                match job {
-                    None => db.commit().await?,
-                    Some((new, reply)) => match enqueue(db, new).await {
-                        Ok(id) => {
-                            let _ = reply.send(Ok(id));
-                        }
-                        Err(e) => {
-                            // Nothing was stored: the call is refused, the run goes on.
-                            let _ = reply.send(Err(e.to_string()));
-                            continue;
-                        }
-                    },
-                }
-                engine.publish_all(conversation, &stored).await;
-            }
-            Ok(())
-        });
-        EventWriter { tx, task }
+    async fn put(&self, item: Item) -> bool {
+        let msg = Msg {
+            tenant: self.tenant,
+            conversation: self.conversation,
+            item,
+        };
+        self.tx.send(msg).await.is_ok()
     }
 
-    /// Queues an event (waits when 1024 are already queued: backpressure on the stream).
+    /// Queues an event (waits when the shard's queue is full).
     pub async fn send(&self, event: Value) {
-        let _ = self.tx.send(Item::Event(event)).await;
+        self.put(Item::Event(event)).await;
     }
 
     /// Stores `event` and enqueues `job` in one transaction, after every event before it.
     pub async fn send_with_job(&self, event: Value, job: NewJob) -> Result<JobId, String> {
         let (reply, answer) = oneshot::channel();
-        if self
-            .tx
-            .send(Item::WithJob(event, job, reply))
-            .await
-            .is_err()
-        {
-            return Err("the run's event log is closed".into());
+        if !self.put(Item::WithJob(event, job, reply)).await {
+            return Err("the event log is closed".into());
         }
         answer
             .await
-            .map_err(|_| "the run's event log stopped".to_string())?
+            .map_err(|_| "the event log stopped".to_string())?
     }
 
-    /// Stores and publishes everything queued, then stops.
+    /// Waits until everything queued is stored and published; reports the first failure to
+    /// store one of this run's events.
     pub async fn close(self) -> Result<(), ChatError> {
-        drop(self.tx);
-        match self.task.await {
-            Ok(r) => r,
-            Err(e) => Err(ChatError::Bus(format!("event writer stopped: {e}"))),
+        let (reply, answer) = oneshot::channel();
+        if !self.put(Item::Flush(reply)).await {
+            return Err(ChatError::Bus("the event log is closed".into()));
+        }
+        match answer.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ChatError::Bus(format!("storing events failed: {e}"))),
+            Err(_) => Err(ChatError::Bus("the event log stopped".into())),
         }
     }
+}
+
+/// Events of one batch for one tenant, per conversation in first-seen order.
+#[derive(Default)]
+struct TenantBatch {
+    order: Vec<Uuid>,
+    events: HashMap<Uuid, Vec<Value>>,
+}
+
+impl TenantBatch {
+    fn push(&mut self, conversation: Uuid, event: Value) {
+        self.events
+            .entry(conversation)
+            .or_insert_with(|| {
+                self.order.push(conversation);
+                Vec::new()
+            })
+            .push(event);
+    }
+}
+
+struct Shard {
+    store: Store,
+    bus: Arc<dyn Bus>,
+    /// Conversations whose events could not be stored, until their run's flush hears it.
+    /// Later events of such a conversation are dropped: the run is ending as failed.
+    failed: HashMap<Uuid, String>,
+}
+
+impl Shard {
+    fn new(store: Store, bus: Arc<dyn Bus>) -> Self {
+        Shard {
+            store,
+            bus,
+            failed: HashMap::new(),
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        let mut batch = Vec::with_capacity(BATCH);
+        while let Some(first) = rx.recv().await {
+            batch.push(first);
+            // A job ends its batch, so its event is the last one stored before it.
+            while batch.len() < BATCH && !matches!(batch.last(), Some(m) if is_job(m)) {
+                match rx.try_recv() {
+                    Ok(m) => batch.push(m),
+                    Err(_) => break,
+                }
+            }
+            self.process(std::mem::take(&mut batch)).await;
+        }
+    }
+
+    async fn process(&mut self, batch: Vec<Msg>) {
+        let mut tenants: Vec<(TenantId, TenantBatch)> = Vec::new();
+        let mut flushes = Vec::new();
+        let mut job = None;
+        for m in batch {
+            match m.item {
+                Item::Event(e) if !self.failed.contains_key(&m.conversation) => {
+                    let i = match tenants.iter().position(|(t, _)| *t == m.tenant) {
+                        Some(i) => i,
+                        None => {
+                            tenants.push((m.tenant, TenantBatch::default()));
+                            tenants.len() - 1
+                        }
+                    };
+                    tenants[i].1.push(m.conversation, e);
+                }
+                Item::Event(_) => {}
+                Item::Flush(reply) => flushes.push((m.conversation, reply)),
+                Item::WithJob(e, new, reply) => {
+                    job = Some((m.tenant, m.conversation, e, new, reply))
+                }
+            }
+        }
+        for (tenant, group) in tenants {
+            self.store_tenant(tenant, group).await;
+        }
+        if let Some((tenant, conversation, event, new, reply)) = job {
+            let answer = match self.failed.get(&conversation) {
+                Some(e) => Err(e.clone()),
+                None => self.store_with_job(tenant, conversation, event, new).await,
+            };
+            let _ = reply.send(answer);
+        }
+        for (conversation, reply) in flushes {
+            let _ = reply.send(self.failed.remove(&conversation).map_or(Ok(()), Err));
+        }
+    }
+
+    /// One transaction for all of a tenant's conversations in the batch; if it fails, each
+    /// conversation on its own, so one bad conversation (say, deleted mid-run) fails only
+    /// its own run.
+    async fn store_tenant(&mut self, tenant: TenantId, group: TenantBatch) {
+        let TenantBatch { order, mut events } = group;
+        let items: Vec<(Uuid, Vec<Value>)> = order
+            .iter()
+            .filter_map(|c| events.remove(c).map(|e| (*c, e)))
+            .collect();
+        let together = async {
+            let mut db = self.store.tenant(tenant).await?;
+            let stored = events::append_many(&mut db, tenant, items.clone()).await?;
+            db.commit().await?;
+            Ok::<_, penny_store::StoreError>(stored)
+        };
+        match together.await {
+            Ok(stored) => {
+                for (conversation, result) in stored {
+                    match result {
+                        Some(events) => publish(&*self.bus, conversation, &events).await,
+                        None => {
+                            self.failed
+                                .insert(conversation, "the conversation no longer exists".into());
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, %tenant, "storing a batch of events failed; storing per conversation");
+                for (conversation, batch) in items {
+                    let alone = async {
+                        let mut db = self.store.tenant(tenant).await?;
+                        let stored = events::append(&mut db, tenant, conversation, batch).await?;
+                        db.commit().await?;
+                        Ok::<_, penny_store::StoreError>(stored)
+                    };
+                    match alone.await {
+                        Ok(stored) => publish(&*self.bus, conversation, &stored).await,
+                        Err(e) => {
+                            self.failed.insert(conversation, e.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn store_with_job(
+        &mut self,
+        tenant: TenantId,
+        conversation: Uuid,
+        event: Value,
+        job: NewJob,
+    ) -> Result<JobId, String> {
+        let stored = async {
+            let mut db = self.store.tenant(tenant).await?;
+            let stored = events::append(&mut db, tenant, conversation, vec![event]).await?;
+            let id = enqueue(db, job).await?;
+            Ok::<_, ChatError>((stored, id))
+        };
+        match stored.await {
+            Ok((events, id)) => {
+                publish(&*self.bus, conversation, &events).await;
+                Ok(id)
+            }
+            // Nothing was stored: the call is refused, the run goes on.
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+fn is_job(m: &Msg) -> bool {
+    matches!(m.item, Item::WithJob(..))
 }
 
 async fn enqueue(mut db: TenantTx, job: NewJob) -> Result<JobId, ChatError> {
@@ -109,4 +295,16 @@ async fn enqueue(mut db: TenantTx, job: NewJob) -> Result<JobId, ChatError> {
         .map_err(|e| ChatError::Queue(e.to_string()))?;
     db.commit().await?;
     Ok(id)
+}
+
+/// Publishes stored events in order; a bus failure only delays live delivery (clients
+/// resume from the log), so it is logged, not returned.
+pub(crate) async fn publish(bus: &dyn Bus, conversation: Uuid, events: &[Value]) {
+    let topic = crate::conversation_topic(conversation);
+    for e in events {
+        let bytes = bytes::Bytes::from(serde_json::to_vec(e).unwrap_or_default());
+        if let Err(err) = bus.publish(&topic, bytes).await {
+            tracing::warn!(error = %err, %conversation, "publishing a conversation event failed");
+        }
+    }
 }

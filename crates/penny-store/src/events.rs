@@ -47,6 +47,60 @@ pub async fn append(
     Ok(events)
 }
 
+/// Stores the events of several conversations of one tenant in two statements and
+/// returns them with `seq` set, per conversation in the order given; `None` for a
+/// conversation that no longer exists (its events are not stored).
+pub async fn append_many(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    batch: Vec<(Uuid, Vec<Value>)>,
+) -> Result<Vec<(Uuid, Option<Vec<Value>>)>, StoreError> {
+    let ids: Vec<Uuid> = batch.iter().map(|(c, _)| *c).collect();
+    let counts: Vec<i64> = batch.iter().map(|(_, e)| e.len() as i64).collect();
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+        "UPDATE conversations c SET last_seq = c.last_seq + b.n \
+         FROM unnest($1::uuid[], $2::bigint[]) AS b(id, n) WHERE c.id = b.id \
+         RETURNING c.id, c.last_seq",
+    )
+    .bind(&ids)
+    .bind(&counts)
+    .fetch_all(&mut *conn)
+    .await?;
+    let last: std::collections::HashMap<Uuid, i64> = rows.into_iter().collect();
+    let mut conversations = Vec::new();
+    let mut seqs = Vec::new();
+    let mut stored = Vec::new();
+    let mut out = Vec::with_capacity(batch.len());
+    for (conversation, mut events) in batch {
+        let Some(&last) = last.get(&conversation) else {
+            out.push((conversation, None));
+            continue;
+        };
+        let first = last - events.len() as i64 + 1;
+        for (i, e) in events.iter_mut().enumerate() {
+            let seq = first + i as i64;
+            e["seq"] = Value::from(seq);
+            conversations.push(conversation);
+            seqs.push(seq);
+            stored.push(e.clone());
+        }
+        out.push((conversation, Some(events)));
+    }
+    if !stored.is_empty() {
+        sqlx::query(
+            "INSERT INTO conversation_events (tenant_id, conversation_id, seq, event) \
+             SELECT $1, c, s, e FROM unnest($2::uuid[], $3::bigint[], $4::jsonb[]) AS t(c, s, e)",
+        )
+        .bind(tenant)
+        .bind(&conversations)
+        .bind(&seqs)
+        .bind(&stored)
+        .execute(conn)
+        .await?;
+    }
+    Ok(out)
+}
+
 /// Events after `after`, in order, at most `limit`.
 pub async fn after(
     conn: &mut PgConnection,
