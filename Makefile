@@ -77,3 +77,14 @@ bench-chat:
 	cargo build --release -p penny
 	cargo build --release -p penny-bench
 	"$${CARGO_TARGET_DIR:-target}/release/penny-bench" chat $(BENCH_ARGS)
+
+# Analytics: a tenant seeded with a million messages over 92 days (50 users, 4 models,
+# conversations and tool jobs) through the server's rollup functions, then the admin
+# console's 90-day report for each groupBy, p50/p95 over 30 requests.
+# Options: BENCH_ARGS="--messages 200000 --requests 50".
+.PHONY: bench-analytics
+bench-analytics:
+	bash scripts/setup.sh --services
+	cargo build --release -p penny
+	cargo build --release -p penny-bench
+	"$${CARGO_TARGET_DIR:-target}/release/penny-bench" analytics $(BENCH_ARGS)

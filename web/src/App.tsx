@@ -1,27 +1,60 @@
+import { lazy, Suspense } from 'react';
 import { Navigate, Route, Routes, useLocation } from 'react-router-dom';
+import { BrandProvider } from './admin/BrandProvider';
+import { RequireStaff } from './admin/guard';
 import { useAuth } from './auth/AuthContext';
 import { LoginPage } from './auth/LoginPage';
 import { AppLayout } from './layout/AppLayout';
+
+// Separate chunks: the chat's first load does not carry the console or the invitation page.
+const AdminApp = lazy(() => import('./admin/AdminApp'));
+const InvitePage = lazy(() => import('./invite/InvitePage'));
 
 export function App() {
   return (
     <Routes>
       <Route path="/login" element={<LoginPage />} />
+      <Route
+        path="/invite/:token"
+        element={
+          <Suspense fallback={<Splash />}>
+            <InvitePage />
+          </Suspense>
+        }
+      />
       <Route path="/*" element={<RequireAuth />} />
     </Routes>
+  );
+}
+
+function Splash() {
+  return (
+    <div className="splash" role="status">
+      <span className="brand-mark" aria-hidden="true">P</span> Loading…
+    </div>
   );
 }
 
 function RequireAuth() {
   const { state } = useAuth();
   const location = useLocation();
-  if (state.status === 'loading') {
-    return (
-      <div className="splash" role="status">
-        <span className="brand-mark" aria-hidden="true">P</span> Loading…
-      </div>
-    );
-  }
+  if (state.status === 'loading') return <Splash />;
   if (state.status === 'signedOut') return <Navigate to="/login" replace state={{ from: location.pathname }} />;
-  return <AppLayout />;
+  return (
+    <BrandProvider>
+      <Routes>
+        <Route
+          path="/admin/*"
+          element={
+            <RequireStaff>
+              <Suspense fallback={<Splash />}>
+                <AdminApp />
+              </Suspense>
+            </RequireStaff>
+          }
+        />
+        <Route path="*" element={<AppLayout />} />
+      </Routes>
+    </BrandProvider>
+  );
 }

@@ -2,15 +2,17 @@
 //! API key in `Authorization: Bearer …`. A bad credential is refused outright rather
 //! than treated as anonymous.
 
-use axum::extract::{MatchedPath, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use penny_auth::{digest, TokenError, API_KEY_PREFIX};
-use penny_store::{api_keys, users, Role, TenantId, UserId};
+use penny_store::{api_keys, audit, users, Role, TenantId, UserId};
 
 use crate::error::ApiError;
-use crate::extract::Principal;
+use crate::extract::{ClientMeta, Principal};
 use crate::AppState;
 
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -33,7 +35,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             return ApiError::Unauthenticated("Authorization must be `Bearer <token or API key>`")
                 .into_response()
         }
-        Some(Some(token)) => match resolve(&state, token).await {
+        Some(Some(token)) => match resolve_with(&state, token, &request_meta(&state, &req)).await {
             Ok(p) => Some(p),
             Err(e) => return e.into_response(),
         },
@@ -46,9 +48,30 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     next.run(req).await
 }
 
+fn request_meta(state: &AppState, req: &Request) -> ClientMeta {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    ClientMeta::from_parts(req.headers(), peer, state.settings.trust_proxy)
+}
+
+/// Resolves a bearer credential; an API key's use is audited without client details.
 pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let meta = ClientMeta {
+        ip: None,
+        user_agent: None,
+    };
+    resolve_with(state, token, &meta).await
+}
+
+async fn resolve_with(
+    state: &AppState,
+    token: &str,
+    meta: &ClientMeta,
+) -> Result<Principal, ApiError> {
     let principal = if token.starts_with(API_KEY_PREFIX) {
-        from_api_key(state, token).await?
+        from_api_key(state, token, meta).await?
     } else {
         let claims = state.tokens.verify(token).map_err(|e| match e {
             TokenError::Expired => {
@@ -80,7 +103,11 @@ pub(crate) async fn resolve(state: &AppState, token: &str) -> Result<Principal, 
     Ok(principal)
 }
 
-async fn from_api_key(state: &AppState, key: &str) -> Result<Principal, ApiError> {
+async fn from_api_key(
+    state: &AppState,
+    key: &str,
+    meta: &ClientMeta,
+) -> Result<Principal, ApiError> {
     const BAD_KEY: ApiError = ApiError::Unauthenticated("API key is invalid or revoked");
     let d = digest(key);
     let tenant = api_keys::tenant_of(state.store.pool(), &d)
@@ -89,10 +116,20 @@ async fn from_api_key(state: &AppState, key: &str) -> Result<Principal, ApiError
     let mut tx = state.store.tenant(tenant).await?;
     let found = api_keys::authenticate(&mut tx, &d).await?.ok_or(BAD_KEY)?;
     let user = users::by_id(&mut tx, found.user_id).await?.ok_or(BAD_KEY)?;
-    tx.commit().await.map_err(penny_store::StoreError::from)?;
     if user.status != "active" {
         return Err(BAD_KEY);
     }
+    // At most one record per key and hour, written with the use it records.
+    audit::api_key_use(
+        &mut tx,
+        tenant,
+        found.id,
+        user.id,
+        meta.ip_string(),
+        meta.user_agent.clone(),
+    )
+    .await?;
+    tx.commit().await.map_err(penny_store::StoreError::from)?;
     Ok(Principal {
         user: user.id,
         tenant,

@@ -12,9 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::{Stream, StreamExt};
-use penny_chat::{Caller, ChatError, Parent, SendRequest};
+use penny_chat::{Caller, ChatError, ChatEvent, Parent, SendRequest};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -38,6 +37,10 @@ impl From<ChatError> for ApiError {
                 ApiError::validation("model", e.to_string())
             }
             ChatError::Invalid { field, message } => ApiError::validation(field, message),
+            ChatError::ModelForbidden(_) => ApiError::Denied {
+                code: "model_forbidden",
+                detail: e.to_string(),
+            },
             ChatError::Bus(m) | ChatError::Queue(m) => {
                 tracing::error!(error = %m, "event bus or job queue unavailable");
                 ApiError::Unavailable
@@ -89,7 +92,7 @@ pub struct Accepted {
 /// when the client disconnects.
 #[utoipa::path(post, path = "/api/v1/chat/{id}/messages", tag = "chat", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = SendMessage,
-    responses((status = 202, body = Accepted), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 202, body = Accepted), (status = 403, description = "model_forbidden"), (status = 404), (status = 409), (status = 422)))]
 async fn send(
     State(state): State<AppState>,
     who: Principal,
@@ -129,39 +132,30 @@ fn wants_sse(h: &HeaderMap) -> bool {
 
 /// The stream of one run ends with its final event (without waiting for another).
 fn until_run_ends(
-    events: impl Stream<Item = Value> + Send + 'static,
+    events: impl Stream<Item = ChatEvent> + Send + 'static,
     run: Uuid,
-) -> impl Stream<Item = Value> + Send {
-    let run = run.to_string();
-    futures::stream::unfold((Box::pin(events), false), move |(mut events, done)| {
-        let run = run.clone();
-        async move {
+) -> impl Stream<Item = ChatEvent> + Send {
+    futures::stream::unfold(
+        (Box::pin(events), false),
+        move |(mut events, done)| async move {
             if done {
                 return None;
             }
             let e = events.next().await?;
-            let is_end = e["runId"].as_str() == Some(run.as_str())
-                && matches!(
-                    e["type"].as_str(),
-                    Some("run.completed" | "run.failed" | "run.cancelled")
-                );
+            let is_end = e.ends_run(run);
             Some((e, (events, is_end)))
-        }
-    })
+        },
+    )
 }
 
 fn sse(
-    events: impl Stream<Item = Value> + Send + 'static,
+    events: impl Stream<Item = ChatEvent> + Send + 'static,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let stream = events.map(|e| {
-        let mut ev = Event::default().data(e.to_string());
-        if let Some(seq) = e["seq"].as_i64() {
-            ev = ev.id(seq.to_string());
-        }
-        if let Some(t) = e["type"].as_str() {
-            ev = ev.event(t);
-        }
-        Ok(ev)
+        Ok(Event::default()
+            .data(e.text())
+            .id(e.seq.to_string())
+            .event(e.kind.as_str()))
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

@@ -35,6 +35,9 @@ pub enum ApiError {
     /// Refused for a reason with its own stable code (e.g. `tool_disabled`).
     #[error("{detail}")]
     Denied { code: &'static str, detail: String },
+    /// Not found, with its own stable code (e.g. `invite_invalid`).
+    #[error("{detail}")]
+    Missing { code: &'static str, detail: String },
     /// A part the request needs cannot work here; the detail says what to fix.
     #[error("{detail}")]
     NotAvailable { code: &'static str, detail: String },
@@ -116,6 +119,7 @@ impl ApiError {
                 "Service unavailable",
             ),
             Denied { code, .. } => (StatusCode::FORBIDDEN, code, "Not allowed"),
+            Missing { code, .. } => (StatusCode::NOT_FOUND, code, "Not found"),
             NotAvailable { code, .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, code, "Service unavailable")
             }

@@ -3,8 +3,11 @@
 //!
 //! Handlers speak HTTP and call `penny-store`; they never hold SQL.
 
+mod admin_health;
+mod analytics;
 mod api_keys;
 mod artifacts;
+mod audit;
 mod auth;
 mod chat;
 mod conversations;
@@ -12,15 +15,18 @@ mod error;
 mod extract;
 mod files;
 mod health;
+mod invitations;
 mod jobs;
 mod layers;
 mod limits;
 mod models;
 mod objects;
 mod openapi;
+mod policies;
 mod sessions;
 mod tenant_cache;
 mod tenants;
+mod themes;
 mod tools;
 mod trail;
 mod users;
@@ -145,6 +151,12 @@ pub fn router(state: AppState) -> Router {
         .merge(tools::routes())
         .merge(jobs::routes())
         .merge(artifacts::routes())
+        .merge(analytics::routes())
+        .merge(admin_health::routes())
+        .merge(invitations::routes())
+        .merge(policies::routes())
+        .merge(themes::routes())
+        .merge(audit::routes())
         .merge(openapi::routes())
         // JSON bodies are small; uploads (merged after) have their own, larger limit.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use penny_store::models::{self, Model, ModelSpec};
+use penny_store::policies;
 use penny_store::{Role, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -22,6 +23,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/models", get(list).post(create))
         .route("/models/{id}", patch(update).delete(remove))
+        .route("/models/{id}/test", axum::routing::post(test))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -173,12 +175,20 @@ fn spec(state: &AppState, b: ModelBody, base: Option<&Model>) -> ApiResult<Model
     })
 }
 
-/// Models the caller may use (admins see their configuration, never the key).
+/// Models the caller may use under the tenant's policies; admins see every model with its
+/// configuration, never the key.
 #[utoipa::path(get, path = "/api/v1/models", tag = "models", security(("bearer" = [])),
     responses((status = 200, body = [ModelView])))]
 async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Vec<ModelView>>> {
     let mut tx = state.store.tenant(who.tenant).await?;
-    let all = models::list(&mut tx).await?;
+    let mut all = models::list(&mut tx).await?;
+    if !admin(&who) {
+        let grants = policies::model_grants(&mut tx).await?;
+        all.retain(|m| {
+            let roles = grants.iter().find(|g| g.model_id == m.id);
+            policies::grants(roles.map(|g| g.roles.as_slice()), who.role)
+        });
+    }
     tx.commit().await.map_err(StoreError::from)?;
     Ok(Json(
         all.into_iter().map(|m| view(m, admin(&who))).collect(),
@@ -262,4 +272,67 @@ async fn remove(
     trail::record(&mut tx, &who, &meta, change).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelTestError {
+    /// `provider_auth`, `provider_unreachable`, `provider_timeout`, `provider_error`...
+    code: &'static str,
+    message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelTestView {
+    ok: bool,
+    /// The model's answer to a one-line prompt (when `ok`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply: Option<String>,
+    /// Why the call failed (when not `ok`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ModelTestError>,
+    latency_ms: u64,
+    /// The model's name.
+    model: String,
+}
+
+/// Calls the model once with a one-line prompt and reports the answer or the error
+/// (admin). No retries, no fallback; nothing is stored.
+#[utoipa::path(post, path = "/api/v1/models/{id}/test", tag = "models", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ModelTestView, description = "answered or not: see `ok`"),
+              (status = 403), (status = 404)))]
+async fn test(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<ModelTestView>> {
+    who.require(Role::Admin)?;
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let m = models::by_id(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await.map_err(StoreError::from)?;
+    let began = std::time::Instant::now();
+    let answer = state.engine.probe_model(&m).await;
+    let latency_ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let (ok, reply, error) = match answer {
+        Ok(reply) => (true, Some(reply), None),
+        Err(e) => (
+            false,
+            None,
+            Some(ModelTestError {
+                code: e.code(),
+                message: e.to_string(),
+            }),
+        ),
+    };
+    Ok(Json(ModelTestView {
+        ok,
+        reply,
+        error,
+        latency_ms,
+        model: m.name,
+    }))
 }

@@ -28,6 +28,9 @@ use crate::AppState;
         crate::artifacts::list, crate::artifacts::one, crate::artifacts::content,
         crate::artifacts::create, crate::artifacts::link,
         crate::files::upload, crate::files::one, crate::files::content,
+        crate::analytics::report, crate::admin_health::health, crate::tenants::update, crate::models::test,
+        crate::users::invite, crate::users::reset_link, crate::invitations::show, crate::invitations::accept,
+        crate::policies::show, crate::policies::replace, crate::themes::show, crate::themes::replace, crate::audit::list,
     ),
     modifiers(&BearerAuth),
 )]

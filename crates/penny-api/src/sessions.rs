@@ -7,7 +7,8 @@ use axum::{Json, Router};
 use chrono::Duration;
 use penny_auth::{digest, new_refresh_token, verify_password};
 use penny_store::sessions::{self, NewSession, Rotation};
-use penny_store::{audit, tenants, users, Email, StoreError, TenantId, UserId};
+use penny_store::users::User;
+use penny_store::{audit, tenants, users, Email, StoreError, TenantId, TenantTx, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -134,11 +135,24 @@ async fn check_credentials(
     if tenant.status != "active" {
         return Err(ApiError::TenantSuspended);
     }
+    let tokens = begin_login(state, &mut tx, &user, meta).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(tokens)
+}
+
+/// Starts a login of `user` in `tx` (a new refresh family and its `auth.login` record) and
+/// returns its tokens, which are good once the caller commits `tx`.
+pub(crate) async fn begin_login(
+    state: &AppState,
+    tx: &mut TenantTx,
+    user: &User,
+    meta: &ClientMeta,
+) -> ApiResult<TokenResponse> {
     let (refresh, refresh_digest) = new_refresh_token();
     let family = sessions::start(
-        &mut tx,
+        tx,
         NewSession {
-            tenant: tenant.id,
+            tenant: user.tenant_id,
             user: user.id,
             digest: &refresh_digest,
             ttl: Duration::days(state.settings.refresh_ttl_days),
@@ -148,8 +162,8 @@ async fn check_credentials(
     )
     .await?;
     audit::append(
-        &mut tx,
-        tenant.id,
+        tx,
+        user.tenant_id,
         audit::Entry {
             actor: Some(user.id),
             action: "auth.login",
@@ -161,11 +175,10 @@ async fn check_credentials(
         },
     )
     .await?;
-    tx.commit().await.map_err(StoreError::from)?;
     Ok(issue(
         state,
         user.id,
-        tenant.id,
+        user.tenant_id,
         user.role.as_str(),
         user.is_super_admin,
         family,

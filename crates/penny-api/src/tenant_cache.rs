@@ -47,6 +47,12 @@ impl TenantCache {
         Ok(facts)
     }
 
+    /// Drops what is known of `id`, so this instance sees a change at once (others within
+    /// the TTL).
+    pub fn forget(&self, id: TenantId) {
+        self.lock().remove(&id);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, (TenantFacts, Instant)>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }

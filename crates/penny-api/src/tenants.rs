@@ -1,27 +1,31 @@
 //! Tenants, managed by the platform super-admin. Creating a tenant may create its first
-//! admin in the same transaction.
+//! admin in the same transaction; suspending one refuses its tokens, keys and logins.
 
-use axum::extract::State;
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, patch};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use penny_store::tenants::{self, Tenant};
+use penny_store::tenants::{self, Tenant, Usage};
 use penny_store::users::{self, NewUser};
-use penny_store::{audit, Email, Role, Slug, StoreError};
+use penny_store::{audit, Email, Role, Slug, StoreError, TenantId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ClientMeta, Payload, Principal};
+use crate::extract::{double_option, ClientMeta, Payload, Principal};
 use crate::trail::{self, Change};
 use crate::users::hash;
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/tenants", get(list).post(create))
+    Router::new()
+        .route("/tenants", get(list).post(create))
+        .route("/tenants/{id}", patch(update))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -33,10 +37,15 @@ pub struct TenantView {
     status: String,
     rate_limit_per_minute: Option<i32>,
     created_at: DateTime<Utc>,
+    /// Bytes of uploaded files and artifact versions.
+    #[serde(rename = "storageBytes")]
+    storage_bytes: i64,
+    /// Users of the tenant (deactivated ones included).
+    users: i64,
 }
 
-impl From<Tenant> for TenantView {
-    fn from(t: Tenant) -> Self {
+impl TenantView {
+    fn new(t: Tenant, usage: Option<&Usage>) -> Self {
         TenantView {
             id: t.id.0,
             slug: t.slug,
@@ -44,8 +53,16 @@ impl From<Tenant> for TenantView {
             status: t.status,
             rate_limit_per_minute: t.rate_limit_per_minute,
             created_at: t.created_at,
+            storage_bytes: usage.map_or(0, |u| u.storage_bytes),
+            users: usage.map_or(0, |u| u.users),
         }
     }
+}
+
+/// The usage of one tenant (zeros for a tenant the function does not list yet).
+async fn usage_of(state: &AppState, id: TenantId) -> ApiResult<Option<Usage>> {
+    let all = tenants::usage(state.store.pool()).await?;
+    Ok(all.into_iter().find(|u| u.tenant_id == id))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -67,7 +84,19 @@ pub struct CreateTenant {
 async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Vec<TenantView>>> {
     who.require_super_admin()?;
     let all = tenants::list(state.store.pool()).await?;
-    Ok(Json(all.into_iter().map(TenantView::from).collect()))
+    let usage: HashMap<TenantId, Usage> = tenants::usage(state.store.pool())
+        .await?
+        .into_iter()
+        .map(|u| (u.tenant_id, u))
+        .collect();
+    Ok(Json(
+        all.into_iter()
+            .map(|t| {
+                let u = usage.get(&t.id);
+                TenantView::new(t, u)
+            })
+            .collect(),
+    ))
 }
 
 /// Creates a tenant (and optionally its first admin).
@@ -145,5 +174,76 @@ async fn create(
     };
     trail::record(&mut tx, &who, &meta, change).await?;
     tx.commit().await.map_err(StoreError::from)?;
-    Ok((StatusCode::CREATED, Json(tenant.into())))
+    let usage = usage_of(&state, tenant.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(TenantView::new(tenant, usage.as_ref())),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateTenant {
+    #[schema(example = "Beta Team")]
+    name: Option<String>,
+    /// `active` or `suspended`. A suspended tenant's tokens, API keys and logins are
+    /// refused until it is active again.
+    #[schema(example = "suspended")]
+    status: Option<String>,
+    /// Requests per minute per user or key; `null` for the server's default.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i32>)]
+    rate_limit_per_minute: Option<Option<i32>>,
+}
+
+/// Renames, suspends or reactivates a tenant, or sets its rate limit (super-admin).
+#[utoipa::path(patch, path = "/api/v1/tenants/{id}", tag = "tenants", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = UpdateTenant,
+    responses((status = 200, body = TenantView), (status = 403), (status = 404), (status = 422)))]
+async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: ClientMeta,
+    Path(id): Path<Uuid>,
+    body: Payload<UpdateTenant>,
+) -> ApiResult<Json<TenantView>> {
+    who.require_super_admin()?;
+    let req = body.value;
+    let id = TenantId(id);
+    if id == who.tenant && req.status.as_deref() == Some("suspended") {
+        return Err(ApiError::validation(
+            "status",
+            "the super-admin's own tenant cannot be suspended",
+        ));
+    }
+    let changes = tenants::Changes {
+        name: req.name.as_deref(),
+        status: req.status.as_deref(),
+        rate_limit_per_minute: req.rate_limit_per_minute,
+    };
+    // The change and its audit record commit together.
+    let mut tx = state.store.begin().await?;
+    let before = tenants::by_id(&mut *tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let tenant = tenants::update(&mut *tx, id, changes).await?;
+    penny_store::scope_to(&mut tx, who.tenant).await?;
+    let change = Change {
+        action: "tenant.update",
+        target_type: "tenant",
+        target_id: id.to_string(),
+        payload_sha256: Some(&body.sha256),
+        details: json!({
+            "slug": tenant.slug,
+            "name": {"from": before.name, "to": tenant.name},
+            "status": {"from": before.status, "to": tenant.status},
+            "rate_limit_per_minute": {"from": before.rate_limit_per_minute, "to": tenant.rate_limit_per_minute},
+        }),
+    };
+    trail::record(&mut tx, &who, &meta, change).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    // This instance sees the new status at once; others within their cache's few seconds.
+    state.tenants.forget(id);
+    let usage = usage_of(&state, id).await?;
+    Ok(Json(TenantView::new(tenant, usage.as_ref())))
 }

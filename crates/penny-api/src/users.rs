@@ -3,10 +3,11 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use penny_auth::hash_password;
+use penny_store::invitations::{self, NewLink, Purpose};
 use penny_store::users::{self, Changes, NewUser, User};
 use penny_store::{sessions, Email, Role, StoreError, TenantTx, UserId};
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ClientMeta, Payload, Principal};
+use crate::invitations::{invite_url, new_link_token};
 use crate::trail::{self, Change};
 use crate::AppState;
 
@@ -23,6 +25,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/users", get(list).post(create))
         .route("/users/{id}", get(show).patch(update).delete(remove))
+        .route("/users/invite", post(invite))
+        .route("/users/{id}/reset-link", post(reset_link))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -261,4 +265,143 @@ async fn remove(
     trail::record(&mut tx, &who, &meta, change).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// How long an invitation or reset link works.
+const LINK_TTL_DAYS: i64 = 7;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InviteUser {
+    email: String,
+    #[schema(value_type = String, example = "creator")]
+    role: Role,
+    display_name: Option<String>,
+}
+
+/// A one-time link: the token is shown once, only its SHA-256 is stored.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkView {
+    token: String,
+    /// The web app's page for the link: `/invite/<token>`.
+    invite_url: String,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Invited {
+    user: UserView,
+    #[serde(flatten)]
+    link: LinkView,
+}
+
+/// Stores a new link for `user` (revoking their earlier unused ones).
+async fn issue_link(
+    tx: &mut TenantTx,
+    who: &Principal,
+    user: UserId,
+    purpose: Purpose,
+) -> ApiResult<LinkView> {
+    let (token, digest) = new_link_token();
+    let expires_at = invitations::create(
+        tx,
+        NewLink {
+            tenant: who.tenant,
+            user,
+            purpose,
+            digest: &digest,
+            ttl: Duration::days(LINK_TTL_DAYS),
+            created_by: Some(who.user),
+        },
+    )
+    .await?;
+    Ok(LinkView {
+        invite_url: invite_url(&token),
+        token,
+        expires_at,
+    })
+}
+
+/// Adds a user without a password and returns a one-time link (valid 7 days) with which
+/// they choose one. A manager cannot invite an admin.
+#[utoipa::path(post, path = "/api/v1/users/invite", tag = "users", security(("bearer" = [])),
+    request_body = InviteUser,
+    responses((status = 201, body = Invited), (status = 403), (status = 409), (status = 422)))]
+async fn invite(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: ClientMeta,
+    body: Payload<InviteUser>,
+) -> ApiResult<(StatusCode, Json<Invited>)> {
+    manage(&who)?;
+    let req = body.value;
+    may_touch(&who, req.role, None)?;
+    let email = Email::parse(&req.email)?;
+    let display_name = req
+        .display_name
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let user = users::create(
+        &mut tx,
+        who.tenant,
+        NewUser {
+            email: &email,
+            role: req.role,
+            password_hash: None,
+            display_name,
+            is_super_admin: false,
+        },
+    )
+    .await?;
+    let link = issue_link(&mut tx, &who, user.id, Purpose::Invite).await?;
+    let change = Change {
+        action: "user.invite",
+        target_type: "user",
+        target_id: user.id.to_string(),
+        payload_sha256: Some(&body.sha256),
+        details: json!({"email": user.email, "role": user.role, "expiresAt": link.expires_at}),
+    };
+    trail::record(&mut tx, &who, &meta, change).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    let invited = Invited {
+        user: user.into(),
+        link,
+    };
+    Ok((StatusCode::CREATED, Json(invited)))
+}
+
+/// Makes a one-time link (valid 7 days) with which the user sets a new password; using
+/// it ends their sessions. Earlier unused links of the user stop working.
+#[utoipa::path(post, path = "/api/v1/users/{id}/reset-link", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 201, body = LinkView), (status = 403), (status = 404), (status = 409)))]
+async fn reset_link(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: ClientMeta,
+    Path(id): Path<Uuid>,
+) -> ApiResult<(StatusCode, Json<LinkView>)> {
+    manage(&who)?;
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let target = find(&mut tx, id).await?;
+    may_touch(&who, target.role, None)?;
+    if target.status != "active" {
+        return Err(ApiError::Conflict(
+            "the user is deactivated; reactivate them first".into(),
+        ));
+    }
+    let link = issue_link(&mut tx, &who, target.id, Purpose::Reset).await?;
+    let change = Change {
+        action: "user.reset_link",
+        target_type: "user",
+        target_id: target.id.to_string(),
+        payload_sha256: None,
+        details: json!({"email": target.email, "expiresAt": link.expires_at}),
+    };
+    trail::record(&mut tx, &who, &meta, change).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok((StatusCode::CREATED, Json(link)))
 }

@@ -31,14 +31,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures::stream::{BoxStream, SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use penny_chat::{Caller, Parent, SendRequest};
+use penny_chat::{Caller, ChatEvent, Parent, SendRequest};
 use penny_store::conversations;
 use penny_store::StoreError;
 use serde::de::DeserializeOwned;
@@ -108,7 +108,7 @@ async fn upgrade(
 enum Out {
     Frame(Value),
     /// Replace the event stream (first frame or `resume`).
-    Events(BoxStream<'static, Value>),
+    Events(BoxStream<'static, ChatEvent>),
 }
 
 async fn session(mut socket: WebSocket, state: AppState, conversation: Uuid) {
@@ -272,7 +272,7 @@ async fn write(
     mut killed: oneshot::Receiver<(u16, &'static str)>,
     heard: Arc<Heard>,
 ) {
-    let mut events: Option<BoxStream<'static, Value>> = None;
+    let mut events: Option<BoxStream<'static, ChatEvent>> = None;
     // The highest seq this socket has delivered: a `resume` that overlaps it is not
     // sent twice.
     let mut sent_seq = i64::MIN;
@@ -299,13 +299,16 @@ async fn write(
                 Some(Out::Frame(v)) => Message::Text(v.to_string().into()),
             },
             e = next_event(&mut events) => match e {
-                Some(v) => {
-                    let seq = v["seq"].as_i64().unwrap_or(i64::MAX);
-                    if seq <= sent_seq {
+                Some(e) => {
+                    if e.seq <= sent_seq {
                         continue;
                     }
-                    sent_seq = seq;
-                    Message::Text(v.to_string().into())
+                    sent_seq = e.seq;
+                    // The bytes every subscriber shares: no copy, no re-serialising.
+                    match Utf8Bytes::try_from(e.json()) {
+                        Ok(text) => Message::Text(text),
+                        Err(_) => continue,
+                    }
                 }
                 None => break Some(GOING_AWAY),
             },
@@ -329,7 +332,7 @@ async fn write(
 }
 
 /// The next event, or never when no stream has started yet.
-async fn next_event(events: &mut Option<BoxStream<'static, Value>>) -> Option<Value> {
+async fn next_event(events: &mut Option<BoxStream<'static, ChatEvent>>) -> Option<ChatEvent> {
     match events {
         Some(s) => s.next().await,
         None => std::future::pending().await,

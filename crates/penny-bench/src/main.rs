@@ -7,7 +7,10 @@
 //! - `tools` (`make bench-tools`): `python_execute` end to end through the API.
 //! - `chat` (`make bench-chat`): streaming overhead against the bare fake provider, and
 //!   fan-out of one run to many WebSocket subscribers on a second instance.
+//! - `analytics` (`make bench-analytics`): the admin console's 90-day report on a tenant
+//!   with a million messages.
 
+mod analytics;
 mod api;
 mod chat;
 mod client;
@@ -48,6 +51,8 @@ enum Bench {
     Tools(ToolsArgs),
     /// SSE streaming overhead against the bare fake provider; WebSocket fan-out via Redis.
     Chat(ChatArgs),
+    /// GET /api/v1/admin/analytics over 90 days of a tenant with a million messages.
+    Analytics(AnalyticsArgs),
 }
 
 /// Options every benchmark takes.
@@ -128,6 +133,24 @@ struct ChatArgs {
     common: Common,
 }
 
+#[derive(Args)]
+struct AnalyticsArgs {
+    /// Messages seeded (each one run with its answer).
+    #[arg(long, default_value_t = 1_000_000)]
+    messages: i64,
+    /// Days they are spread over, ending today (the report covers the last 90).
+    #[arg(long, default_value_t = 92)]
+    days: i32,
+    /// Users who send them (the admin included).
+    #[arg(long, default_value_t = 50)]
+    users: usize,
+    /// Timed requests per grouping, one at a time.
+    #[arg(long, default_value_t = 30)]
+    requests: usize,
+    #[command(flatten)]
+    common: Common,
+}
+
 fn parse_pair(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .filter(|(k, _)| !k.is_empty())
@@ -141,6 +164,7 @@ async fn main() -> ExitCode {
         Bench::Api(args) => bench_api(args).await,
         Bench::Tools(args) => bench_tools(args).await,
         Bench::Chat(args) => bench_chat(args).await,
+        Bench::Analytics(args) => bench_analytics(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -312,6 +336,30 @@ async fn bench_chat(args: ChatArgs) -> anyhow::Result<()> {
         }
         let figures = chat::run(&single, [&a, &b], &opts).await?;
         chat::print(&figures, &opts, &Machine::now(), ground.db_local);
+        Ok(())
+    })
+    .await
+}
+
+async fn bench_analytics(args: AnalyticsArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.messages > 0, "--messages must be at least 1");
+    anyhow::ensure!(
+        args.days >= 90,
+        "--days must be at least 90 (the report covers 90)"
+    );
+    anyhow::ensure!(args.users >= 1, "--users must be at least 1");
+    anyhow::ensure!(args.requests > 0, "--requests must be at least 1");
+    let opts = analytics::Options {
+        messages: args.messages,
+        days: args.days,
+        users: args.users,
+        requests: args.requests,
+    };
+    let env = args.common.env.clone();
+    on_fresh_ground(args.common.penny.clone(), |ground| async move {
+        let launch = ground.launch(env)?;
+        let figures = analytics::run(&launch, &opts).await?;
+        analytics::print(&figures, &opts, &Machine::now(), ground.db_local);
         Ok(())
     })
     .await

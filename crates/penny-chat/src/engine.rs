@@ -8,14 +8,14 @@ use bytes::Bytes;
 use penny_auth::SealingKey;
 use penny_bus::Bus;
 use penny_store::conversations::{self, NewMessage};
-use penny_store::{events, models, runs, Role, Store, TenantId, UserId};
+use penny_store::{events, models, policies, runs, Role, Store, TenantId, UserId};
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::cancel_topic;
 use crate::error::ChatError;
 use crate::run::{self, RunPlan};
 use crate::tools::ToolRunner;
-use crate::cancel_topic;
 
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
@@ -166,6 +166,10 @@ impl Engine {
                     .unwrap_or(ChatError::NoModel))
             }
         };
+        if !policies::model_allows(&mut tx, model.id, who.role).await? {
+            return Err(ChatError::ModelForbidden(model.name));
+        }
+        let cap = policies::limits(&mut tx).await?.max_tokens_per_message;
         let parent = match req.parent {
             Parent::CurrentLeaf => conv.current_leaf,
             Parent::Root => None,
@@ -236,6 +240,7 @@ impl Engine {
             system_prompt: conv.system_prompt,
             tools: self.0.tools.offer(&who, &req.tools_allowed).await,
             caller: who,
+            max_tokens_cap: cap.and_then(|n| u32::try_from(n).ok()),
         };
         tokio::spawn(run::execute(self.clone(), plan));
         Ok(Started {

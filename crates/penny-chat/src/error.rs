@@ -10,6 +10,9 @@ pub enum ChatError {
     UnknownModel(String),
     #[error("no model is configured for this tenant; an admin can add one under /api/v1/models")]
     NoModel,
+    /// The tenant's policy does not let the caller's role use this model.
+    #[error("your role may not use model {0:?}")]
+    ModelForbidden(String),
     #[error("a generation is already running in this conversation")]
     Busy,
     #[error("invalid {field}: {message}")]

@@ -12,6 +12,8 @@
 mod context;
 mod engine;
 mod error;
+mod event;
+mod probe;
 mod reaper;
 mod run;
 mod subscribe;
@@ -20,6 +22,8 @@ mod writer;
 
 pub use engine::{Caller, Engine, EngineSettings, Parent, SendRequest, Started};
 pub use error::ChatError;
+pub use event::ChatEvent;
+pub use probe::PROBE_PROMPT;
 pub use tools::{CallSite, ToolOutcome, ToolRunner};
 
 /// The bus topic of a conversation's events.

@@ -2,7 +2,7 @@
 //! role) marks them failed, keeping the text streamed so far, and tells subscribers.
 
 use penny_store::conversations::{self, Finish};
-use penny_store::{events, runs};
+use penny_store::{analytics, events, runs};
 use serde_json::json;
 
 use crate::engine::Engine;
@@ -39,6 +39,7 @@ impl Engine {
             let event = json!({"type": "run.failed", "runId": run_id, "messageId": run.assistant_message_id,
                 "code": "instance_lost", "message": message});
             let stored = events::append(&mut db, tenant, run.conversation_id, vec![event]).await?;
+            analytics::record_run(&mut db, run_id).await?;
             db.commit().await?;
             self.publish_all(run.conversation_id, &stored).await;
             tracing::warn!(%run_id, "run lease expired; marked failed");

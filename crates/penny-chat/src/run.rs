@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use penny_models::{
-    ChatMessage, ChatRequest, EventStream, ModelEndpoint, Provider, ProviderError, StreamEvent,
-    ToolCall, ToolSpec,
+    ChatMessage, ChatRequest, EventStream, ModelEndpoint, ProviderError, StreamEvent, ToolCall,
+    ToolSpec,
 };
 use penny_store::conversations::{self, Finish};
 use penny_store::models::{self, Model};
-use penny_store::{events, runs, TenantId};
+use penny_store::{analytics, events, policies, runs, TenantId};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -32,6 +32,16 @@ pub struct RunPlan {
     pub system_prompt: Option<String>,
     /// Tools offered to the model for this run.
     pub tools: Vec<ToolSpec>,
+    /// The tenant's cap on output tokens per message, below each model's own maximum.
+    pub max_tokens_cap: Option<u32>,
+}
+
+impl RunPlan {
+    /// Output tokens to ask of `m`: its maximum, lowered to the tenant's cap.
+    fn max_output_tokens(&self, m: &Model) -> u32 {
+        let own = m.max_output_tokens.max(1) as u32;
+        self.max_tokens_cap.map_or(own, |cap| own.min(cap.max(1)))
+    }
 }
 
 /// How a run ended.
@@ -224,8 +234,8 @@ async fn build_request(engine: &Engine, plan: &RunPlan) -> Result<ChatRequest, C
     let branch = conversations::branch(&mut db, plan.conversation, plan.user_message).await?;
     db.commit().await?;
     let system = plan.system_prompt.clone();
-    let reserved =
-        plan.model.max_output_tokens as usize + system.as_deref().map(estimate_tokens).unwrap_or(0);
+    let reserved = plan.max_output_tokens(&plan.model) as usize
+        + system.as_deref().map(estimate_tokens).unwrap_or(0);
     let budget = (plan.model.context_window as usize)
         .saturating_sub(reserved)
         .max(1);
@@ -236,31 +246,8 @@ async fn build_request(engine: &Engine, plan: &RunPlan) -> Result<ChatRequest, C
     })
 }
 
-fn endpoint(engine: &Engine, m: &Model) -> Result<ModelEndpoint, ProviderError> {
-    let api_key = match &m.api_key_sealed {
-        Some(sealed) => Some(
-            engine
-                .0
-                .sealing
-                .open(sealed)
-                .map_err(|e| ProviderError::Auth {
-                    status: 0,
-                    message: format!("stored API key cannot be opened: {e}"),
-                })?,
-        ),
-        None => None,
-    };
-    let provider: Provider = m
-        .provider
-        .parse()
-        .map_err(|_| ProviderError::Protocol(format!("unknown provider {}", m.provider)))?;
-    Ok(ModelEndpoint {
-        provider,
-        base_url: m.base_url.clone(),
-        api_key,
-        model: m.model.clone(),
-        max_output_tokens: m.max_output_tokens.max(1) as u32,
-    })
+fn endpoint(engine: &Engine, plan: &RunPlan, m: &Model) -> Result<ModelEndpoint, ProviderError> {
+    engine.endpoint(m, plan.max_output_tokens(m))
 }
 
 /// Opens the stream: retries retryable errors with exponential backoff, then tries the
@@ -275,7 +262,10 @@ async fn open_stream(
     if let Some(fallback) = &plan.model.fallback {
         let mut db = engine.0.store.tenant(plan.tenant).await?;
         if let Some(m) = models::resolve(&mut db, Some(fallback)).await? {
-            candidates.push(m);
+            // The policy that chose the model binds its fallback too.
+            if policies::model_allows(&mut db, m.id, plan.caller.role).await? {
+                candidates.push(m);
+            }
         }
         db.commit().await?;
     }
@@ -283,7 +273,7 @@ async fn open_stream(
     let mut last = ProviderError::Connect("no model tried".into());
     for model in candidates {
         progress.model_used = Some(model.clone());
-        let ep = match endpoint(engine, &model) {
+        let ep = match endpoint(engine, plan, &model) {
             Ok(ep) => ep,
             Err(e) => return Ok(Err(e)),
         };
@@ -368,6 +358,9 @@ async fn finish(
     )
     .await?;
     let stored = events::append(&mut db, plan.tenant, plan.conversation, vec![final_event]).await?;
+    // The day's analytics move with the run's end: both commit, or neither. Last, as the
+    // day's row per model is shared by every run of the tenant.
+    analytics::record_run(&mut db, plan.run).await?;
     db.commit().await?;
     engine.publish_all(plan.conversation, &stored).await;
     Ok(())

@@ -9,12 +9,12 @@ use std::collections::VecDeque;
 use futures::Stream;
 use penny_bus::Subscription;
 use penny_store::{conversations, events, TenantId};
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::conversation_topic;
 use crate::engine::{Caller, Engine};
 use crate::error::ChatError;
+use crate::event::ChatEvent;
 
 const PAGE: i64 = 1000;
 
@@ -24,7 +24,7 @@ struct Cursor {
     conversation: Uuid,
     sub: Subscription,
     last: i64,
-    pending: VecDeque<Value>,
+    pending: VecDeque<ChatEvent>,
 }
 
 impl Cursor {
@@ -32,18 +32,18 @@ impl Cursor {
         let mut db = self.engine.0.store.tenant(self.tenant).await?;
         let page = events::after(&mut db, self.conversation, self.last, PAGE).await?;
         db.commit().await?;
-        self.pending.extend(page);
+        self.pending
+            .extend(page.iter().filter_map(ChatEvent::from_value));
         Ok(())
     }
 
-    async fn next(&mut self) -> Option<Value> {
+    async fn next(&mut self) -> Option<ChatEvent> {
         loop {
             if let Some(e) = self.pending.pop_front() {
-                let seq = e["seq"].as_i64().unwrap_or_default();
-                if seq <= self.last {
+                if e.seq <= self.last {
                     continue;
                 }
-                self.last = seq;
+                self.last = e.seq;
                 return Some(e);
             }
             let mut shutdown = self.engine.0.shutdown.clone();
@@ -53,10 +53,10 @@ impl Cursor {
             };
             match received {
                 Ok(Some(bytes)) => {
-                    let Ok(e) = serde_json::from_slice::<Value>(&bytes) else {
+                    let Some(e) = ChatEvent::from_bytes(bytes) else {
                         continue;
                     };
-                    let seq = e["seq"].as_i64().unwrap_or_default();
+                    let seq = e.seq;
                     if seq <= self.last {
                         continue;
                     }
@@ -86,7 +86,7 @@ impl Engine {
         who: Caller,
         conversation: Uuid,
         after: i64,
-    ) -> Result<impl Stream<Item = Value> + Send + 'static, ChatError> {
+    ) -> Result<impl Stream<Item = ChatEvent> + Send + 'static, ChatError> {
         let mut db = self.0.store.tenant(who.tenant).await?;
         conversations::get(&mut db, who.user, conversation).await?;
         db.commit().await?;

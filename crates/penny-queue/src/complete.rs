@@ -175,6 +175,14 @@ impl Completer {
                     ended += 1;
                 }
             }
+            // Jobs that ended for good count in the day's rollup, in this transaction
+            // (those that will be retried are left out by the rollup itself).
+            let outcomes: Vec<Uuid> = idx
+                .iter()
+                .filter(|&&i| written[i])
+                .map(|&i| items[i].0.job.id.0)
+                .collect();
+            penny_store::analytics::record_jobs(&mut tx, &outcomes).await?;
         }
         tx.commit().await?;
         self.ended.fetch_add(ended, Ordering::Relaxed);

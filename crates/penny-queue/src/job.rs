@@ -332,3 +332,16 @@ pub async fn counts(tx: &mut TenantTx, queue: &str) -> Result<JobCounts, QueueEr
     }
     Ok(counts)
 }
+
+/// The tenant's jobs that failed for good, newest first (every queue), at most `limit`.
+pub async fn recent_failed(tx: &mut TenantTx, limit: i64) -> Result<Vec<Job>, QueueError> {
+    let rows: Vec<JobRow> = sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM jobs
+          WHERE status = 'failed' AND tenant_id = penny_current_tenant()
+          ORDER BY finished_at DESC NULLS LAST, id LIMIT $1"
+    ))
+    .bind(limit.clamp(1, 1000))
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.into_iter().map(Job::try_from).collect()
+}

@@ -8,6 +8,7 @@
 //!
 //! This crate knows nothing about HTTP.
 
+pub mod analytics;
 pub mod api_keys;
 pub mod artifacts;
 pub mod audit;
@@ -15,11 +16,15 @@ pub mod conversations;
 mod error;
 pub mod events;
 pub mod files;
+pub mod instances;
+pub mod invitations;
 mod migrate;
 pub mod models;
+pub mod policies;
 pub mod runs;
 pub mod sessions;
 pub mod tenants;
+pub mod themes;
 pub mod tools;
 mod types;
 pub mod users;

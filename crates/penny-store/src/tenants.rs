@@ -23,13 +23,7 @@ pub async fn create(
     name: &str,
     slug: &Slug,
 ) -> Result<Tenant, StoreError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(StoreError::Invalid {
-            field: "name",
-            message: "must be 1-200 characters".into(),
-        });
-    }
+    let name = valid_name(name)?;
     sqlx::query_as(&format!(
         "INSERT INTO tenants (name, slug) VALUES ($1, $2) RETURNING {COLUMNS}"
     ))
@@ -64,4 +58,79 @@ pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<Tenant>, StoreError> {
     ))
     .fetch_all(db)
     .await?)
+}
+
+fn valid_name(name: &str) -> Result<&str, StoreError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(StoreError::Invalid {
+            field: "name",
+            message: "must be 1-200 characters".into(),
+        });
+    }
+    Ok(name)
+}
+
+/// What the super-admin may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct Changes<'a> {
+    pub name: Option<&'a str>,
+    /// `active` or `suspended`.
+    pub status: Option<&'a str>,
+    /// `Some(None)` removes the tenant's own limit (the server's default applies).
+    pub rate_limit_per_minute: Option<Option<i32>>,
+}
+
+pub async fn update(
+    db: impl PgExecutor<'_>,
+    id: TenantId,
+    c: Changes<'_>,
+) -> Result<Tenant, StoreError> {
+    let name = c.name.map(valid_name).transpose()?;
+    if let Some(status) = c.status {
+        if !matches!(status, "active" | "suspended") {
+            return Err(StoreError::Invalid {
+                field: "status",
+                message: "expected active or suspended".into(),
+            });
+        }
+    }
+    if let Some(Some(n)) = c.rate_limit_per_minute {
+        if n < 1 {
+            return Err(StoreError::Invalid {
+                field: "rateLimitPerMinute",
+                message: "must be at least 1 (or null for the server's default)".into(),
+            });
+        }
+    }
+    sqlx::query_as(&format!(
+        "UPDATE tenants SET name = coalesce($2, name), status = coalesce($3, status), \
+         rate_limit_per_minute = CASE WHEN $4 THEN $5 ELSE rate_limit_per_minute END \
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(name)
+    .bind(c.status)
+    .bind(c.rate_limit_per_minute.is_some())
+    .bind(c.rate_limit_per_minute.flatten())
+    .fetch_optional(db)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Per tenant: its users and the bytes it stores (uploads and artifact versions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
+pub struct Usage {
+    pub tenant_id: TenantId,
+    pub users: i64,
+    pub storage_bytes: i64,
+}
+
+/// Usage of every tenant (a narrow definer function: aggregates only).
+pub async fn usage(db: impl PgExecutor<'_>) -> Result<Vec<Usage>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT tenant_id, users, storage_bytes FROM penny_tenant_usage()")
+            .fetch_all(db)
+            .await?,
+    )
 }

@@ -152,7 +152,7 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
         api_settings(cfg),
         tool_services,
     );
-    let mut tasks = Vec::new();
+    let mut tasks = vec![heartbeat(store.clone(), roles, signal.clone()).await];
     let app = if roles.has(Role::Api) {
         penny_api::router(state)
     } else if roles.has(Role::Ws) {
@@ -228,11 +228,62 @@ async fn scheduler(store: Store, mut stop: watch::Receiver<bool>) {
             Ok(n) => tracing::info!(purged_sessions = n, "maintenance done"),
             Err(e) => tracing::warn!(error = %e, "maintenance failed; will retry"),
         }
+        match penny_store::policies::sweep_retention(&store).await {
+            Ok(n) => tracing::info!(deleted_conversations = n, "retention sweep done"),
+            Err(e) => tracing::warn!(error = %e, "retention sweep failed; will retry"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
     }
+}
+
+/// How often a process writes its row in `instances` (the health page's "alive").
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// Writes this process's row in `instances` now (so it is listed once serving) and every
+/// [`HEARTBEAT`]; removes it on a clean shutdown. A failed beat is only logged: the health
+/// page then shows the instance as not alive, which is what it is to the others.
+async fn heartbeat(store: Store, roles: &Roles, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    let id = uuid::Uuid::new_v4();
+    let roles: Vec<String> = roles.to_string().split(',').map(str::to_string).collect();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    let beat = move |store: Store| {
+        let (host, roles) = (host.clone(), roles.clone());
+        async move {
+            let me = penny_store::instances::Announce {
+                id,
+                host: &host,
+                roles: &roles,
+                version: env!("CARGO_PKG_VERSION"),
+            };
+            if let Err(e) = penny_store::instances::beat(store.pool(), &me).await {
+                tracing::warn!(error = %e, "instance heartbeat failed; will retry");
+            }
+        }
+    };
+    beat(store.clone()).await;
+    tokio::spawn(async move {
+        loop {
+            let stopping = tokio::select! {
+                _ = tokio::time::sleep(HEARTBEAT) => false,
+                _ = stop.wait_for(|s| *s) => true,
+            };
+            if stopping {
+                break;
+            }
+            beat(store.clone()).await;
+        }
+        if let Err(e) = penny_store::instances::leave(store.pool(), id).await {
+            tracing::warn!(error = %e, "removing this instance from the list failed");
+        }
+    })
 }
 
 /// Finishes runs whose instance died (lease expired), so no run stays "streaming".

@@ -3,9 +3,11 @@ import type {
   Artifact,
   Conversation,
   ConversationExport,
+  Invitation,
   Me,
   Message,
   ModelInfo,
+  TenantTheme,
   TokenPair,
   ToolInfo,
   UploadedFile,
@@ -208,6 +210,25 @@ export class ApiClient {
 
   me(): Promise<Me> {
     return this.json('/api/v1/me');
+  }
+
+  /** An invitation or reset link's details (no login needed); 404 `invite_invalid` when unusable. */
+  invitation(token: string): Promise<Invitation> {
+    return this.json(`/api/v1/invitations/${encodeURIComponent(token)}`, { anonymous: true });
+  }
+
+  /** Sets the password of an invitation or reset link; the user is then logged in, as by `login`. */
+  async acceptInvitation(token: string, password: string): Promise<void> {
+    const pair = await this.json<TokenPair>(`/api/v1/invitations/${encodeURIComponent(token)}/accept`, {
+      body: { password },
+      anonymous: true,
+    });
+    this.setTokens(pair);
+  }
+
+  /** The tenant's name, logo and accent colour. */
+  theme(): Promise<TenantTheme> {
+    return this.json('/api/v1/themes');
   }
 
   // --- conversations --------------------------------------------------------------------

@@ -117,3 +117,21 @@ export interface UploadedFile {
   mime: string;
   size: number;
 }
+
+/** The tenant's look (GET /api/v1/themes): every signed-in user loads it. */
+export interface TenantTheme {
+  name: string;
+  /** null, an https:// URL or a data:image/… URL (≤ 256 KiB). */
+  logoUrl: string | null;
+  /** `#rrggbb`. */
+  accentColor: string;
+}
+
+/** A one-time invitation or password-reset link (GET /api/v1/invitations/{token}, no auth). */
+export interface Invitation {
+  email: string;
+  tenantName: string;
+  tenantSlug: string;
+  purpose: 'invite' | 'reset';
+  expiresAt: string;
+}

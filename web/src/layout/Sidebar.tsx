@@ -2,6 +2,9 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { NavLink, useNavigate } from 'react-router-dom';
 import { api } from '../api';
 import type { Conversation } from '../api/types';
+import { BrandBadge } from '../admin/BrandProvider';
+import { isStaff } from '../admin/guard';
+import { useMe } from '../auth/AuthContext';
 import { PencilIcon, TrashIcon } from '../ui/icons';
 import { useToast } from '../ui/toast';
 
@@ -16,6 +19,7 @@ interface Props {
 export function Sidebar({ conversations, query, onQuery, onChanged, onNavigate }: Props) {
   const navigate = useNavigate();
   const toast = useToast();
+  const me = useMe();
   const [renaming, setRenaming] = useState<string | null>(null);
   const [title, setTitle] = useState('');
 
@@ -56,6 +60,7 @@ export function Sidebar({ conversations, query, onQuery, onChanged, onNavigate }
 
   return (
     <nav className="sidebar" aria-label="Conversations">
+      <BrandBadge />
       <button type="button" className="btn btn-primary btn-block" onClick={create}>
         + New chat
       </button>
@@ -108,6 +113,11 @@ export function Sidebar({ conversations, query, onQuery, onChanged, onNavigate }
         ))}
         {conversations.length === 0 && <li className="muted small pad">{query ? 'No chats match.' : 'No chats yet.'}</li>}
       </ul>
+      {isStaff(me.role) && (
+        <NavLink to="/admin" className="btn btn-block sidebar-admin" onClick={onNavigate}>
+          Admin
+        </NavLink>
+      )}
     </nav>
   );
 }

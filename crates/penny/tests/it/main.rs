@@ -3,6 +3,8 @@
 
 mod common;
 
+mod admin;
+mod analytics;
 mod auth;
 mod bodies;
 mod chat;
