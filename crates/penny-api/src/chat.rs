@@ -108,14 +108,11 @@ async fn send(
         model: b.model,
         tools_allowed: b.tools_allowed,
     };
-    let started = state.engine.send(caller(&who), id, req).await?;
     if wants_sse(&headers) {
-        let stream = state
-            .engine
-            .events(caller(&who), id, started.seq - 1)
-            .await?;
+        let (started, stream) = state.engine.send_and_follow(caller(&who), id, req).await?;
         return Ok(sse(until_run_ends(stream, started.run_id)).into_response());
     }
+    let started = state.engine.send(caller(&who), id, req).await?;
     let accepted = Accepted {
         message_id: started.message_id,
         assistant_message_id: started.assistant_message_id,

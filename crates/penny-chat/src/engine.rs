@@ -166,10 +166,10 @@ impl Engine {
                     .unwrap_or(ChatError::NoModel))
             }
         };
-        if !policies::model_allows(&mut tx, model.id, who.role).await? {
+        let (allowed, cap) = policies::for_send(&mut tx, model.id, who.role).await?;
+        if !allowed {
             return Err(ChatError::ModelForbidden(model.name));
         }
-        let cap = policies::limits(&mut tx).await?.max_tokens_per_message;
         let parent = match req.parent {
             Parent::CurrentLeaf => conv.current_leaf,
             Parent::Root => None,

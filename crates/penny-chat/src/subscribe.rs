@@ -12,7 +12,7 @@ use penny_store::{conversations, events, TenantId};
 use uuid::Uuid;
 
 use crate::conversation_topic;
-use crate::engine::{Caller, Engine};
+use crate::engine::{Caller, Engine, SendRequest, Started};
 use crate::error::ChatError;
 use crate::event::ChatEvent;
 
@@ -79,6 +79,12 @@ impl Cursor {
     }
 }
 
+impl Cursor {
+    fn into_stream(self) -> impl Stream<Item = ChatEvent> + Send + 'static {
+        futures::stream::unfold(self, |mut c| async move { c.next().await.map(|e| (e, c)) })
+    }
+}
+
 impl Engine {
     /// Events of `conversation` after seq `after`, then live ones, until the client goes.
     pub async fn events(
@@ -87,9 +93,8 @@ impl Engine {
         conversation: Uuid,
         after: i64,
     ) -> Result<impl Stream<Item = ChatEvent> + Send + 'static, ChatError> {
-        let mut db = self.0.store.tenant(who.tenant).await?;
-        conversations::get(&mut db, who.user, conversation).await?;
-        db.commit().await?;
+        // Subscribed before the log is read; nothing is delivered unless the caller may
+        // see the conversation, checked in the transaction that reads the log.
         let sub = self
             .0
             .bus
@@ -103,9 +108,39 @@ impl Engine {
             last: after.max(0),
             pending: VecDeque::new(),
         };
-        cursor.fill().await?;
-        Ok(futures::stream::unfold(cursor, |mut c| async move {
-            c.next().await.map(|e| (e, c))
-        }))
+        let mut db = self.0.store.tenant(who.tenant).await?;
+        conversations::get(&mut db, who.user, conversation).await?;
+        let page = events::after(&mut db, conversation, cursor.last, PAGE).await?;
+        db.commit().await?;
+        cursor
+            .pending
+            .extend(page.iter().filter_map(ChatEvent::from_value));
+        Ok(cursor.into_stream())
+    }
+
+    /// Sends a message and follows its run: the events from `run.started` on, then live
+    /// ones. The subscription is taken before the message is stored, so the log need not
+    /// be read (a gap, should one appear, is still filled from it).
+    pub async fn send_and_follow(
+        &self,
+        who: Caller,
+        conversation: Uuid,
+        req: SendRequest,
+    ) -> Result<(Started, impl Stream<Item = ChatEvent> + Send + 'static), ChatError> {
+        let sub = self
+            .0
+            .bus
+            .subscribe(&conversation_topic(conversation))
+            .await?;
+        let started = self.send(who, conversation, req).await?;
+        let cursor = Cursor {
+            engine: self.clone(),
+            tenant: who.tenant,
+            conversation,
+            sub,
+            last: started.seq - 1,
+            pending: VecDeque::new(),
+        };
+        Ok((started, cursor.into_stream()))
     }
 }

@@ -106,6 +106,23 @@ pub async fn model_allows(
     Ok(grants(roles.as_deref(), role))
 }
 
+/// What sending a message with `model` needs to know, in one round trip: whether `role`
+/// may use the model, and the tenant's cap on output tokens per message.
+pub async fn for_send(
+    conn: &mut PgConnection,
+    model: Uuid,
+    role: Role,
+) -> Result<(bool, Option<i32>), StoreError> {
+    let (roles, cap): (Option<Vec<String>>, Option<i32>) = sqlx::query_as(
+        "SELECT (SELECT roles FROM model_grants WHERE model_id = $1), \
+                (SELECT max_tokens_per_message FROM tenant_policies)",
+    )
+    .bind(model)
+    .fetch_one(conn)
+    .await?;
+    Ok((grants(roles.as_deref(), role), cap))
+}
+
 /// Whether a model's grant (`None`: no grant) lets `role` use it.
 pub fn grants(roles: Option<&[String]>, role: Role) -> bool {
     roles.is_none_or(|rs| rs.iter().any(|r| r == role.as_str()))

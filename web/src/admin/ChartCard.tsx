@@ -1,6 +1,6 @@
 import type { ReactNode } from 'react';
 import type { Spec } from './analytics';
-import { Empty } from './ui';
+import { Empty, Table } from './ui';
 import { VegaChart } from './VegaChart';
 
 export interface DataTable {
@@ -32,30 +32,17 @@ export function ChartCard({ title, subtitle, spec, table, empty, children, wide 
       {spec && table && table.rows.length > 0 && (
         <details className="chart-data">
           <summary>Show data</summary>
-          <div className="table-scroll">
-            <table className="data-table compact">
-              <thead>
-                <tr>
-                  {table.columns.map((c) => (
-                    <th key={c} scope="col">
-                      {c}
-                    </th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody>
-                {table.rows.map((r, i) => (
-                  <tr key={i}>
-                    {r.map((v, j) => (
-                      <td key={j} className={typeof v === 'number' ? 'num' : undefined}>
-                        {v}
-                      </td>
-                    ))}
-                  </tr>
+          <Table className="compact" columns={table.columns}>
+            {table.rows.map((r, i) => (
+              <tr key={i}>
+                {r.map((v, j) => (
+                  <td key={j} className={typeof v === 'number' ? 'num' : undefined}>
+                    {v}
+                  </td>
                 ))}
-              </tbody>
-            </table>
-          </div>
+              </tr>
+            ))}
+          </Table>
         </details>
       )}
     </section>

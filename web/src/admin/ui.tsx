@@ -1,5 +1,6 @@
 // Small building blocks the console's pages share: dialogs, confirmation, copy-once fields,
-// loading and empty states, status badges and a data loader that reports failures as toasts.
+// loading and empty states, tables, status badges, a data loader that reports failures as
+// toasts and a runner for actions that report their outcome the same way.
 import { createContext, useCallback, useContext, useEffect, useId, useRef, useState, type DependencyList, type ReactNode } from 'react';
 import { ApiProblem } from '../api/problem';
 import { useToast } from '../ui/toast';
@@ -198,6 +199,37 @@ export function Badge({ tone, children }: { tone: 'ok' | 'bad' | 'warn' | 'neutr
   return <span className={`badge badge-${tone}`}>{children}</span>;
 }
 
+/**
+ * A column heading of a `Table`: its text, or `{ label, num }` for right-aligned figures and
+ * `{ label, hidden }` for one only screen readers need (e.g. "Actions"). `false` leaves it out.
+ */
+export type Column = string | { label: string; num?: boolean; hidden?: boolean };
+
+/** A scrollable `data-table` (plus `className`, e.g. `compact`) with its column headings. */
+export function Table({ caption, columns, className, children }: { caption?: string; columns: (Column | false)[]; className?: string; children: ReactNode }) {
+  return (
+    <div className="table-scroll">
+      <table className={className ? `data-table ${className}` : 'data-table'}>
+        {caption && <caption className="visually-hidden">{caption}</caption>}
+        <thead>
+          <tr>
+            {columns.map((c) => {
+              if (c === false) return null;
+              const { label, num, hidden } = typeof c === 'string' ? { label: c } : c;
+              return (
+                <th key={label} scope="col" className={num ? 'num' : undefined}>
+                  {hidden ? <span className="visually-hidden">{label}</span> : label}
+                </th>
+              );
+            })}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
 export function PageHeader({ title, description, actions }: { title: string; description?: ReactNode; actions?: ReactNode }) {
   return (
     <header className="page-head">
@@ -260,6 +292,57 @@ export function useLoad<T>(load: () => Promise<T>, deps: DependencyList, what: s
   const reload = useCallback(() => setTick((t) => t + 1), []);
   const setData = useCallback((f: (d: T | null) => T | null) => setDataState(f), []);
   return { data, loading, error, reload, setData };
+}
+
+/** What `ResourceState` shows: a `useLoad()` result, or a page's own state of that shape. */
+export type Resource<T> = Pick<Loaded<T>, 'data' | 'loading'> & Partial<Pick<Loaded<T>, 'error' | 'reload'>>;
+
+/**
+ * A resource's states: until there is data, "Loading {what}…" and a failed load (with Try
+ * again); then `empty` for an empty list, else `children(data)`.
+ */
+export function ResourceState<T>({ resource, what, empty, children }: { resource: Resource<T>; what: string; empty?: ReactNode; children: (data: T) => ReactNode }) {
+  const { data, loading, error, reload } = resource;
+  if (data === null) {
+    return (
+      <>
+        {loading && <Loading what={what} />}
+        {error != null && reload && <LoadError error={error} onRetry={reload} />}
+      </>
+    );
+  }
+  if (Array.isArray(data) && data.length === 0) return <>{empty}</>;
+  return <>{children(data)}</>;
+}
+
+// --- actions -----------------------------------------------------------------------------
+
+export interface ActionText {
+  /** The notice shown when the action succeeds (none when left out). */
+  done?: string;
+  /** The title of the error toast when it fails. */
+  failed: string;
+}
+
+/**
+ * `run(fn, { done, failed })` awaits `fn`, then shows `done` as a notice or, when it throws,
+ * the error as a toast titled `failed`. Resolves to whether `fn` succeeded; never rejects.
+ */
+export function useAction(): (fn: () => Promise<unknown>, text: ActionText) => Promise<boolean> {
+  const toast = useToast();
+  return useCallback(
+    async (fn: () => Promise<unknown>, { done, failed }: ActionText) => {
+      try {
+        await fn();
+        if (done) toast.push({ kind: 'info', title: done });
+        return true;
+      } catch (e) {
+        toast.error(e, failed);
+        return false;
+      }
+    },
+    [toast],
+  );
 }
 
 /** Field errors of a problem+json 422, by field name. */

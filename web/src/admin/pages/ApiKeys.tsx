@@ -5,11 +5,11 @@ import { useToast } from '../../ui/toast';
 import { admin } from '../api';
 import { formatDate, formatDateTime } from '../format';
 import { isAdmin } from '../guard';
-import { Badge, CopyField, Empty, Field, fieldErrors, LoadError, Loading, Modal, PageHeader, useConfirm, useLoad } from '../ui';
+import { Badge, CopyField, Empty, Field, fieldErrors, Modal, PageHeader, ResourceState, Table, useAction, useConfirm, useLoad } from '../ui';
 
 export function ApiKeys() {
   const me = useMe();
-  const toast = useToast();
+  const run = useAction();
   const confirm = useConfirm();
   const keys = useLoad(() => admin.apiKeys(), [], 'API keys');
   // An admin sees every key of the workspace: show whose each one is.
@@ -29,16 +29,12 @@ export function ApiKeys() {
       danger: true,
     });
     if (!ok) return;
-    try {
+    await run(async () => {
       await admin.revokeApiKey(k.id);
-      toast.push({ kind: 'info', title: `Key “${k.name}” revoked` });
       keys.reload();
-    } catch (e) {
-      toast.error(e, 'Could not revoke the key');
-    }
+    }, { done: `Key “${k.name}” revoked`, failed: 'Could not revoke the key' });
   };
 
-  const list = keys.data ?? [];
   return (
     <div className="admin-page">
       <PageHeader
@@ -50,48 +46,29 @@ export function ApiKeys() {
           </button>
         }
       />
-      {keys.loading && !keys.data && <Loading what="API keys" />}
-      {keys.error !== null && !keys.data && <LoadError error={keys.error} onRetry={keys.reload} />}
-      {keys.data && list.length === 0 && <Empty title="No API keys">Create one to call the API from scripts and other programs.</Empty>}
-      {list.length > 0 && (
-        <div className="table-scroll">
-          <table className="data-table">
-            <caption className="visually-hidden">API keys</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Prefix</th>
-                {isAdmin(me) && <th scope="col">Owner</th>}
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
+      <ResourceState resource={keys} what="API keys" empty={<Empty title="No API keys">Create one to call the API from scripts and other programs.</Empty>}>
+        {(list) => (
+          <Table caption="API keys" columns={['Name', 'Prefix', isAdmin(me) && 'Owner', 'Created', 'Last used', 'Status', { label: 'Actions', hidden: true }]}>
+            {list.map((k) => (
+              <tr key={k.id} className={k.revoked_at ? 'dim' : undefined}>
+                <th scope="row">{k.name}</th>
+                <td className="mono">{k.prefix}…</td>
+                {isAdmin(me) && <td>{ownerOf.get(k.user_id) ?? (k.user_id === me.id ? me.email : <span className="muted">—</span>)}</td>}
+                <td title={formatDateTime(k.created_at)}>{formatDate(k.created_at)}</td>
+                <td>{k.last_used_at ? formatDateTime(k.last_used_at) : <span className="muted">never</span>}</td>
+                <td>{k.revoked_at ? <Badge tone="bad">revoked {formatDate(k.revoked_at)}</Badge> : <Badge tone="ok">active</Badge>}</td>
+                <td>
+                  {!k.revoked_at && (
+                    <button type="button" className="btn btn-small btn-danger-ghost" onClick={() => void revoke(k)} aria-label={`Revoke ${k.name}`}>
+                      Revoke
+                    </button>
+                  )}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {list.map((k) => (
-                <tr key={k.id} className={k.revoked_at ? 'dim' : undefined}>
-                  <th scope="row">{k.name}</th>
-                  <td className="mono">{k.prefix}…</td>
-                  {isAdmin(me) && <td>{ownerOf.get(k.user_id) ?? (k.user_id === me.id ? me.email : <span className="muted">—</span>)}</td>}
-                  <td title={formatDateTime(k.created_at)}>{formatDate(k.created_at)}</td>
-                  <td>{k.last_used_at ? formatDateTime(k.last_used_at) : <span className="muted">never</span>}</td>
-                  <td>{k.revoked_at ? <Badge tone="bad">revoked {formatDate(k.revoked_at)}</Badge> : <Badge tone="ok">active</Badge>}</td>
-                  <td>
-                    {!k.revoked_at && (
-                      <button type="button" className="btn btn-small btn-danger-ghost" onClick={() => void revoke(k)} aria-label={`Revoke ${k.name}`}>
-                        Revoke
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+            ))}
+          </Table>
+        )}
+      </ResourceState>
       <CreateKeyDialog open={creating} onClose={() => setCreating(false)} onCreated={keys.reload} />
     </div>
   );

@@ -1,11 +1,10 @@
 import { Fragment, useCallback, useEffect, useState, type FormEvent } from 'react';
 import type { AuditEntry, AuditFilters } from '../../api/admin';
-import { useToast } from '../../ui/toast';
 import { admin } from '../api';
 import { downloadCsv } from '../csv';
 import { utcDay } from '../dates';
 import { formatDateTime } from '../format';
-import { Empty, Loading, PageHeader } from '../ui';
+import { Empty, PageHeader, ResourceState, Table, useAction } from '../ui';
 
 const ACTIONS = [
   'user.',
@@ -36,7 +35,7 @@ function activeFilters(f: AuditFilters): AuditFilters {
 }
 
 export function Audit() {
-  const toast = useToast();
+  const run = useAction();
   const [draft, setDraft] = useState<AuditFilters>(EMPTY);
   const [filters, setFilters] = useState<AuditFilters>({});
   const [items, setItems] = useState<AuditEntry[]>([]);
@@ -48,17 +47,14 @@ export function Audit() {
   const load = useCallback(
     async (f: AuditFilters, before: number | string | null) => {
       setLoading(true);
-      try {
+      await run(async () => {
         const page = await admin.audit(f, before);
         setItems((cur) => (before === null ? page.items : [...cur, ...page.items]));
         setNext(page.nextBefore);
-      } catch (e) {
-        toast.error(e, 'Could not load the audit log');
-      } finally {
-        setLoading(false);
-      }
+      }, { failed: 'Could not load the audit log' });
+      setLoading(false);
     },
-    [toast],
+    [run],
   );
 
   useEffect(() => {
@@ -78,13 +74,8 @@ export function Audit() {
 
   const exportCsv = async () => {
     setExporting(true);
-    try {
-      await downloadCsv(() => admin.auditCsv(filters), `audit-${utcDay(new Date())}.csv`);
-    } catch (e) {
-      toast.error(e, 'Could not export the audit log');
-    } finally {
-      setExporting(false);
-    }
+    await run(() => downloadCsv(() => admin.auditCsv(filters), `audit-${utcDay(new Date())}.csv`), { failed: 'Could not export the audit log' });
+    setExporting(false);
   };
 
   const toggle = (id: string) =>
@@ -141,88 +132,76 @@ export function Audit() {
         </div>
       </form>
 
-      {loading && items.length === 0 && <Loading what="the audit log" />}
-      {!loading && items.length === 0 && <Empty title="No records">{Object.keys(filters).length ? 'Nothing matches these filters.' : 'Nothing has been recorded yet.'}</Empty>}
-      {items.length > 0 && (
-        <div className="table-scroll">
-          <table className="data-table audit-table">
-            <caption className="visually-hidden">Audit records</caption>
-            <thead>
-              <tr>
-                <th scope="col">
-                  <span className="visually-hidden">Details</span>
-                </th>
-                <th scope="col">When</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Target</th>
-                <th scope="col">IP</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((a) => {
-                const id = String(a.id);
-                const expanded = open.has(id);
-                return (
-                  <Fragment key={id}>
-                    <tr className={expanded ? 'expanded' : undefined}>
-                      <td>
-                        <button
-                          type="button"
-                          className="btn-ghost btn-icon expander"
-                          aria-expanded={expanded}
-                          aria-controls={`audit-${id}`}
-                          aria-label={`${expanded ? 'Hide' : 'Show'} details of ${a.action} at ${formatDateTime(a.at)}`}
-                          onClick={() => toggle(id)}
-                        >
-                          {expanded ? '▾' : '▸'}
-                        </button>
+      {/* No data yet while a first page loads: a failed load is a toast and an empty list. */}
+      <ResourceState
+        resource={{ data: loading && items.length === 0 ? null : items, loading }}
+        what="the audit log"
+        empty={<Empty title="No records">{Object.keys(filters).length ? 'Nothing matches these filters.' : 'Nothing has been recorded yet.'}</Empty>}
+      >
+        {(list) => (
+          <Table className="audit-table" caption="Audit records" columns={[{ label: 'Details', hidden: true }, 'When', 'Actor', 'Action', 'Target', 'IP']}>
+            {list.map((a) => {
+              const id = String(a.id);
+              const expanded = open.has(id);
+              return (
+                <Fragment key={id}>
+                  <tr className={expanded ? 'expanded' : undefined}>
+                    <td>
+                      <button
+                        type="button"
+                        className="btn-ghost btn-icon expander"
+                        aria-expanded={expanded}
+                        aria-controls={`audit-${id}`}
+                        aria-label={`${expanded ? 'Hide' : 'Show'} details of ${a.action} at ${formatDateTime(a.at)}`}
+                        onClick={() => toggle(id)}
+                      >
+                        {expanded ? '▾' : '▸'}
+                      </button>
+                    </td>
+                    <td className="nowrap" title={a.at}>
+                      {formatDateTime(a.at)}
+                    </td>
+                    <td>{a.actorEmail ?? a.actorId ?? <span className="muted">system</span>}</td>
+                    <td className="mono">{a.action}</td>
+                    <td>
+                      {a.targetType ? (
+                        <>
+                          <span>{a.targetType}</span> <span className="mono muted small wrap-anywhere">{a.targetId}</span>
+                        </>
+                      ) : (
+                        <span className="muted">—</span>
+                      )}
+                    </td>
+                    <td className="mono small">{a.ip ?? '—'}</td>
+                  </tr>
+                  {expanded && (
+                    <tr id={`audit-${id}`} className="detail-row">
+                      <td />
+                      <td colSpan={5}>
+                        <dl className="kv">
+                          <dt>Record</dt>
+                          <dd className="mono">#{id}</dd>
+                          {a.actorId && (
+                            <>
+                              <dt>Actor id</dt>
+                              <dd className="mono">{a.actorId}</dd>
+                            </>
+                          )}
+                          <dt>User agent</dt>
+                          <dd className="wrap-anywhere">{a.userAgent ?? '—'}</dd>
+                          <dt>Request body SHA-256</dt>
+                          <dd className="mono wrap-anywhere">{a.payloadSha256 ?? '—'}</dd>
+                        </dl>
+                        <pre className="json">{JSON.stringify(a.details ?? {}, null, 2)}</pre>
                       </td>
-                      <td className="nowrap" title={a.at}>
-                        {formatDateTime(a.at)}
-                      </td>
-                      <td>{a.actorEmail ?? a.actorId ?? <span className="muted">system</span>}</td>
-                      <td className="mono">{a.action}</td>
-                      <td>
-                        {a.targetType ? (
-                          <>
-                            <span>{a.targetType}</span> <span className="mono muted small wrap-anywhere">{a.targetId}</span>
-                          </>
-                        ) : (
-                          <span className="muted">—</span>
-                        )}
-                      </td>
-                      <td className="mono small">{a.ip ?? '—'}</td>
                     </tr>
-                    {expanded && (
-                      <tr id={`audit-${id}`} className="detail-row">
-                        <td />
-                        <td colSpan={5}>
-                          <dl className="kv">
-                            <dt>Record</dt>
-                            <dd className="mono">#{id}</dd>
-                            {a.actorId && (
-                              <>
-                                <dt>Actor id</dt>
-                                <dd className="mono">{a.actorId}</dd>
-                              </>
-                            )}
-                            <dt>User agent</dt>
-                            <dd className="wrap-anywhere">{a.userAgent ?? '—'}</dd>
-                            <dt>Request body SHA-256</dt>
-                            <dd className="mono wrap-anywhere">{a.payloadSha256 ?? '—'}</dd>
-                          </dl>
-                          <pre className="json">{JSON.stringify(a.details ?? {}, null, 2)}</pre>
-                        </td>
-                      </tr>
-                    )}
-                  </Fragment>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
+                  )}
+                </Fragment>
+              );
+            })}
+          </Table>
+        )}
+      </ResourceState>
       {next !== null && items.length > 0 && (
         <div className="center pad">
           <button type="button" className="btn" onClick={() => void load(filters, next)} disabled={loading}>

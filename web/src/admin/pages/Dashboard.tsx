@@ -1,7 +1,6 @@
 import { useMemo, useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
 import type { AdminHealth, Analytics, GroupBy } from '../../api/admin';
-import { useToast } from '../../ui/toast';
 import {
   allZero,
   costRanking,
@@ -26,7 +25,7 @@ import { ChartCard } from '../ChartCard';
 import { downloadCsv } from '../csv';
 import { presetRange, rangeProblem, type DayRange } from '../dates';
 import { formatMs, formatNumber, formatPercent, formatUsd } from '../format';
-import { LoadError, Loading, PageHeader, useLoad } from '../ui';
+import { PageHeader, ResourceState, Table, useAction, useLoad } from '../ui';
 
 const PRESETS = [7, 30, 90] as const;
 type Preset = (typeof PRESETS)[number] | 'custom';
@@ -36,7 +35,7 @@ const GROUP_LABEL: Record<GroupBy, string> = { day: 'by day', model: 'by model',
 type ByGroup = Record<GroupBy, Analytics>;
 
 export function Dashboard() {
-  const toast = useToast();
+  const run = useAction();
   const [preset, setPreset] = useState<Preset>(30);
   const [range, setRange] = useState<DayRange>(() => presetRange(30));
   const [draft, setDraft] = useState<DayRange>(range);
@@ -72,13 +71,10 @@ export function Dashboard() {
 
   const download = async (groupBy: GroupBy) => {
     setBusy(groupBy);
-    try {
-      await downloadCsv(() => admin.analyticsCsv({ ...range, groupBy }), `analytics-${groupBy}-${range.from}-${range.to}.csv`);
-    } catch (e) {
-      toast.error(e, 'Could not download the CSV');
-    } finally {
-      setBusy(null);
-    }
+    await run(() => downloadCsv(() => admin.analyticsCsv({ ...range, groupBy }), `analytics-${groupBy}-${range.from}-${range.to}.csv`), {
+      failed: 'Could not download the CSV',
+    });
+    setBusy(null);
   };
 
   return (
@@ -126,9 +122,9 @@ export function Dashboard() {
         </div>
       </div>
 
-      {analytics.loading && !analytics.data && <Loading what="usage" />}
-      {analytics.error !== null && !analytics.data && <LoadError error={analytics.error} onRetry={analytics.reload} />}
-      {analytics.data && <Charts data={analytics.data} queues={health.data} stale={analytics.loading} />}
+      <ResourceState resource={analytics} what="usage">
+        {(data) => <Charts data={data} queues={health.data} stale={analytics.loading} />}
+      </ResourceState>
     </div>
   );
 }
@@ -211,32 +207,18 @@ function Charts({ data, queues, stale }: { data: ByGroup; queues: AdminHealth | 
           empty="No tool runs in this range."
         >
           {tools.length > 0 && (
-            <div className="table-scroll">
-              <table className="data-table compact">
-                <thead>
-                  <tr>
-                    <th scope="col">Tool</th>
-                    <th scope="col" className="num">Runs</th>
-                    <th scope="col" className="num">Failed</th>
-                    <th scope="col" className="num">Failure rate</th>
-                    <th scope="col" className="num">p50</th>
-                    <th scope="col" className="num">p95</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {tools.map((t) => (
-                    <tr key={t.tool}>
-                      <th scope="row" className="mono">{t.tool}</th>
-                      <td className="num">{formatNumber(t.runs)}</td>
-                      <td className="num">{formatNumber(t.failures)}</td>
-                      <td className="num">{formatPercent(t.failureRate)}</td>
-                      <td className="num">{formatMs(t.p50Ms)}</td>
-                      <td className="num">{formatMs(t.p95Ms)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table className="compact" columns={['Tool', ...['Runs', 'Failed', 'Failure rate', 'p50', 'p95'].map((label) => ({ label, num: true }))]}>
+              {tools.map((t) => (
+                <tr key={t.tool}>
+                  <th scope="row" className="mono">{t.tool}</th>
+                  <td className="num">{formatNumber(t.runs)}</td>
+                  <td className="num">{formatNumber(t.failures)}</td>
+                  <td className="num">{formatPercent(t.failureRate)}</td>
+                  <td className="num">{formatMs(t.p50Ms)}</td>
+                  <td className="num">{formatMs(t.p95Ms)}</td>
+                </tr>
+              ))}
+            </Table>
           )}
         </ChartCard>
         <ChartCard

@@ -1,7 +1,7 @@
-import { useEffect } from 'react';
+import { useEffect, type ReactNode } from 'react';
 import { admin } from '../api';
 import { formatDateTime, formatMs, formatNumber } from '../format';
-import { Badge, Empty, LoadError, Loading, PageHeader, useLoad } from '../ui';
+import { Badge, Empty, PageHeader, ResourceState, Table, useLoad } from '../ui';
 
 const REFRESH_MS = 15_000;
 
@@ -29,17 +29,10 @@ export function Health() {
           </>
         }
       />
-      {health.loading && !h && <Loading what="health" />}
-      {health.error !== null && !h && <LoadError error={health.error} onRetry={reload} />}
-      {h && (
-        <div className="card-grid">
-          <section className="card card-wide" aria-labelledby="h-checks">
-            <div className="card-head">
-              <h2 id="h-checks">Checks</h2>
-            </div>
-            {h.checks.length === 0 ? (
-              <Empty title="No checks reported" />
-            ) : (
+      <ResourceState resource={health} what="health">
+        {(h) => (
+          <div className="card-grid">
+            <Section id="h-checks" title="Checks" items={h.checks} empty="No checks reported">
               <ul className="check-list">
                 {h.checks.map((c) => (
                   <li key={c.name}>
@@ -50,118 +43,68 @@ export function Health() {
                   </li>
                 ))}
               </ul>
-            )}
-          </section>
+            </Section>
 
-          <section className="card card-wide" aria-labelledby="h-queues">
-            <div className="card-head">
-              <h2 id="h-queues">Queues</h2>
-            </div>
-            {h.queues.length === 0 ? (
-              <Empty title="No queues" />
-            ) : (
-              <div className="table-scroll">
-                <table className="data-table compact">
-                  <thead>
-                    <tr>
-                      <th scope="col">Queue</th>
-                      <th scope="col" className="num">Waiting</th>
-                      <th scope="col" className="num">Active</th>
-                      <th scope="col" className="num">Delayed</th>
-                      <th scope="col" className="num">Completed</th>
-                      <th scope="col" className="num">Failed</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {h.queues.map((q) => (
-                      <tr key={q.queue}>
-                        <th scope="row" className="mono">{q.queue}</th>
-                        <td className="num">{formatNumber(q.waiting)}</td>
-                        <td className="num">{formatNumber(q.active)}</td>
-                        <td className="num">{formatNumber(q.delayed)}</td>
-                        <td className="num">{formatNumber(q.completed)}</td>
-                        <td className="num">{q.failed > 0 ? <Badge tone="bad">{formatNumber(q.failed)}</Badge> : '0'}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-            )}
-          </section>
+            <Section id="h-queues" title="Queues" items={h.queues} empty="No queues">
+              <Table className="compact" columns={['Queue', ...['Waiting', 'Active', 'Delayed', 'Completed', 'Failed'].map((label) => ({ label, num: true }))]}>
+                {h.queues.map((q) => (
+                  <tr key={q.queue}>
+                    <th scope="row" className="mono">{q.queue}</th>
+                    <td className="num">{formatNumber(q.waiting)}</td>
+                    <td className="num">{formatNumber(q.active)}</td>
+                    <td className="num">{formatNumber(q.delayed)}</td>
+                    <td className="num">{formatNumber(q.completed)}</td>
+                    <td className="num">{q.failed > 0 ? <Badge tone="bad">{formatNumber(q.failed)}</Badge> : '0'}</td>
+                  </tr>
+                ))}
+              </Table>
+            </Section>
 
-          <section className="card card-wide" aria-labelledby="h-instances">
-            <div className="card-head">
-              <h2 id="h-instances">Instances</h2>
-            </div>
-            {h.instances.length === 0 ? (
-              <Empty title="No instances reported" />
-            ) : (
-              <div className="table-scroll">
-                <table className="data-table compact">
-                  <thead>
-                    <tr>
-                      <th scope="col">Host</th>
-                      <th scope="col">State</th>
-                      <th scope="col">Roles</th>
-                      <th scope="col">Version</th>
-                      <th scope="col">Started</th>
-                      <th scope="col">Last seen</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {h.instances.map((i) => (
-                      <tr key={i.id}>
-                        <th scope="row">
-                          {i.host} <span className="mono muted small">{i.id.slice(0, 8)}</span>
-                        </th>
-                        <td>{i.alive ? <Badge tone="ok">alive</Badge> : <Badge tone="warn">stale</Badge>}</td>
-                        <td>{i.roles.join(', ')}</td>
-                        <td className="mono small">{i.version}</td>
-                        <td>{formatDateTime(i.startedAt)}</td>
-                        <td>{formatDateTime(i.lastSeenAt)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-            )}
-          </section>
+            <Section id="h-instances" title="Instances" items={h.instances} empty="No instances reported">
+              <Table className="compact" columns={['Host', 'State', 'Roles', 'Version', 'Started', 'Last seen']}>
+                {h.instances.map((i) => (
+                  <tr key={i.id}>
+                    <th scope="row">
+                      {i.host} <span className="mono muted small">{i.id.slice(0, 8)}</span>
+                    </th>
+                    <td>{i.alive ? <Badge tone="ok">alive</Badge> : <Badge tone="warn">stale</Badge>}</td>
+                    <td>{i.roles.join(', ')}</td>
+                    <td className="mono small">{i.version}</td>
+                    <td>{formatDateTime(i.startedAt)}</td>
+                    <td>{formatDateTime(i.lastSeenAt)}</td>
+                  </tr>
+                ))}
+              </Table>
+            </Section>
 
-          <section className="card card-wide" aria-labelledby="h-failed">
-            <div className="card-head">
-              <h2 id="h-failed">Recent failed jobs</h2>
-            </div>
-            {h.recentFailedJobs.length === 0 ? (
-              <Empty title="No failed jobs" />
-            ) : (
-              <div className="table-scroll">
-                <table className="data-table compact">
-                  <thead>
-                    <tr>
-                      <th scope="col">When</th>
-                      <th scope="col">Queue</th>
-                      <th scope="col">Tool</th>
-                      <th scope="col" className="num">Attempts</th>
-                      <th scope="col">Error</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {h.recentFailedJobs.map((j) => (
-                      <tr key={j.id}>
-                        <td className="nowrap">{formatDateTime(j.finishedAt)}</td>
-                        <td className="mono">{j.queue}</td>
-                        <td className="mono">{j.tool}</td>
-                        <td className="num">{j.attempts}</td>
-                        <td className="wrap-anywhere error-text">{j.error ?? '—'}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-            )}
-          </section>
-        </div>
-      )}
+            <Section id="h-failed" title="Recent failed jobs" items={h.recentFailedJobs} empty="No failed jobs">
+              <Table className="compact" columns={['When', 'Queue', 'Tool', { label: 'Attempts', num: true }, 'Error']}>
+                {h.recentFailedJobs.map((j) => (
+                  <tr key={j.id}>
+                    <td className="nowrap">{formatDateTime(j.finishedAt)}</td>
+                    <td className="mono">{j.queue}</td>
+                    <td className="mono">{j.tool}</td>
+                    <td className="num">{j.attempts}</td>
+                    <td className="wrap-anywhere error-text">{j.error ?? '—'}</td>
+                  </tr>
+                ))}
+              </Table>
+            </Section>
+          </div>
+        )}
+      </ResourceState>
     </div>
+  );
+}
+
+/** A card of the page: its contents, or `empty` when `items` is an empty list. */
+function Section({ id, title, items, empty, children }: { id: string; title: string; items: readonly unknown[]; empty: string; children: ReactNode }) {
+  return (
+    <section className="card card-wide" aria-labelledby={id}>
+      <div className="card-head">
+        <h2 id={id}>{title}</h2>
+      </div>
+      {items.length === 0 ? <Empty title={empty} /> : children}
+    </section>
   );
 }

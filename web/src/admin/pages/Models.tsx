@@ -6,11 +6,11 @@ import { useToast } from '../../ui/toast';
 import { admin } from '../api';
 import { formatMs, formatNumber, formatUsd } from '../format';
 import { isAdmin } from '../guard';
-import { Badge, Empty, Field, fieldErrors, LoadError, Loading, Modal, PageHeader, ReadOnlyNote, useConfirm, useLoad } from '../ui';
+import { Badge, Empty, Field, fieldErrors, Modal, PageHeader, ReadOnlyNote, ResourceState, Table, useAction, useConfirm, useLoad } from '../ui';
 
 export function Models() {
   const me = useMe();
-  const toast = useToast();
+  const run = useAction();
   const confirm = useConfirm();
   const canEdit = isAdmin(me);
   const models = useLoad(() => admin.models(), [], 'models');
@@ -19,15 +19,15 @@ export function Models() {
 
   const test = async (m: AdminModel) => {
     setTests((t) => ({ ...t, [m.id]: 'running' }));
-    try {
+    const ok = await run(async () => {
       const r = await admin.testModel(m.id);
       setTests((t) => ({ ...t, [m.id]: r }));
-    } catch (e) {
+    }, { failed: 'Could not test the model' });
+    if (!ok) {
       setTests((t) => {
         const { [m.id]: _drop, ...rest } = t;
         return rest;
       });
-      toast.error(e, 'Could not test the model');
     }
   };
 
@@ -43,16 +43,12 @@ export function Models() {
       danger: true,
     });
     if (!ok) return;
-    try {
+    await run(async () => {
       await admin.deleteModel(m.id);
-      toast.push({ kind: 'info', title: `Model ${m.name} deleted` });
       models.reload();
-    } catch (e) {
-      toast.error(e, 'Could not delete the model');
-    }
+    }, { done: `Model ${m.name} deleted`, failed: 'Could not delete the model' });
   };
 
-  const list = models.data ?? [];
   return (
     <div className="admin-page">
       <PageHeader
@@ -67,78 +63,72 @@ export function Models() {
         }
       />
       {!canEdit && <ReadOnlyNote />}
-      {models.loading && !models.data && <Loading what="models" />}
-      {models.error !== null && !models.data && <LoadError error={models.error} onRetry={models.reload} />}
-      {models.data && list.length === 0 && <Empty title="No models yet">{canEdit ? 'Add one so that people can chat.' : 'An admin has to add one.'}</Empty>}
-      {list.length > 0 && (
-        <div className="table-scroll">
-          <table className="data-table">
-            <caption className="visually-hidden">Models</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Provider</th>
-                {canEdit && <th scope="col">Upstream</th>}
-                <th scope="col" className="num">Context</th>
-                {canEdit && <th scope="col" className="num">Price / 1k in · out</th>}
-                {canEdit && <th scope="col">Fallback</th>}
-                {canEdit && (
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
+      <ResourceState
+        resource={models}
+        what="models"
+        empty={<Empty title="No models yet">{canEdit ? 'Add one so that people can chat.' : 'An admin has to add one.'}</Empty>}
+      >
+        {(list) => (
+          <Table
+            caption="Models"
+            columns={[
+              'Name',
+              'Provider',
+              canEdit && 'Upstream',
+              { label: 'Context', num: true },
+              canEdit && { label: 'Price / 1k in · out', num: true },
+              canEdit && 'Fallback',
+              canEdit && { label: 'Actions', hidden: true },
+            ]}
+          >
+            {list.map((m) => {
+              const t = tests[m.id];
+              return (
+                <tr key={m.id}>
+                  <th scope="row">
+                    {m.name} {m.is_default && <Badge tone="neutral">default</Badge>}
                   </th>
-                )}
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((m) => {
-                const t = tests[m.id];
-                return (
-                  <tr key={m.id}>
-                    <th scope="row">
-                      {m.name} {m.is_default && <Badge tone="neutral">default</Badge>}
-                    </th>
-                    <td>{m.provider}</td>
-                    {canEdit && (
-                      <td>
-                        <div className="mono small">{m.model}</div>
-                        <div className="muted small wrap-anywhere">{m.base_url}</div>
-                        {!m.has_api_key && <div className="muted small">no API key</div>}
-                      </td>
-                    )}
-                    <td className="num">{formatNumber(m.context_window)}</td>
-                    {canEdit && (
-                      <td className="num">
-                        {formatUsd(m.price_input_per_1k ?? 0)} · {formatUsd(m.price_output_per_1k ?? 0)}
-                      </td>
-                    )}
-                    {canEdit && <td>{m.fallback || <span className="muted">—</span>}</td>}
-                    {canEdit && (
-                      <td>
-                        <div className="row-actions">
-                          <button type="button" className="btn btn-small" onClick={() => void test(m)} disabled={t === 'running'} aria-label={`Test ${m.name}`}>
-                            {t === 'running' ? 'Testing…' : 'Test'}
-                          </button>
-                          <button type="button" className="btn btn-small" onClick={() => setEditing(m)} aria-label={`Edit ${m.name}`}>
-                            Edit
-                          </button>
-                          <button type="button" className="btn btn-small btn-danger-ghost" onClick={() => void remove(m)} aria-label={`Delete ${m.name}`}>
-                            Delete
-                          </button>
-                        </div>
-                        {t && t !== 'running' && <TestResult result={t} />}
-                      </td>
-                    )}
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
+                  <td>{m.provider}</td>
+                  {canEdit && (
+                    <td>
+                      <div className="mono small">{m.model}</div>
+                      <div className="muted small wrap-anywhere">{m.base_url}</div>
+                      {!m.has_api_key && <div className="muted small">no API key</div>}
+                    </td>
+                  )}
+                  <td className="num">{formatNumber(m.context_window)}</td>
+                  {canEdit && (
+                    <td className="num">
+                      {formatUsd(m.price_input_per_1k ?? 0)} · {formatUsd(m.price_output_per_1k ?? 0)}
+                    </td>
+                  )}
+                  {canEdit && <td>{m.fallback || <span className="muted">—</span>}</td>}
+                  {canEdit && (
+                    <td>
+                      <div className="row-actions">
+                        <button type="button" className="btn btn-small" onClick={() => void test(m)} disabled={t === 'running'} aria-label={`Test ${m.name}`}>
+                          {t === 'running' ? 'Testing…' : 'Test'}
+                        </button>
+                        <button type="button" className="btn btn-small" onClick={() => setEditing(m)} aria-label={`Edit ${m.name}`}>
+                          Edit
+                        </button>
+                        <button type="button" className="btn btn-small btn-danger-ghost" onClick={() => void remove(m)} aria-label={`Delete ${m.name}`}>
+                          Delete
+                        </button>
+                      </div>
+                      {t && t !== 'running' && <TestResult result={t} />}
+                    </td>
+                  )}
+                </tr>
+              );
+            })}
+          </Table>
+        )}
+      </ResourceState>
       {editing !== null && (
         <ModelDialog
           model={editing === 'new' ? null : editing}
-          others={list.filter((m) => editing === 'new' || m.id !== editing.id).map((m) => m.name)}
+          others={(models.data ?? []).filter((m) => editing === 'new' || m.id !== editing.id).map((m) => m.name)}
           onClose={() => setEditing(null)}
           onSaved={() => {
             setEditing(null);

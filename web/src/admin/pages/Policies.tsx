@@ -6,7 +6,7 @@ import { useToast } from '../../ui/toast';
 import { admin } from '../api';
 import { isAdmin } from '../guard';
 import { errorFor, modelRoles, parseLimit, setModelRole, setToolRole, toolRoles } from '../policies';
-import { Field, fieldErrors, LoadError, Loading, PageHeader, ReadOnlyNote, useLoad } from '../ui';
+import { Field, fieldErrors, PageHeader, ReadOnlyNote, ResourceState, useLoad } from '../ui';
 
 interface Loaded {
   doc: PolicyDoc;
@@ -26,9 +26,9 @@ export function Policies() {
   return (
     <div className="admin-page">
       <PageHeader title="Policies" description="Who may use which model and tool, how long answers may be, and how long chats are kept." />
-      {loaded.loading && !loaded.data && <Loading what="policies" />}
-      {loaded.error !== null && !loaded.data && <LoadError error={loaded.error} onRetry={loaded.reload} />}
-      {loaded.data && <PolicyForm initial={loaded.data} />}
+      <ResourceState resource={loaded} what="policies">
+        {(data) => <PolicyForm initial={data} />}
+      </ResourceState>
     </div>
   );
 }

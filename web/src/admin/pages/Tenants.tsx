@@ -5,11 +5,11 @@ import { useMe } from '../../auth/AuthContext';
 import { useToast } from '../../ui/toast';
 import { admin } from '../api';
 import { formatBytes, formatDate, formatNumber } from '../format';
-import { Badge, Empty, Field, fieldErrors, LoadError, Loading, Modal, PageHeader, useConfirm, useLoad } from '../ui';
+import { Badge, Empty, Field, fieldErrors, Modal, PageHeader, ResourceState, Table, useAction, useConfirm, useLoad } from '../ui';
 
 export function Tenants() {
   const me = useMe();
-  const toast = useToast();
+  const run = useAction();
   const confirm = useConfirm();
   const tenants = useLoad(() => admin.tenants(), [], 'tenants');
   const [creating, setCreating] = useState(false);
@@ -32,15 +32,12 @@ export function Tenants() {
         : { title: 'Reactivate tenant', body: <>Let the users of <strong>{t.name}</strong> sign in and work again?</>, confirmLabel: 'Reactivate' },
     );
     if (!ok) return;
-    try {
-      replace(await admin.updateTenant(t.id, { status }));
-      toast.push({ kind: 'info', title: `${t.name} ${status === 'suspended' ? 'suspended' : 'reactivated'}` });
-    } catch (e) {
-      toast.error(e, 'Could not change the tenant');
-    }
+    await run(async () => replace(await admin.updateTenant(t.id, { status })), {
+      done: `${t.name} ${status === 'suspended' ? 'suspended' : 'reactivated'}`,
+      failed: 'Could not change the tenant',
+    });
   };
 
-  const list = tenants.data ?? [];
   return (
     <div className="admin-page">
       <PageHeader
@@ -52,70 +49,62 @@ export function Tenants() {
           </button>
         }
       />
-      {tenants.loading && !tenants.data && <Loading what="tenants" />}
-      {tenants.error !== null && !tenants.data && <LoadError error={tenants.error} onRetry={tenants.reload} />}
-      {tenants.data && list.length === 0 && <Empty title="No tenants" />}
-      {list.length > 0 && (
-        <div className="table-scroll">
-          <table className="data-table">
-            <caption className="visually-hidden">Tenants</caption>
-            <thead>
-              <tr>
-                <th scope="col">Tenant</th>
-                <th scope="col">Status</th>
-                <th scope="col" className="num">Users</th>
-                <th scope="col" className="num">Storage</th>
-                <th scope="col" className="num">Rate limit</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((t) => {
-                const own = t.id === me.tenant.id;
-                return (
-                  <tr key={t.id}>
-                    <th scope="row">
-                      {t.name} <span className="mono muted small">{t.slug}</span>
-                      {own && <span className="muted small"> (yours)</span>}
-                    </th>
-                    <td>{t.status === 'active' ? <Badge tone="ok">active</Badge> : <Badge tone="bad">{t.status}</Badge>}</td>
-                    <td className="num">{formatNumber(t.users)}</td>
-                    <td className="num">{formatBytes(t.storageBytes)}</td>
-                    <td className="num">{t.rateLimitPerMinute === null ? <span className="muted">default</span> : `${formatNumber(t.rateLimitPerMinute)}/min`}</td>
-                    <td>{formatDate(t.createdAt)}</td>
-                    <td>
-                      <div className="row-actions">
-                        <button type="button" className="btn btn-small" onClick={() => setLimitFor(t)} aria-label={`Edit the rate limit of ${t.name}`}>
-                          Rate limit
+      <ResourceState resource={tenants} what="tenants" empty={<Empty title="No tenants" />}>
+        {(list) => (
+          <Table
+            caption="Tenants"
+            columns={[
+              'Tenant',
+              'Status',
+              { label: 'Users', num: true },
+              { label: 'Storage', num: true },
+              { label: 'Rate limit', num: true },
+              'Created',
+              { label: 'Actions', hidden: true },
+            ]}
+          >
+            {list.map((t) => {
+              const own = t.id === me.tenant.id;
+              return (
+                <tr key={t.id}>
+                  <th scope="row">
+                    {t.name} <span className="mono muted small">{t.slug}</span>
+                    {own && <span className="muted small"> (yours)</span>}
+                  </th>
+                  <td>{t.status === 'active' ? <Badge tone="ok">active</Badge> : <Badge tone="bad">{t.status}</Badge>}</td>
+                  <td className="num">{formatNumber(t.users)}</td>
+                  <td className="num">{formatBytes(t.storageBytes)}</td>
+                  <td className="num">{t.rateLimitPerMinute === null ? <span className="muted">default</span> : `${formatNumber(t.rateLimitPerMinute)}/min`}</td>
+                  <td>{formatDate(t.createdAt)}</td>
+                  <td>
+                    <div className="row-actions">
+                      <button type="button" className="btn btn-small" onClick={() => setLimitFor(t)} aria-label={`Edit the rate limit of ${t.name}`}>
+                        Rate limit
+                      </button>
+                      {t.status === 'suspended' ? (
+                        <button type="button" className="btn btn-small" onClick={() => void setStatus(t, 'active')} aria-label={`Reactivate ${t.name}`}>
+                          Reactivate
                         </button>
-                        {t.status === 'suspended' ? (
-                          <button type="button" className="btn btn-small" onClick={() => void setStatus(t, 'active')} aria-label={`Reactivate ${t.name}`}>
-                            Reactivate
-                          </button>
-                        ) : (
-                          <button
-                            type="button"
-                            className="btn btn-small btn-danger-ghost"
-                            disabled={own}
-                            title={own ? 'You cannot suspend your own tenant' : undefined}
-                            onClick={() => void setStatus(t, 'suspended')}
-                            aria-label={`Suspend ${t.name}`}
-                          >
-                            Suspend
-                          </button>
-                        )}
-                      </div>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
+                      ) : (
+                        <button
+                          type="button"
+                          className="btn btn-small btn-danger-ghost"
+                          disabled={own}
+                          title={own ? 'You cannot suspend your own tenant' : undefined}
+                          onClick={() => void setStatus(t, 'suspended')}
+                          aria-label={`Suspend ${t.name}`}
+                        >
+                          Suspend
+                        </button>
+                      )}
+                    </div>
+                  </td>
+                </tr>
+              );
+            })}
+          </Table>
+        )}
+      </ResourceState>
       <CreateTenantDialog open={creating} onClose={() => setCreating(false)} onCreated={tenants.reload} />
       {limitFor && (
         <RateLimitDialog

@@ -8,11 +8,12 @@ import { contrastText, DEFAULT_ACCENT, isHexColor } from '../brand';
 import { useBrand } from '../BrandProvider';
 import { isAdmin } from '../guard';
 import { LOGO_TYPES, logoFileProblem, logoUrlProblem, readAsDataUrl } from '../logo';
-import { Field, fieldErrors, PageHeader, ReadOnlyNote } from '../ui';
+import { Field, fieldErrors, PageHeader, ReadOnlyNote, useAction } from '../ui';
 
 export function Theme() {
   const me = useMe();
   const toast = useToast();
+  const run = useAction();
   const brand = useBrand();
   const canEdit = isAdmin(me);
   const [name, setName] = useState(brand.theme.name);
@@ -32,14 +33,12 @@ export function Theme() {
       setErrors((x) => ({ ...x, logoUrl: problem }));
       return;
     }
-    try {
+    await run(async () => {
       const url = await readAsDataUrl(f);
       const late = logoUrlProblem(url);
       setErrors((x) => ({ ...x, logoUrl: late ?? '' }));
       if (!late) setLogo(url);
-    } catch (err) {
-      toast.error(err, 'Could not read the image');
-    }
+    }, { failed: 'Could not read the image' });
   };
 
   const typedAccent = (v: string) => {

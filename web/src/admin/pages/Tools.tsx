@@ -2,49 +2,42 @@ import { useState } from 'react';
 import { ROLES, type AdminTool } from '../../api/admin';
 import type { Role } from '../../api/types';
 import { useMe } from '../../auth/AuthContext';
-import { useToast } from '../../ui/toast';
 import { admin } from '../api';
 import { isAdmin } from '../guard';
 import { SchemaTable } from '../SchemaTable';
-import { Badge, Empty, LoadError, Loading, PageHeader, ReadOnlyNote, useLoad } from '../ui';
+import { Badge, Empty, PageHeader, ReadOnlyNote, ResourceState, useAction, useLoad } from '../ui';
 
 export function Tools() {
   const me = useMe();
   const canEdit = isAdmin(me);
   const tools = useLoad(() => admin.tools(), [], 'tools');
-  const list = tools.data ?? [];
   return (
     <div className="admin-page">
       <PageHeader title="Tools" description="What models may call on behalf of people in this workspace, and who may use each tool." />
       {!canEdit && <ReadOnlyNote />}
-      {tools.loading && !tools.data && <Loading what="tools" />}
-      {tools.error !== null && !tools.data && <LoadError error={tools.error} onRetry={tools.reload} />}
-      {tools.data && list.length === 0 && <Empty title="No tools" />}
-      <div className="stack">
-        {list.map((t) => (
-          <ToolCard key={t.name} tool={t} canEdit={canEdit} onChange={(nt) => tools.setData((l) => l?.map((x) => (x.name === nt.name ? nt : x)) ?? null)} />
-        ))}
-      </div>
+      <ResourceState resource={tools} what="tools" empty={<Empty title="No tools" />}>
+        {(list) => (
+          <div className="stack">
+            {list.map((t) => (
+              <ToolCard key={t.name} tool={t} canEdit={canEdit} onChange={(nt) => tools.setData((l) => l?.map((x) => (x.name === nt.name ? nt : x)) ?? null)} />
+            ))}
+          </div>
+        )}
+      </ResourceState>
     </div>
   );
 }
 
 function ToolCard({ tool, canEdit, onChange }: { tool: AdminTool; canEdit: boolean; onChange: (t: AdminTool) => void }) {
-  const toast = useToast();
+  const run = useAction();
   const [busy, setBusy] = useState(false);
   const save = async (body: { enabled?: boolean; roles?: Role[] | null }, what: string) => {
     setBusy(true);
     // Show the change at once; the server's answer (or the old state, on failure) follows.
     onChange({ ...tool, ...(body.enabled !== undefined ? { enabled: body.enabled } : {}), ...(body.roles ? { roles: body.roles, customRoles: true } : {}) });
-    try {
-      onChange(await admin.updateTool(tool.name, body));
-      toast.push({ kind: 'info', title: `${tool.name}: ${what}` });
-    } catch (e) {
-      onChange(tool);
-      toast.error(e, `Could not change ${tool.name}`);
-    } finally {
-      setBusy(false);
-    }
+    const ok = await run(async () => onChange(await admin.updateTool(tool.name, body)), { done: `${tool.name}: ${what}`, failed: `Could not change ${tool.name}` });
+    if (!ok) onChange(tool);
+    setBusy(false);
   };
   const toggleRole = (r: Role, on: boolean) => {
     const roles = ROLES.filter((x) => (x === r ? on : tool.roles.includes(x)));

@@ -7,7 +7,7 @@ import { useToast } from '../../ui/toast';
 import { admin } from '../api';
 import { formatDate, formatDateTime } from '../format';
 import { isAdmin } from '../guard';
-import { Badge, CopyField, Empty, Field, fieldErrors, LoadError, Loading, Modal, PageHeader, useConfirm, useLoad } from '../ui';
+import { Badge, CopyField, Empty, Field, fieldErrors, Modal, PageHeader, ResourceState, Table, useAction, useConfirm, useLoad } from '../ui';
 
 /** The absolute address of a one-time link the API returns as a path. */
 export function absoluteLink(path: string, origin: string = window.location.origin): string {
@@ -16,7 +16,7 @@ export function absoluteLink(path: string, origin: string = window.location.orig
 
 export function Users() {
   const me = useMe();
-  const toast = useToast();
+  const run = useAction();
   const confirm = useConfirm();
   const users = useLoad(() => admin.users(), [], 'users');
   const [inviting, setInviting] = useState(false);
@@ -29,10 +29,11 @@ export function Users() {
 
   const replace = (u: UserView) => users.setData((list) => list?.map((x) => (x.id === u.id ? u : x)) ?? null);
 
-  const act = async (id: string, run: () => Promise<void>) => {
+  /** Runs `task` with the user's row locked. */
+  const act = async (id: string, task: () => Promise<unknown>) => {
     setPending(id);
     try {
-      await run();
+      await task();
     } finally {
       setPending(null);
     }
@@ -41,13 +42,11 @@ export function Users() {
   const changeRole = (u: UserView, role: Role) =>
     act(u.id, async () => {
       replace({ ...u, role }); // at once; the server's answer follows
-      try {
-        replace(await admin.updateUser(u.id, { role }));
-        toast.push({ kind: 'info', title: `${u.email} is now ${role === 'admin' ? 'an' : 'a'} ${role}` });
-      } catch (e) {
-        replace(u);
-        toast.error(e, 'Could not change the role');
-      }
+      const ok = await run(async () => replace(await admin.updateUser(u.id, { role })), {
+        done: `${u.email} is now ${role === 'admin' ? 'an' : 'a'} ${role}`,
+        failed: 'Could not change the role',
+      });
+      if (!ok) replace(u);
     });
 
   const setStatus = async (u: UserView, status: 'active' | 'deactivated') => {
@@ -64,29 +63,25 @@ export function Users() {
       });
       if (!ok) return;
     }
-    await act(u.id, async () => {
-      try {
-        replace(await admin.updateUser(u.id, { status }));
-        toast.push({ kind: 'info', title: status === 'active' ? `${u.email} reactivated` : `${u.email} deactivated` });
-      } catch (e) {
-        toast.error(e, status === 'active' ? 'Could not reactivate' : 'Could not deactivate');
-      }
-    });
+    await act(u.id, () =>
+      run(async () => replace(await admin.updateUser(u.id, { status })), {
+        done: status === 'active' ? `${u.email} reactivated` : `${u.email} deactivated`,
+        failed: status === 'active' ? 'Could not reactivate' : 'Could not deactivate',
+      }),
+    );
   };
 
   const resetLink = (u: UserView) =>
-    act(u.id, async () => {
-      try {
+    act(u.id, () =>
+      run(async () => {
         const l = await admin.resetLink(u.id);
         setLink({
           title: 'Password reset link',
           intro: `Send this link to ${u.email}. It lets them choose a new password once; their other sessions end when they do.`,
           link: l,
         });
-      } catch (e) {
-        toast.error(e, 'Could not make a reset link');
-      }
-    });
+      }, { failed: 'Could not make a reset link' }),
+    );
 
   const remove = async (u: UserView) => {
     const ok = await confirm({
@@ -100,15 +95,12 @@ export function Users() {
       danger: true,
     });
     if (!ok) return;
-    await act(u.id, async () => {
-      try {
+    await act(u.id, () =>
+      run(async () => {
         await admin.deleteUser(u.id);
         users.setData((list) => list?.filter((x) => x.id !== u.id) ?? null);
-        toast.push({ kind: 'info', title: `${u.email} deleted` });
-      } catch (e) {
-        toast.error(e, 'Could not delete the user');
-      }
-    });
+      }, { done: `${u.email} deleted`, failed: 'Could not delete the user' }),
+    );
   };
 
   return (
@@ -122,89 +114,71 @@ export function Users() {
           </button>
         }
       />
-      {users.loading && !users.data && <Loading what="users" />}
-      {users.error !== null && !users.data && <LoadError error={users.error} onRetry={users.reload} />}
-      {users.data && users.data.length === 0 && <Empty title="No users yet">Invite someone to get started.</Empty>}
-      {users.data && users.data.length > 0 && (
-        <div className="table-scroll">
-          <table className="data-table">
-            <caption className="visually-hidden">Users</caption>
-            <thead>
-              <tr>
-                <th scope="col">Email</th>
-                <th scope="col">Name</th>
-                <th scope="col">Role</th>
-                <th scope="col">Status</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {users.data.map((u) => {
-                const self = u.id === me.id;
-                const locked = !mayTouch(u) || pending === u.id;
-                return (
-                  <tr key={u.id} data-user={u.email}>
-                    <th scope="row">
-                      {u.email}
-                      {self && <span className="muted small"> (you)</span>}
-                      {u.is_super_admin && (
-                        <>
-                          {' '}
-                          <Badge tone="neutral">super-admin</Badge>
-                        </>
+      <ResourceState resource={users} what="users" empty={<Empty title="No users yet">Invite someone to get started.</Empty>}>
+        {(list) => (
+          <Table caption="Users" columns={['Email', 'Name', 'Role', 'Status', 'Created', { label: 'Actions', hidden: true }]}>
+            {list.map((u) => {
+              const self = u.id === me.id;
+              const locked = !mayTouch(u) || pending === u.id;
+              return (
+                <tr key={u.id} data-user={u.email}>
+                  <th scope="row">
+                    {u.email}
+                    {self && <span className="muted small"> (you)</span>}
+                    {u.is_super_admin && (
+                      <>
+                        {' '}
+                        <Badge tone="neutral">super-admin</Badge>
+                      </>
+                    )}
+                  </th>
+                  <td>{u.display_name || <span className="muted">—</span>}</td>
+                  <td>
+                    <label className="visually-hidden" htmlFor={`role-${u.id}`}>
+                      Role of {u.email}
+                    </label>
+                    <select
+                      id={`role-${u.id}`}
+                      value={u.role}
+                      disabled={locked || self}
+                      onChange={(e) => void changeRole(u, e.target.value as Role)}
+                    >
+                      {(mayTouch(u) ? grantable : ROLES).map((r) => (
+                        <option key={r} value={r}>
+                          {r}
+                        </option>
+                      ))}
+                    </select>
+                  </td>
+                  <td>
+                    <Badge tone={u.status === 'active' ? 'ok' : u.status === 'deactivated' ? 'bad' : 'warn'}>{u.status}</Badge>
+                  </td>
+                  <td title={formatDateTime(u.created_at)}>{formatDate(u.created_at)}</td>
+                  <td>
+                    <div className="row-actions">
+                      <button type="button" className="btn btn-small" disabled={locked} onClick={() => void resetLink(u)} aria-label={`Reset password link for ${u.email}`}>
+                        Reset link
+                      </button>
+                      {u.status === 'deactivated' ? (
+                        <button type="button" className="btn btn-small" disabled={locked} onClick={() => void setStatus(u, 'active')} aria-label={`Reactivate ${u.email}`}>
+                          Reactivate
+                        </button>
+                      ) : (
+                        <button type="button" className="btn btn-small" disabled={locked || self} onClick={() => void setStatus(u, 'deactivated')} aria-label={`Deactivate ${u.email}`}>
+                          Deactivate
+                        </button>
                       )}
-                    </th>
-                    <td>{u.display_name || <span className="muted">—</span>}</td>
-                    <td>
-                      <label className="visually-hidden" htmlFor={`role-${u.id}`}>
-                        Role of {u.email}
-                      </label>
-                      <select
-                        id={`role-${u.id}`}
-                        value={u.role}
-                        disabled={locked || self}
-                        onChange={(e) => void changeRole(u, e.target.value as Role)}
-                      >
-                        {(mayTouch(u) ? grantable : ROLES).map((r) => (
-                          <option key={r} value={r}>
-                            {r}
-                          </option>
-                        ))}
-                      </select>
-                    </td>
-                    <td>
-                      <Badge tone={u.status === 'active' ? 'ok' : u.status === 'deactivated' ? 'bad' : 'warn'}>{u.status}</Badge>
-                    </td>
-                    <td title={formatDateTime(u.created_at)}>{formatDate(u.created_at)}</td>
-                    <td>
-                      <div className="row-actions">
-                        <button type="button" className="btn btn-small" disabled={locked} onClick={() => void resetLink(u)} aria-label={`Reset password link for ${u.email}`}>
-                          Reset link
-                        </button>
-                        {u.status === 'deactivated' ? (
-                          <button type="button" className="btn btn-small" disabled={locked} onClick={() => void setStatus(u, 'active')} aria-label={`Reactivate ${u.email}`}>
-                            Reactivate
-                          </button>
-                        ) : (
-                          <button type="button" className="btn btn-small" disabled={locked || self} onClick={() => void setStatus(u, 'deactivated')} aria-label={`Deactivate ${u.email}`}>
-                            Deactivate
-                          </button>
-                        )}
-                        <button type="button" className="btn btn-small btn-danger-ghost" disabled={locked || self} onClick={() => void remove(u)} aria-label={`Delete ${u.email}`}>
-                          Delete
-                        </button>
-                      </div>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
+                      <button type="button" className="btn btn-small btn-danger-ghost" disabled={locked || self} onClick={() => void remove(u)} aria-label={`Delete ${u.email}`}>
+                        Delete
+                      </button>
+                    </div>
+                  </td>
+                </tr>
+              );
+            })}
+          </Table>
+        )}
+      </ResourceState>
 
       <InviteDialog
         open={inviting}
