@@ -22,6 +22,11 @@ $$;
 -- so every grouping of a report sums a few hundred or thousand rows (days x users or days
 -- x models), never days x users x models rows of 64 buckets. No foreign key to users:
 -- deleting a user must not rewrite the history of past days.
+-- Runs finishing together would queue on the one row of their day and model until each
+-- commits: each database session adds to its own `shard` row of the model rollup
+-- (pg_backend_pid() % 16), and reports sum the shards. The user rollup is not sharded:
+-- one user rarely finishes many runs at once, and shards would multiply its rows (users x
+-- days x shards) that a per-user report reads.
 CREATE TABLE usage_user_daily (
   tenant_id     uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
   day           date NOT NULL,
@@ -45,7 +50,8 @@ CREATE TABLE usage_model_daily (
   input_tokens  bigint NOT NULL DEFAULT 0,
   output_tokens bigint NOT NULL DEFAULT 0,
   cost_usd      double precision NOT NULL DEFAULT 0,
-  PRIMARY KEY (tenant_id, day, model)
+  shard         smallint NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant_id, day, model, shard)
 );
 
 -- On which days each user used each model, as a multirange (adjacent days merge): the
@@ -190,21 +196,28 @@ BEGIN
        ORDER BY tenant_id, day, user_id
       ON CONFLICT (tenant_id, day, user_id) DO UPDATE SET %2$s;
 
-      INSERT INTO usage_model_daily AS t (tenant_id, day, model, messages, runs, failed_runs,
+      INSERT INTO usage_model_daily AS t (tenant_id, day, model, shard, messages, runs, failed_runs,
                                           input_tokens, output_tokens, cost_usd, %1$s)
-      SELECT tenant_id, day, model, count(*), count(*), count(*) FILTER (WHERE failed),
+      SELECT tenant_id, day, model, (pg_backend_pid() %% 16)::smallint,
+             count(*), count(*), count(*) FILTER (WHERE failed),
              coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0),
              coalesce(sum(cost), 0), %3$s
         FROM (SELECT f.*, penny_latency_bucket(f.ttft_ms) AS b FROM unnest(facts) AS f) AS f
        GROUP BY tenant_id, day, model
        ORDER BY tenant_id, day, model
-      ON CONFLICT (tenant_id, day, model) DO UPDATE SET %2$s;
+      ON CONFLICT (tenant_id, day, model, shard) DO UPDATE SET %2$s;
 
+      -- Days already recorded are skipped before the insert, so the usual case (a user
+      -- who used the model earlier that day) reads the row without locking it.
       INSERT INTO model_users AS m (tenant_id, model, user_id, days)
-      SELECT tenant_id, model, user_id, range_agg(daterange(day, day, '[]'))
-        FROM unnest(facts)
-       GROUP BY tenant_id, model, user_id
-       ORDER BY tenant_id, model, user_id
+      SELECT n.* FROM (
+        SELECT tenant_id, model, user_id, range_agg(daterange(day, day, '[]')) AS days
+          FROM unnest(facts)
+         GROUP BY tenant_id, model, user_id) AS n
+       WHERE NOT EXISTS (SELECT 1 FROM model_users o
+                          WHERE o.tenant_id = n.tenant_id AND o.model = n.model
+                            AND o.user_id = n.user_id AND o.days @> n.days)
+       ORDER BY n.tenant_id, n.model, n.user_id
       ON CONFLICT (tenant_id, model, user_id) DO UPDATE SET days = m.days + EXCLUDED.days
        WHERE NOT m.days @> EXCLUDED.days;
 
