@@ -225,7 +225,7 @@ impl Shard {
             .collect();
         let together = async {
             let mut db = self.store.tenant(tenant).await?;
-            let stored = events::append_many(&mut db, tenant, items.clone()).await?;
+            let stored = events::append_many(&mut db, tenant, &items).await?;
             db.commit().await?;
             Ok::<_, penny_store::StoreError>(stored)
         };

@@ -49,11 +49,12 @@ pub async fn append(
 
 /// Stores the events of several conversations of one tenant in two statements and
 /// returns them with `seq` set, per conversation in the order given; `None` for a
-/// conversation that no longer exists (its events are not stored).
+/// conversation that no longer exists (its events are not stored). `batch` is kept as it
+/// is, so a caller can still store it another way if this fails.
 pub async fn append_many(
     conn: &mut PgConnection,
     tenant: TenantId,
-    batch: Vec<(Uuid, Vec<Value>)>,
+    batch: &[(Uuid, Vec<Value>)],
 ) -> Result<Vec<(Uuid, Option<Vec<Value>>)>, StoreError> {
     let ids: Vec<Uuid> = batch.iter().map(|(c, _)| *c).collect();
     let counts: Vec<i64> = batch.iter().map(|(_, e)| e.len() as i64).collect();
@@ -67,24 +68,24 @@ pub async fn append_many(
     .fetch_all(&mut *conn)
     .await?;
     let last: std::collections::HashMap<Uuid, i64> = rows.into_iter().collect();
+    // One flat copy of the stored events (with their seqs) is bound to the insert, then
+    // split back per conversation without copying again.
     let mut conversations = Vec::new();
     let mut seqs = Vec::new();
     let mut stored = Vec::new();
-    let mut out = Vec::with_capacity(batch.len());
-    for (conversation, mut events) in batch {
-        let Some(&last) = last.get(&conversation) else {
-            out.push((conversation, None));
+    for (conversation, events) in batch {
+        let Some(&last) = last.get(conversation) else {
             continue;
         };
         let first = last - events.len() as i64 + 1;
-        for (i, e) in events.iter_mut().enumerate() {
+        for (i, e) in events.iter().enumerate() {
             let seq = first + i as i64;
+            let mut e = e.clone();
             e["seq"] = Value::from(seq);
-            conversations.push(conversation);
+            conversations.push(*conversation);
             seqs.push(seq);
-            stored.push(e.clone());
+            stored.push(e);
         }
-        out.push((conversation, Some(events)));
     }
     if !stored.is_empty() {
         sqlx::query(
@@ -98,7 +99,16 @@ pub async fn append_many(
         .execute(conn)
         .await?;
     }
-    Ok(out)
+    let mut stored = stored.into_iter();
+    Ok(batch
+        .iter()
+        .map(|(conversation, events)| {
+            let mine = last
+                .contains_key(conversation)
+                .then(|| stored.by_ref().take(events.len()).collect());
+            (*conversation, mine)
+        })
+        .collect())
 }
 
 /// Events after `after`, in order, at most `limit`.
