@@ -47,7 +47,9 @@ test:
 	  echo "cargo-nextest not found; using cargo test"; \
 	  cargo test --workspace; \
 	fi
-	bash scripts/e2e.sh
+# The browser tests run against the release binary, the one `make run` serves.
+	cargo build --release -p penny
+	PENNY_BIN="$${CARGO_TARGET_DIR:-$(CURDIR)/target}/release/penny" bash scripts/e2e.sh
 
 # Two builds, so `penny` is the very binary `make run` builds (features not unified with
 # the bench client's). Pass options with BENCH_ARGS="--duration 5 --connections 32".

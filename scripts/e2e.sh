@@ -2,14 +2,19 @@
 # Browser end-to-end tests of the web app (web/e2e, @playwright/test driving Debian's
 # Chromium) against the real `penny` server, a throw-away PostgreSQL database and the fake
 # model provider. Idempotent; everything it starts or creates is removed on exit.
+# A second server, on its own database and without PENNY_ADMIN_PASSWORD, serves the
+# first-run set-up test (setup.e2e.ts) the link it printed.
 #
-#   bash scripts/e2e.sh                     # all tests
+#   bash scripts/e2e.sh                     # all tests, against a debug build (quick)
 #   bash scripts/e2e.sh chart.e2e.ts        # extra arguments go to `playwright test`
+#   cargo build --release -p penny && PENNY_BIN=target/release/penny bash scripts/e2e.sh
+#                                           # against the release binary (what `make test` does)
 #
 # Environment:
-#   PENNY_BIN                the server binary (default target/debug/penny, built here;
-#                            when set, it is used as is)
-#   FAKE_LLM_BIN             the fake provider (default target/debug/penny-fake-llm)
+#   PENNY_BIN                the server binary, used as is (default: target/debug/penny,
+#                            built here). Build it after web/dist: the app is embedded.
+#   FAKE_LLM_BIN             the fake provider (default target/debug/penny-fake-llm, built
+#                            here when not given)
 #   PENNY_TEST_DATABASE_URL  a PostgreSQL (≥ 15, pgvector) superuser URL
 #                            (default postgres://postgres@127.0.0.1:5432/postgres)
 #   E2E_KEEP=1               keep the temporary folder (server logs) after the run
@@ -44,14 +49,16 @@ if [ ! -f web/dist/index.html ]; then
   say "building the web app (web/dist)"
   npm --prefix web run build --silent
 fi
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 if [ -z "${PENNY_BIN:-}" ]; then
   say "cargo build -p penny -p penny-fake-llm"
   cargo build --quiet -p penny -p penny-fake-llm
-  PENNY_BIN="$ROOT/target/debug/penny"
-elif [ -z "${FAKE_LLM_BIN:-}" ] && [ ! -x "$ROOT/target/debug/penny-fake-llm" ]; then
+  PENNY_BIN="$TARGET_DIR/debug/penny"
+elif [ -z "${FAKE_LLM_BIN:-}" ]; then
+  say "cargo build -p penny-fake-llm (server: $PENNY_BIN)"
   cargo build --quiet -p penny-fake-llm
 fi
-FAKE_LLM_BIN="${FAKE_LLM_BIN:-$ROOT/target/debug/penny-fake-llm}"
+FAKE_LLM_BIN="${FAKE_LLM_BIN:-$TARGET_DIR/debug/penny-fake-llm}"
 [ -x "$PENNY_BIN" ] || die "no server binary at $PENNY_BIN"
 [ -x "$FAKE_LLM_BIN" ] || die "no fake provider at $FAKE_LLM_BIN"
 
@@ -67,8 +74,9 @@ esac
 DB_PREFIX="${DB_NOQUERY%/*}"
 case "$DB_PREFIX" in *://) DB_PREFIX="$DB_NOQUERY" ;; esac # URL without a database part
 DATABASE_URL_E2E="$DB_PREFIX/$DB$DB_QUERY"
+SETUP_DB="${DB}_setup"
 PIDS=()
-DB_CREATED=0
+DBS=()
 
 cleanup() {
   local code=$?
@@ -82,10 +90,11 @@ cleanup() {
   mkdir -p "$OUT"
   cp "$TMP/penny.log" "$OUT/penny.log" 2>/dev/null
   cp "$TMP/fake.log" "$OUT/fake-llm.log" 2>/dev/null
-  if [ "$DB_CREATED" = 1 ]; then
-    psql "$BASE_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null ||
-      say "could not drop database $DB"
-  fi
+  cp "$TMP/penny-setup.log" "$OUT/penny-setup.log" 2>/dev/null
+  for db in "${DBS[@]}"; do
+    psql "$BASE_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null ||
+      say "could not drop database $db"
+  done
   if [ "${E2E_KEEP:-0}" = 1 ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
   exit "$code"
 }
@@ -97,9 +106,11 @@ free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
-psql "$BASE_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$DB\"" >/dev/null
-DB_CREATED=1
-say "database $DB"
+for db in "$DB" "$SETUP_DB"; do
+  psql "$BASE_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$db\"" >/dev/null
+  DBS+=("$db")
+done
+say "databases $DB, $SETUP_DB"
 
 FAKE_PORT="$(free_port)"
 "$FAKE_LLM_BIN" --port "$FAKE_PORT" --token-delay-ms 20 >"$TMP/fake.log" 2>&1 &
@@ -125,13 +136,46 @@ env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u REDIS_URL -u PENNY_CONFIG \
 PENNY_PID=$!
 PIDS+=("$PENNY_PID")
 
-say "waiting for $BASE_URL/ready"
-for i in $(seq 1 240); do
-  if curl -fsS -o /dev/null "$BASE_URL/ready" 2>/dev/null; then break; fi
-  if ! kill -0 "$PENNY_PID" 2>/dev/null; then tail -n 40 "$TMP/penny.log" >&2; die "penny exited during start-up"; fi
-  [ "$i" = 240 ] && { tail -n 40 "$TMP/penny.log" >&2; die "penny was not ready after 60 s"; }
+# The first-run server: no admin, so it prints a set-up link (read from its output below).
+SETUP_PORT="$(free_port)"
+while [ "$SETUP_PORT" = "$FAKE_PORT" ] || [ "$SETUP_PORT" = "$PORT" ]; do SETUP_PORT="$(free_port)"; done
+env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u REDIS_URL -u PENNY_CONFIG -u PENNY_ADMIN_PASSWORD \
+  -u PENNY_ADMIN_PASSWORD_FILE \
+  DATABASE_URL="$DB_PREFIX/$SETUP_DB$DB_QUERY" \
+  PENNY_DATA_DIR="$TMP/data-setup" \
+  JWT_SECRET="$JWT_SECRET_VALUE" \
+  SANDBOX_VENV="$ROOT/.penny/sandbox/venv" \
+  SANDBOX_POOL_SIZE=0 \
+  OBJECTS_DIR="$TMP/objects-setup" \
+  HOST=127.0.0.1 \
+  RUST_LOG="${RUST_LOG:-info}" \
+  "$PENNY_BIN" serve --port "$SETUP_PORT" >"$TMP/penny-setup.log" 2>&1 &
+SETUP_PID=$!
+PIDS+=("$SETUP_PID")
+
+# Waits until `pid` answers on `url`/ready; `log` is shown when it does not.
+wait_ready() {
+  local url="$1" pid="$2" log="$3"
+  say "waiting for $url/ready"
+  for i in $(seq 1 240); do
+    if curl -fsS -o /dev/null "$url/ready" 2>/dev/null; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then tail -n 40 "$log" >&2; die "penny exited during start-up"; fi
+    [ "$i" = 240 ] && { tail -n 40 "$log" >&2; die "penny was not ready after 60 s"; }
+    sleep 0.25
+  done
+}
+wait_ready "$BASE_URL" "$PENNY_PID" "$TMP/penny.log"
+wait_ready "http://127.0.0.1:$SETUP_PORT" "$SETUP_PID" "$TMP/penny-setup.log"
+# Printed just after the server starts answering.
+for _ in $(seq 1 40); do
+  SETUP_URL="$(sed -n 's/^Finish set-up in your browser: \(http[^ ]*\)$/\1/p' "$TMP/penny-setup.log" | tail -n 1)"
+  [ -n "$SETUP_URL" ] && break
   sleep 0.25
 done
+case "$SETUP_URL" in
+  "http://127.0.0.1:$SETUP_PORT/setup#"?*) ;;
+  *) tail -n 40 "$TMP/penny-setup.log" >&2; die "the first-run server printed no set-up link" ;;
+esac
 for i in $(seq 1 40); do
   curl -fsS -o /dev/null "http://127.0.0.1:$FAKE_PORT/v1/models" 2>/dev/null && break
   [ "$i" = 40 ] && { cat "$TMP/fake.log" >&2; die "the fake provider did not start"; }
@@ -144,7 +188,7 @@ TOKEN="$(curl -fsS "$BASE_URL/api/v1/auth/login" -H 'content-type: application/j
 curl -fsS -o /dev/null "$BASE_URL/api/v1/models" -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \
   -d "{\"name\":\"fake\",\"provider\":\"openai\",\"base_url\":\"http://127.0.0.1:$FAKE_PORT/v1\",\"is_default\":true}" ||
   die "could not configure the fake model"
-say "penny on $BASE_URL, fake model on :$FAKE_PORT"
+say "penny on $BASE_URL, fake model on :$FAKE_PORT, first-run penny on :$SETUP_PORT"
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -153,6 +197,7 @@ set +e
   cd web
   BASE_URL="$BASE_URL" \
     PENNY_ADMIN_EMAIL="$ADMIN_EMAIL" PENNY_ADMIN_PASSWORD="$ADMIN_PASSWORD" PENNY_TENANT=default \
+    PENNY_SETUP_URL="$SETUP_URL" \
     npx --no-install playwright test "$@"
 )
 STATUS=$?

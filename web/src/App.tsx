@@ -6,9 +6,11 @@ import { useAuth } from './auth/AuthContext';
 import { LoginPage } from './auth/LoginPage';
 import { AppLayout } from './layout/AppLayout';
 
-// Separate chunks: the chat's first load does not carry the console or the invitation page.
+// Separate chunks: the chat's first load does not carry the console, the invitation or the
+// set-up page.
 const AdminApp = lazy(() => import('./admin/AdminApp'));
 const InvitePage = lazy(() => import('./invite/InvitePage'));
+const SetupPage = lazy(() => import('./setup/SetupPage'));
 
 export function App() {
   return (
@@ -19,6 +21,14 @@ export function App() {
         element={
           <Suspense fallback={<Splash />}>
             <InvitePage />
+          </Suspense>
+        }
+      />
+      <Route
+        path="/setup"
+        element={
+          <Suspense fallback={<Splash />}>
+            <SetupPage />
           </Suspense>
         }
       />

@@ -69,12 +69,15 @@ pub struct SendMessage {
     parent_id: Option<Option<Uuid>>,
     /// A model name; default: the conversation's, else the tenant's default.
     model: Option<String>,
-    /// Upload ids (accepted; used by tools).
+    /// Ids of the caller's uploads (`POST /files`) to attach: the model is told of them
+    /// and may hand them to `python_execute`. At most 20.
     #[serde(default)]
-    attachments: Vec<String>,
+    attachments: Vec<Uuid>,
     /// Tools the model may call for this message.
     #[serde(default)]
     tools_allowed: Vec<String>,
+    /// Kinds of artifact the answer should produce (e.g. `chart`, `table`): the model is
+    /// asked for them. At most 10, each 1-40 characters.
     #[serde(default)]
     artifacts_expected: Vec<String>,
 }
@@ -101,12 +104,13 @@ async fn send(
     body: Payload<SendMessage>,
 ) -> ApiResult<Response> {
     let b = body.value;
-    let _ = (&b.attachments, &b.artifacts_expected);
     let req = SendRequest {
         content: b.content,
         parent: Parent::from_field(b.parent_id),
         model: b.model,
         tools_allowed: b.tools_allowed,
+        attachments: b.attachments,
+        artifacts_expected: b.artifacts_expected,
     };
     if wants_sse(&headers) {
         let (started, stream) = state.engine.send_and_follow(caller(&who), id, req).await?;

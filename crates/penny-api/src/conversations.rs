@@ -1,12 +1,12 @@
 //! Conversations of the caller: create, list (recent first, searchable by title), read,
-//! change, delete, their messages (one branch or all), and export.
+//! change, delete, their messages (one branch, a page at a time, or all), and export.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use penny_store::conversations::{self, Changes, Conversation, Message};
+use penny_store::conversations::{self, BranchMessage, Changes, Conversation, Message, Start};
 use penny_store::StoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -186,7 +186,19 @@ async fn remove(
 pub struct BranchQuery {
     /// A message id: the branch ending at (the newest leaf below) it. Default: the current leaf.
     leaf: Option<Uuid>,
+    /// 1-500: at most this many messages, the newest of the branch (or of the part above
+    /// `before`). Default: all of them.
+    limit: Option<i64>,
+    /// A message id on the branch: only messages above it (the next older page). A message
+    /// not on the branch is 422 `validation_failed` naming `before`.
+    before: Option<Uuid>,
 }
+
+/// Most messages one page may hold.
+const MAX_PAGE: i64 = 500;
+
+/// Whether messages older than those of a page exist (`true`/`false`), on every answer.
+pub(crate) const HAS_MORE: HeaderName = HeaderName::from_static("x-has-more");
 
 async fn current_branch(
     state: &AppState,
@@ -207,26 +219,59 @@ async fn current_branch(
     Ok((c, branch))
 }
 
-/// One branch of messages, root first; each message says how many siblings it has.
+/// One branch of messages, root first; each message says how many siblings it has and
+/// their ids (`siblings`, `sibling_index`, `sibling_ids`), and an answer still streaming
+/// the run writing it (`run_id`, `run_started_seq`: resume after `run_started_seq - 1` to
+/// see it whole; both null otherwise).
+///
+/// Paging: `limit=N` gives the newest N messages of the branch, `before=<id>` (a message
+/// of the branch) the ones above it. The header `X-Has-More: true` says older messages
+/// exist (the first message listed has a parent). `leaf` without `before` makes the
+/// branch current; a page with `before` changes nothing.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "conversations", security(("bearer" = [])),
-    params(("id" = Uuid, Path), BranchQuery), responses((status = 200, body = [Object]), (status = 404)))]
+    params(("id" = Uuid, Path), BranchQuery),
+    responses(
+        (status = 200, body = [Object], headers(("X-Has-More" = bool, description = "Older messages exist above the first one listed"))),
+        (status = 404),
+        (status = 422, description = "`limit` outside 1-500, or `before` not on the branch")))]
 async fn messages(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<Uuid>,
     Query(q): Query<BranchQuery>,
-) -> ApiResult<Json<Vec<Message>>> {
-    if let Some(leaf) = q.leaf {
-        // Switching branches makes the chosen one current.
-        let (_, branch) = current_branch(&state, &who, id, Some(leaf)).await?;
-        if let Some(last) = branch.last() {
-            let mut tx = state.store.tenant(who.tenant).await?;
-            conversations::set_leaf(&mut tx, id, last.id).await?;
-            tx.commit().await.map_err(StoreError::from)?;
-        }
-        return Ok(Json(branch));
+) -> ApiResult<([(HeaderName, HeaderValue); 1], Json<Vec<BranchMessage>>)> {
+    if q.limit.is_some_and(|n| !(1..=MAX_PAGE).contains(&n)) {
+        return Err(ApiError::validation("limit", "must be 1-500"));
     }
-    Ok(Json(current_branch(&state, &who, id, None).await?.1))
+    let not_on_branch = || ApiError::validation("before", "is not a message of this branch");
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let c = conversations::get(&mut tx, who.user, id).await?;
+    let page = match (q.leaf.or(c.current_leaf), q.before) {
+        (None, None) => Vec::new(),
+        (None, Some(_)) => return Err(not_on_branch()),
+        (Some(from), before) => {
+            let end = conversations::latest_leaf(&mut tx, id, from).await?;
+            let start = match before {
+                None => Start::At(end),
+                Some(b) if conversations::on_branch(&mut tx, id, end, b).await? => Start::Above(b),
+                Some(_) => return Err(not_on_branch()),
+            };
+            // Switching branches makes the chosen one current.
+            if q.leaf.is_some() && before.is_none() {
+                conversations::set_leaf(&mut tx, id, end).await?;
+            }
+            conversations::branch_page(&mut tx, id, start, q.limit).await?
+        }
+    };
+    tx.commit().await.map_err(StoreError::from)?;
+    let more = page.first().is_some_and(|m| m.message.parent_id.is_some());
+    Ok((
+        [(
+            HAS_MORE,
+            HeaderValue::from_static(if more { "true" } else { "false" }),
+        )],
+        Json(page),
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]

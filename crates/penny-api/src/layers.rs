@@ -118,6 +118,7 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
         .expose_headers([
             REQUEST_ID,
             header::RETRY_AFTER,
+            HeaderName::from_static("x-has-more"),
             HeaderName::from_static("ratelimit-limit"),
             HeaderName::from_static("ratelimit-remaining"),
             HeaderName::from_static("ratelimit-reset"),

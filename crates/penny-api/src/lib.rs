@@ -24,6 +24,7 @@ mod objects;
 mod openapi;
 mod policies;
 mod sessions;
+mod setup;
 mod tenant_cache;
 mod tenants;
 mod themes;
@@ -142,6 +143,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(sessions::routes())
+        .merge(setup::routes())
         .merge(tenants::routes())
         .merge(users::routes())
         .merge(api_keys::routes())

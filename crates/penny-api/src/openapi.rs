@@ -15,6 +15,7 @@ use crate::AppState;
     paths(
         crate::health::health, crate::health::ready,
         crate::sessions::login, crate::sessions::refresh, crate::sessions::logout, crate::sessions::me,
+        crate::setup::status, crate::setup::finish,
         crate::tenants::list, crate::tenants::create,
         crate::users::list, crate::users::create, crate::users::show, crate::users::update, crate::users::remove,
         crate::api_keys::list, crate::api_keys::create, crate::api_keys::revoke,

@@ -22,6 +22,12 @@
 //! problem code HTTP would give (`validation_failed`, `conflict`, `not_found`…). Either way
 //! the socket stays open.
 //!
+//! Any client frame may carry `"id"` (a string of at most [`MAX_REQUEST_ID`] characters);
+//! every direct reply to it (`accepted`, `cancelled`, `pong`, an `error` it caused) then
+//! carries it back as `"requestId"`, so a client with several requests in flight knows
+//! which one an error belongs to. Events never carry it. A frame without `id` is answered
+//! as before, without `requestId`; a bad `id` is an `invalid_frame` error.
+//!
 //! The server pings every [`PING_EVERY`] and closes a socket it has heard nothing from for
 //! [`IDLE_TIMEOUT`]. Buffers are bounded: a client that does not read what it is sent is
 //! closed with 1008 "too slow" rather than buffered for.
@@ -66,6 +72,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest frame and message a client may send.
 const MAX_MESSAGE: usize = 256 * 1024;
+/// Longest `id` a client frame may carry (characters).
+pub(crate) const MAX_REQUEST_ID: usize = 64;
 
 const UNAUTHENTICATED: (u16, &str) = (4401, "unauthenticated");
 const SUSPENDED: (u16, &str) = (4403, "tenant suspended");
@@ -138,6 +146,7 @@ async fn session(mut socket: WebSocket, state: AppState, conversation: Uuid) {
         conversation,
         last_seq,
         started: false,
+        request_id: None,
         tx,
         kill: Some(kill),
     };
@@ -354,12 +363,10 @@ struct SendFrame {
     parent_id: Option<Option<Uuid>>,
     model: Option<String>,
     #[serde(default)]
-    #[allow(dead_code)]
-    attachments: Vec<String>,
+    attachments: Vec<Uuid>,
     #[serde(default)]
     tools_allowed: Vec<String>,
     #[serde(default)]
-    #[allow(dead_code)]
     artifacts_expected: Vec<String>,
 }
 
@@ -381,6 +388,8 @@ struct Reader {
     /// The conversation's last seq when the client was told `ready`.
     last_seq: i64,
     started: bool,
+    /// The `id` of the frame being answered: its replies echo it as `requestId`.
+    request_id: Option<String>,
     tx: mpsc::Sender<Out>,
     kill: Option<oneshot::Sender<(u16, &'static str)>>,
 }
@@ -411,6 +420,7 @@ impl Reader {
     }
 
     async fn frame(&mut self, text: &str) -> Result<(), Stop> {
+        self.request_id = None;
         let value: Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => {
@@ -424,8 +434,22 @@ impl Reader {
             .unwrap_or_default()
             .to_string();
         let mut body = value;
+        let mut id = None;
         if let Some(map) = body.as_object_mut() {
             map.remove("type");
+            id = map.remove("id");
+        }
+        match id {
+            None | Some(Value::Null) => {}
+            Some(Value::String(id)) if id.chars().count() <= MAX_REQUEST_ID => {
+                self.request_id = Some(id);
+            }
+            Some(_) => {
+                self.start(None).await?;
+                return self.invalid(&format!(
+                    "id: must be a string of at most {MAX_REQUEST_ID} characters"
+                ));
+            }
         }
         if kind == "resume" {
             return match parse::<ResumeFrame>(body) {
@@ -483,6 +507,8 @@ impl Reader {
             parent: Parent::from_field(f.parent_id),
             model: f.model,
             tools_allowed: f.tools_allowed,
+            attachments: f.attachments,
+            artifacts_expected: f.artifacts_expected,
         };
         match self
             .state
@@ -527,7 +553,11 @@ impl Reader {
         self.reply(frame)
     }
 
-    fn reply(&mut self, v: Value) -> Result<(), Stop> {
+    /// A direct reply to the frame being read, echoing its `id` as `requestId`.
+    fn reply(&mut self, mut v: Value) -> Result<(), Stop> {
+        if let (Some(id), Some(map)) = (&self.request_id, v.as_object_mut()) {
+            map.insert("requestId".into(), Value::String(id.clone()));
+        }
         self.push(Out::Frame(v))
     }
 

@@ -5,6 +5,11 @@
 //! published before it reaches the client). The baseline is the same N concurrent streams
 //! read straight from the provider's `/v1/chat/completions`, in the same run.
 //!
+//! A burst (every stream starting at once) mostly measures queueing on a small machine, so
+//! streams are also started at a steady rate (open loop), which is how load reaches a
+//! server: the time to first delta added at that rate, the time added per token, and
+//! a ladder of rates for the most streams/s sustained.
+//!
 //! Part two, the fan-out of one run to many WebSocket subscribers on another instance, is
 //! in [`crate::fanout`].
 
@@ -32,6 +37,12 @@ const STREAM_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub struct Options {
     pub streams: usize,
+    /// Streams started per second in the paced part.
+    pub rate: f64,
+    /// Seconds of paced arrivals.
+    pub paced_secs: f64,
+    /// Rates tried for the most streams/s sustained.
+    pub ladder: Vec<f64>,
     pub tokens: usize,
     pub delay_ms: u64,
     pub fanout: fanout::Options,
@@ -41,6 +52,8 @@ pub struct Options {
 pub struct Side {
     pub first_delta: Samples,
     pub total: Samples,
+    /// Per stream, the mean time between two deltas after the first.
+    pub per_token: Samples,
     pub deltas: usize,
     /// From the common start to the end of the last stream.
     pub wall: Duration,
@@ -52,11 +65,37 @@ impl Side {
     pub fn deltas_per_sec(&self) -> f64 {
         self.deltas as f64 / self.wall.as_secs_f64().max(1e-9)
     }
+
+    /// Streams open at once on average: their summed durations over the wall time.
+    pub fn concurrency(&self) -> f64 {
+        let busy: f64 = self.total.iter().map(|d| d.as_secs_f64()).sum();
+        busy / self.wall.as_secs_f64().max(1e-9)
+    }
+}
+
+/// One paced run: `rate` streams/s on both sides.
+pub struct Paced {
+    pub rate: f64,
+    pub direct: Side,
+    pub penny: Side,
+}
+
+impl Paced {
+    /// Keeps up: every stream completed, and the first delta's p99 through penny stays
+    /// within 100 ms of the direct p99 at the same rate.
+    pub fn sustained(&self) -> bool {
+        self.penny.errors == 0
+            && self.penny.first_delta.p99_ms() <= self.direct.first_delta.p99_ms() + 100.0
+    }
 }
 
 pub struct Figures {
     pub direct: Side,
     pub penny: Side,
+    /// At `--rate`.
+    pub paced: Paced,
+    /// At each ladder rate.
+    pub ladder: Vec<Paced>,
     pub fanout: fanout::Figures,
 }
 
@@ -72,12 +111,14 @@ pub async fn run(single: &Launch, pair: [&Launch; 2], opts: &Options) -> anyhow:
     let (server, _) = single.start().await?;
     let streamed = streaming(single.addr(), &fake, opts).await;
     let stopped = server.stop().await;
-    let (direct, penny) = streamed?;
+    let (direct, penny, paced, ladder) = streamed?;
     stopped?;
     let fanout = fanout::run(pair, &fake, &opts.fanout).await?;
     Ok(Figures {
         direct,
         penny,
+        paced,
+        ladder,
         fanout,
     })
 }
@@ -86,7 +127,7 @@ async fn streaming(
     addr: SocketAddr,
     fake: &FakeServer,
     opts: &Options,
-) -> anyhow::Result<(Side, Side)> {
+) -> anyhow::Result<(Side, Side, Paced, Vec<Paced>)> {
     let mut conn = Conn::open(addr).await?;
     let auth = crate::api::login(&mut conn).await?;
     ensure_model(&mut conn, &auth, fake).await?;
@@ -94,7 +135,6 @@ async fn streaming(
     for _ in 0..opts.streams {
         conversations.push(create_conversation(&mut conn, &auth).await?);
     }
-    drop(conn);
     let content = format!(
         "Benchmark [[tokens={} delay_ms={}]]",
         opts.tokens, opts.delay_ms
@@ -122,7 +162,53 @@ async fn streaming(
     })
     .await?;
     check_tokens(&penny, opts)?;
-    Ok((direct, penny))
+    let paced = pace(&mut conn, &auth, addr, fake, opts, opts.rate).await?;
+    let mut ladder = Vec::with_capacity(opts.ladder.len());
+    for rate in &opts.ladder {
+        ladder.push(pace(&mut conn, &auth, addr, fake, opts, *rate).await?);
+    }
+    Ok((direct, penny, paced, ladder))
+}
+
+/// Streams started at `rate` per second for `opts.paced_secs`, straight from the fake
+/// provider and then through penny (each stream in a conversation of its own).
+async fn pace(
+    conn: &mut Conn,
+    auth: &HeaderValue,
+    addr: SocketAddr,
+    fake: &FakeServer,
+    opts: &Options,
+    rate: f64,
+) -> anyhow::Result<Paced> {
+    let n = ((rate * opts.paced_secs).ceil() as usize).max(1);
+    let mut conversations = Vec::with_capacity(n);
+    for _ in 0..n {
+        conversations.push(create_conversation(conn, auth).await?);
+    }
+    let content = format!(
+        "Benchmark [[tokens={} delay_ms={}]]",
+        opts.tokens, opts.delay_ms
+    );
+    eprintln!("bench: {n} streams at {rate}/s, direct and through penny…");
+    let direct = run_streams(n, Some(rate), |_| {
+        let content = content.clone();
+        let addr = fake.addr;
+        async move { Prepared::direct(addr, &content).await }
+    })
+    .await?;
+    check_tokens(&direct, opts)?;
+    let penny = run_streams(n, Some(rate), |i| {
+        let content = content.clone();
+        let conversation = conversations[i].clone();
+        let auth = auth.clone();
+        async move { Prepared::penny(addr, &auth, &conversation, &content).await }
+    })
+    .await?;
+    Ok(Paced {
+        rate,
+        direct,
+        penny,
+    })
 }
 
 /// A stream that counts fewer deltas than tokens asked for would flatter its figures.
@@ -208,6 +294,7 @@ enum Kind {
 /// One stream's timings.
 struct Timed {
     first_delta: Duration,
+    last_delta: Duration,
     total: Duration,
     deltas: usize,
 }
@@ -263,6 +350,7 @@ impl Prepared {
         }
         let mut events = sse::Reader::new(res.into_body());
         let mut first = None;
+        let mut last = Duration::ZERO;
         let mut deltas = 0;
         loop {
             let Some(e) = events.next().await? else {
@@ -287,11 +375,13 @@ impl Prepared {
             };
             if delta {
                 deltas += 1;
-                first.get_or_insert(e.at - began);
+                last = e.at - began;
+                first.get_or_insert(last);
             }
         }
         Ok(Timed {
             first_delta: first.context("no delta at all")?,
+            last_delta: last,
             total: began.elapsed(),
             deltas,
         })
@@ -305,14 +395,31 @@ where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Prepared>> + Send + 'static,
 {
+    run_streams(n, None, prepare).await
+}
+
+/// Prepares `n` streams, then starts them all at once (`rate` `None`) or stream `i` at
+/// `i / rate` seconds after the start, and collects their timings.
+async fn run_streams<F, Fut>(n: usize, rate: Option<f64>, prepare: F) -> anyhow::Result<Side>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Prepared>> + Send + 'static,
+{
     let barrier = Arc::new(Barrier::new(n + 1));
+    let start = Arc::new(std::sync::OnceLock::new());
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
         let prepared = prepare(i);
         let barrier = barrier.clone();
+        let start = start.clone();
         tasks.push(tokio::spawn(async move {
             let prepared = prepared.await;
             barrier.wait().await;
+            if let Some(rate) = rate {
+                let t0: Instant = *start.get_or_init(Instant::now);
+                let at = t0 + Duration::from_secs_f64(i as f64 / rate);
+                tokio::time::sleep_until(at.into()).await;
+            }
             let stream = prepared?.stream();
             tokio::time::timeout(STREAM_TIMEOUT, stream)
                 .await
@@ -320,9 +427,10 @@ where
         }));
     }
     barrier.wait().await;
-    let began = Instant::now();
+    let began = *start.get_or_init(Instant::now);
     let mut first_delta = Vec::with_capacity(n);
     let mut total = Vec::with_capacity(n);
+    let mut per_token = Vec::with_capacity(n);
     let mut deltas = 0;
     let mut errors = 0;
     let mut first_error = None;
@@ -331,6 +439,12 @@ where
             Ok(timed) => {
                 first_delta.push(timed.first_delta);
                 total.push(timed.total);
+                if timed.deltas > 1 {
+                    per_token.push(
+                        timed.last_delta.saturating_sub(timed.first_delta)
+                            / (timed.deltas as u32 - 1),
+                    );
+                }
                 deltas += timed.deltas;
             }
             Err(e) => {
@@ -342,6 +456,7 @@ where
     Ok(Side {
         first_delta: Samples::new(first_delta),
         total: Samples::new(total),
+        per_token: Samples::new(per_token),
         deltas,
         wall: began.elapsed(),
         errors,
@@ -412,5 +527,78 @@ pub fn print(f: &Figures, opts: &Options, machine: &Machine, db_local: bool) {
             println!("errors {label}: first was {e}");
         }
     }
+    print_paced(&f.paced, opts);
+    println!("most streams/s sustained (all complete, first delta p99 within 100 ms of direct):");
+    println!(
+        "{:>10}{:>12}{:>10}{:>30}{:>8}",
+        "rate/s", "concurrent", "errors", "first delta p50/p99 direct → penny", "keeps up"
+    );
+    for step in &f.ladder {
+        println!(
+            "{:>10.0}{:>12.0}{:>10}{:>30}{:>8}",
+            step.rate,
+            step.penny.concurrency(),
+            step.penny.errors,
+            format!(
+                "{:.1}/{:.1} → {:.1}/{:.1} ms",
+                step.direct.first_delta.p50_ms(),
+                step.direct.first_delta.p99_ms(),
+                step.penny.first_delta.p50_ms(),
+                step.penny.first_delta.p99_ms()
+            ),
+            if step.sustained() { "yes" } else { "no" }
+        );
+    }
+    match f
+        .ladder
+        .iter()
+        .filter(|s| s.sustained())
+        .map(|s| s.rate)
+        .reduce(f64::max)
+    {
+        Some(r) => println!("  most sustained: {r:.0} streams/s"),
+        None => println!("  most sustained: none of the rates tried"),
+    }
     fanout::print(&f.fanout, &opts.fanout);
+}
+
+/// The paced part: what penny adds per stream at a steady arrival rate.
+fn print_paced(p: &Paced, opts: &Options) {
+    println!(
+        "paced: {:.0} streams/s for {} s (open loop), {} tokens {} ms apart; mean concurrent streams direct {:.0}, penny {:.0}",
+        p.rate,
+        opts.paced_secs,
+        opts.tokens,
+        opts.delay_ms,
+        p.direct.concurrency(),
+        p.penny.concurrency()
+    );
+    let (d, n) = (&p.direct, &p.penny);
+    println!(
+        "  first delta p50 / p99     direct {:>7.2} / {:>7.2} ms   penny {:>7.2} / {:>7.2} ms   added {:>7.2} / {:>7.2} ms",
+        d.first_delta.p50_ms(),
+        d.first_delta.p99_ms(),
+        n.first_delta.p50_ms(),
+        n.first_delta.p99_ms(),
+        n.first_delta.p50_ms() - d.first_delta.p50_ms(),
+        n.first_delta.p99_ms() - d.first_delta.p99_ms()
+    );
+    println!(
+        "  per token p50 / p99       direct {:>7.3} / {:>7.3} ms   penny {:>7.3} / {:>7.3} ms   added {:>7.3} / {:>7.3} ms",
+        d.per_token.p50_ms(),
+        d.per_token.p99_ms(),
+        n.per_token.p50_ms(),
+        n.per_token.p99_ms(),
+        n.per_token.p50_ms() - d.per_token.p50_ms(),
+        n.per_token.p99_ms() - d.per_token.p99_ms()
+    );
+    println!(
+        "  errors                    direct {}   penny {}",
+        d.errors, n.errors
+    );
+    for (label, s) in [("direct", d), ("penny", n)] {
+        if let Some(e) = &s.first_error {
+            println!("  errors {label}: first was {e}");
+        }
+    }
 }

@@ -113,6 +113,16 @@ struct ChatArgs {
     /// Milliseconds between two tokens of a streamed answer.
     #[arg(long, default_value_t = 5)]
     delay_ms: u64,
+    /// Streams started per second in the paced part (open loop: one every 1/rate s,
+    /// whether or not the ones before have answered).
+    #[arg(long, default_value_t = 150.0)]
+    rate: f64,
+    /// Seconds of paced arrivals at `--rate`.
+    #[arg(long, default_value_t = 3.0)]
+    paced_secs: f64,
+    /// Arrival rates tried, one after another, to find the most streams/s sustained.
+    #[arg(long, value_delimiter = ',', default_value = "50,100,200,300,400")]
+    ladder: Vec<f64>,
     /// WebSocket subscribers on instance B in the fan-out.
     #[arg(long, default_value_t = 500)]
     subscribers: usize,
@@ -300,11 +310,26 @@ async fn bench_chat(args: ChatArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.streams > 0, "--streams must be at least 1");
     anyhow::ensure!(args.tokens > 0, "--tokens must be at least 1");
     anyhow::ensure!(args.fanout_tokens > 0, "--fanout-tokens must be at least 1");
+    anyhow::ensure!(
+        args.rate > 0.0 && args.paced_secs > 0.0 && args.ladder.iter().all(|r| *r > 0.0),
+        "--rate, --paced-secs and every --ladder rate must be positive"
+    );
+    let paced_streams = |rate: f64| ((rate * args.paced_secs).ceil() as usize).max(1);
+    let most_paced = args
+        .ladder
+        .iter()
+        .chain([&args.rate])
+        .map(|r| paced_streams(*r))
+        .max()
+        .unwrap_or(1);
     // Each subscriber and stream is a socket here and one in the server (which inherits
     // this limit), plus the servers' database connections and files.
-    raise_open_files(args.subscribers.max(args.streams) as u64 + 512)?;
+    raise_open_files(args.subscribers.max(args.streams).max(most_paced) as u64 + 512)?;
     let opts = chat::Options {
         streams: args.streams,
+        rate: args.rate,
+        paced_secs: args.paced_secs,
+        ladder: args.ladder.clone(),
         tokens: args.tokens,
         delay_ms: args.delay_ms,
         fanout: fanout::Options {

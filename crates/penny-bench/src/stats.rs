@@ -20,6 +20,10 @@ impl Samples {
         self.sorted.len()
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = &Duration> {
+        self.sorted.iter()
+    }
+
     /// The nearest-rank `q` quantile (`q` in 0..=1); zero when there are no samples.
     pub fn quantile(&self, q: f64) -> Duration {
         quantile(&self.sorted, q).unwrap_or_default()

@@ -10,6 +10,47 @@ pub fn estimate_tokens(text: &str) -> usize {
     text.chars().count().div_ceil(4) + 4
 }
 
+/// The run's system prompt: the conversation's own, then the kinds of artifact the user
+/// asked the answer to produce.
+pub fn system_prompt(own: Option<String>, expected: &[String]) -> Option<String> {
+    if expected.is_empty() {
+        return own;
+    }
+    let kinds: Vec<&str> = expected.iter().map(|k| k.trim()).collect();
+    let ask = format!(
+        "The user expects this answer to produce these artifacts: {}. Create them with the \
+         tools you are offered.",
+        kinds.join(", ")
+    );
+    Some(match own {
+        Some(p) if !p.trim().is_empty() => format!("{p}\n\n{ask}"),
+        _ => ask,
+    })
+}
+
+/// What the model is told of a message's attached files (the snapshot stored with it):
+/// their names, types, sizes and ids, and how to read them.
+pub fn attachment_note(attachments: &serde_json::Value) -> Option<String> {
+    let files = attachments.as_array().filter(|a| !a.is_empty())?;
+    let lines: Vec<String> = files
+        .iter()
+        .map(|f| {
+            format!(
+                "- {} ({}, {} bytes, id {})",
+                f["filename"].as_str().unwrap_or("file"),
+                f["mime"].as_str().unwrap_or("application/octet-stream"),
+                f["size"].as_i64().unwrap_or(0),
+                f["id"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    Some(format!(
+        "[Attached files; pass their ids in python_execute's `files` to read them from \
+         /workspace/inputs:\n{}]",
+        lines.join("\n")
+    ))
+}
+
 /// Turns a branch (root first, ending with the new user message) into chat messages that
 /// fit `budget` tokens. The newest message is always kept.
 pub fn history(branch: &[Message], budget: usize) -> Vec<ChatMessage> {
@@ -25,17 +66,19 @@ pub fn history(branch: &[Message], budget: usize) -> Vec<ChatMessage> {
         if !usable {
             continue;
         }
-        let cost = estimate_tokens(&m.content);
+        let content = match attachment_note(&m.attachments) {
+            Some(note) if m.role == "user" => format!("{}\n\n{note}", m.content),
+            _ => m.content.clone(),
+        };
+        let cost = estimate_tokens(&content);
         if !kept.is_empty() && used + cost > budget {
             break;
         }
         used += cost;
         kept.push(match m.role.as_str() {
-            "user" => ChatMessage::User {
-                content: m.content.clone(),
-            },
+            "user" => ChatMessage::User { content },
             _ => ChatMessage::Assistant {
-                content: m.content.clone(),
+                content,
                 tool_calls: Vec::new(),
             },
         });
@@ -70,6 +113,7 @@ mod tests {
             cost: None,
             error_code: None,
             created_at: chrono_now(),
+            attachments: serde_json::json!([]),
             siblings: 1,
             sibling_index: 1,
         }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use penny_auth::SealingKey;
 use penny_bus::Bus;
-use penny_store::conversations::{self, NewMessage};
-use penny_store::{events, models, policies, runs, Role, Store, TenantId, UserId};
+use penny_store::send::{self, NewSend};
+use penny_store::{conversations, files, policies, runs, Role, Store, TenantId, UserId};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -97,6 +97,10 @@ pub struct SendRequest {
     pub model: Option<String>,
     /// Tools the model may call for this message, by name.
     pub tools_allowed: Vec<String>,
+    /// Uploaded files (ids) attached to the message.
+    pub attachments: Vec<Uuid>,
+    /// Kinds of artifact the answer should produce; the model is asked for them.
+    pub artifacts_expected: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +113,45 @@ pub struct Started {
 }
 
 const MAX_CONTENT: usize = 100_000;
+/// Files one message may carry (as many as a sandbox run takes).
+const MAX_ATTACHMENTS: usize = 20;
+
+/// The caller's own uploads `ids`, as the snapshot kept on the message:
+/// `[{id, filename, mime, size}]` in the order given.
+async fn attachments(
+    tx: &mut penny_store::TenantTx,
+    who: Caller,
+    ids: &[Uuid],
+) -> Result<serde_json::Value, ChatError> {
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = ids.iter().find(|id| !seen.insert(**id)) {
+        return Err(ChatError::Invalid {
+            field: "attachments",
+            message: format!("file {dup} is attached twice"),
+        });
+    }
+    if ids.is_empty() {
+        return Ok(serde_json::Value::Array(Vec::new()));
+    }
+    let found = files::find(tx, ids).await?;
+    ids.iter()
+        .map(|id| {
+            match found
+                .iter()
+                .find(|f| f.id == *id && f.user_id == who.user.0)
+            {
+                Some(f) => {
+                    Ok(json!({"id": f.id, "filename": f.filename, "mime": f.mime, "size": f.size}))
+                }
+                None => Err(ChatError::Invalid {
+                    field: "attachments",
+                    message: format!("file {id} is not one of your uploads"),
+                }),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(serde_json::Value::Array)
+}
 
 impl Engine {
     pub fn new(
@@ -155,98 +198,91 @@ impl Engine {
                 message: format!("must be 1-{MAX_CONTENT} characters"),
             });
         }
+        if req.artifacts_expected.len() > 10
+            || req
+                .artifacts_expected
+                .iter()
+                .any(|k| k.trim().is_empty() || k.chars().count() > 40)
+        {
+            return Err(ChatError::Invalid {
+                field: "artifactsExpected",
+                message: "at most 10 kinds, each 1-40 characters".into(),
+            });
+        }
+        if req.attachments.len() > MAX_ATTACHMENTS {
+            return Err(ChatError::Invalid {
+                field: "attachments",
+                message: format!("at most {MAX_ATTACHMENTS} files"),
+            });
+        }
         let mut tx = self.0.store.tenant(who.tenant).await?;
-        let conv = conversations::get(&mut tx, who.user, conversation).await?;
-        let wanted = req.model.clone().or(conv.model.clone());
-        let model = match models::resolve(&mut tx, wanted.as_deref()).await? {
-            Some(m) => m,
-            None => {
-                return Err(wanted
-                    .map(ChatError::UnknownModel)
-                    .unwrap_or(ChatError::NoModel))
-            }
+        let target = send::target(&mut tx, who.user, conversation, req.model.as_deref()).await?;
+        let Some(model) = target.model else {
+            return Err(target
+                .wanted
+                .map(ChatError::UnknownModel)
+                .unwrap_or(ChatError::NoModel));
         };
-        let (allowed, cap) = policies::for_send(&mut tx, model.id, who.role).await?;
-        if !allowed {
+        if !policies::grants(target.grant.as_deref(), who.role) {
             return Err(ChatError::ModelForbidden(model.name));
         }
+        let attachments = attachments(&mut tx, who, &req.attachments).await?;
         let parent = match req.parent {
-            Parent::CurrentLeaf => conv.current_leaf,
+            Parent::CurrentLeaf => target.current_leaf,
             Parent::Root => None,
             Parent::Message(id) => Some(id),
         };
-        let user_msg = conversations::add_message(
+        let (user_msg, assistant_msg, run) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let started = json!({"type": "run.started", "runId": run, "messageId": assistant_msg,
+            "userMessageId": user_msg, "parentId": parent, "model": model.name});
+        let first_title: String = content.chars().take(60).collect();
+        let seq = send::store(
             &mut tx,
-            who.tenant,
-            NewMessage {
+            NewSend {
+                tenant: who.tenant,
                 conversation,
                 parent,
-                role: "user",
+                user_message: user_msg,
+                assistant_message: assistant_msg,
+                run,
                 content,
-                status: "complete",
-                model: None,
+                attachments: &attachments,
+                model: &model.name,
+                first_title: &first_title,
+                owner: &self.0.instance,
+                lease: self.0.settings.lease,
+                started: &started,
             },
         )
         .await?;
-        let assistant_msg = conversations::add_message(
-            &mut tx,
-            who.tenant,
-            NewMessage {
-                conversation,
-                parent: Some(user_msg),
-                role: "assistant",
-                content: "",
-                status: "streaming",
-                model: Some(&model.name),
-            },
-        )
-        .await?;
-        conversations::set_leaf(&mut tx, conversation, assistant_msg).await?;
-        if conv.current_leaf.is_none() && conv.title == "New conversation" {
-            let title: String = content.chars().take(60).collect();
-            let changes = conversations::Changes {
-                title: Some(title),
-                ..Default::default()
-            };
-            conversations::update(&mut tx, who.user, conversation, changes).await?;
-        }
-        let run = runs::start(
-            &mut tx,
-            who.tenant,
-            conversation,
-            user_msg,
-            assistant_msg,
-            &self.0.instance,
-            self.0.settings.lease,
-        )
-        .await?;
-        let started = json!({"type": "run.started", "runId": run.id, "messageId": assistant_msg,
-            "userMessageId": user_msg, "parentId": parent, "model": model.name});
-        let stored = events::append(&mut tx, who.tenant, conversation, vec![started]).await?;
+        // The run's context, read here so the run starts without a transaction of its own.
+        let branch = send::context(&mut tx, conversation, user_msg).await?;
         tx.commit().await?;
-        let seq = stored
-            .first()
-            .and_then(|e| e["seq"].as_i64())
-            .unwrap_or_default();
-        self.publish_all(conversation, &stored).await;
+        let mut started = started;
+        started["seq"] = seq.into();
+        self.publish_all(conversation, std::slice::from_ref(&started))
+            .await;
 
         let plan = RunPlan {
             tenant: who.tenant,
             conversation,
-            run: run.id,
-            user_message: user_msg,
+            run,
             assistant_message: assistant_msg,
             model,
-            system_prompt: conv.system_prompt,
+            system_prompt: crate::context::system_prompt(
+                target.system_prompt,
+                &req.artifacts_expected,
+            ),
+            branch,
             tools: self.0.tools.offer(&who, &req.tools_allowed).await,
             caller: who,
-            max_tokens_cap: cap.and_then(|n| u32::try_from(n).ok()),
+            max_tokens_cap: target.max_tokens_cap.and_then(|n| u32::try_from(n).ok()),
         };
         tokio::spawn(run::execute(self.clone(), plan));
         Ok(Started {
             message_id: user_msg,
             assistant_message_id: assistant_msg,
-            run_id: run.id,
+            run_id: run,
             seq,
         })
     }

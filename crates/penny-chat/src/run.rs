@@ -26,10 +26,11 @@ pub struct RunPlan {
     pub caller: Caller,
     pub conversation: Uuid,
     pub run: Uuid,
-    pub user_message: Uuid,
     pub assistant_message: Uuid,
     pub model: Model,
     pub system_prompt: Option<String>,
+    /// The branch the answer continues, root first, ending with the user's message.
+    pub branch: Vec<conversations::Message>,
     /// Tools offered to the model for this run.
     pub tools: Vec<ToolSpec>,
     /// The tenant's cap on output tokens per message, below each model's own maximum.
@@ -92,7 +93,7 @@ async fn drive(
     started: Instant,
 ) -> Result<Outcome, ChatError> {
     let mut cancel = engine.0.bus.subscribe(&cancel_topic(plan.run)).await?;
-    let mut request = build_request(engine, plan).await?;
+    let mut request = build_request(plan);
     let lease = engine.0.settings.lease;
     let mut renew = tokio::time::interval(lease / 3);
     renew.tick().await;
@@ -229,21 +230,18 @@ fn failed(model: &Option<Model>, e: ProviderError) -> Outcome {
     }
 }
 
-async fn build_request(engine: &Engine, plan: &RunPlan) -> Result<ChatRequest, ChatError> {
-    let mut db = engine.0.store.tenant(plan.tenant).await?;
-    let branch = conversations::branch(&mut db, plan.conversation, plan.user_message).await?;
-    db.commit().await?;
+fn build_request(plan: &RunPlan) -> ChatRequest {
     let system = plan.system_prompt.clone();
     let reserved = plan.max_output_tokens(&plan.model) as usize
         + system.as_deref().map(estimate_tokens).unwrap_or(0);
     let budget = (plan.model.context_window as usize)
         .saturating_sub(reserved)
         .max(1);
-    Ok(ChatRequest {
+    ChatRequest {
         system,
-        messages: history(&branch, budget),
+        messages: history(&plan.branch, budget),
         tools: plan.tools.clone(),
-    })
+    }
 }
 
 fn endpoint(engine: &Engine, plan: &RunPlan, m: &Model) -> Result<ModelEndpoint, ProviderError> {

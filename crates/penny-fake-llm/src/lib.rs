@@ -39,6 +39,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::sync::watch;
@@ -133,6 +134,10 @@ pub async fn spawn_on(addr: SocketAddr, opts: FakeOptions) -> io::Result<FakeSer
     let app = router(state.clone());
     let mut signal = stopped;
     let task = tokio::spawn(async move {
+        // Streams tokens as small writes, as real providers do: no Nagle delay.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 // Also ends when the sender is gone: the server was dropped.

@@ -157,14 +157,21 @@ pub struct Message {
     pub cost: Option<f64>,
     pub error_code: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Files attached to a user message: `[{id, filename, mime, size}]`.
+    pub attachments: serde_json::Value,
     /// How many messages share this one's parent (itself included), and its place among them.
     pub siblings: i64,
     pub sibling_index: i64,
 }
 
+/// A message's own columns (without its sibling counts).
+pub(crate) const BRANCH_COLUMNS: &str = "m.id, m.conversation_id, m.parent_id, m.role, m.content, m.status, m.model, \
+     m.tool_calls, m.tool_call_id, m.input_tokens, m.output_tokens, m.ttft_ms, m.duration_ms, m.cost, \
+     m.error_code, m.created_at, m.attachments";
+
 const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.parent_id, m.role, m.content, m.status, m.model, \
      m.tool_calls, m.tool_call_id, m.input_tokens, m.output_tokens, m.ttft_ms, m.duration_ms, m.cost, \
-     m.error_code, m.created_at, \
+     m.error_code, m.created_at, m.attachments, \
      count(*) OVER (PARTITION BY m.parent_id) AS siblings, \
      row_number() OVER (PARTITION BY m.parent_id ORDER BY m.created_at, m.id) AS sibling_index";
 
@@ -225,27 +232,124 @@ pub async fn all_messages(
     .await?)
 }
 
+/// A message of a branch as listed to a client: with its siblings' ids, and for an answer
+/// still being written, the run writing it and the seq of that run's `run.started`.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct BranchMessage {
+    #[serde(flatten)]
+    #[sqlx(flatten)]
+    pub message: Message,
+    /// Every message sharing this one's parent (itself included), in `sibling_index` order.
+    pub sibling_ids: Vec<Uuid>,
+    /// The running run writing this message; `None` unless it is streaming.
+    pub run_id: Option<Uuid>,
+    /// The seq of that run's `run.started` event: a client that resumes after it sees the
+    /// whole answer. `None` unless the message is streaming.
+    pub run_started_seq: Option<i64>,
+}
+
+/// Where a walk up a branch starts.
+#[derive(Debug, Clone, Copy)]
+pub enum Start {
+    /// At this message (included).
+    At(Uuid),
+    /// Just above this message (excluded): the page of older messages before it.
+    Above(Uuid),
+}
+
+/// Walks up from `$2` (depth `$4`: 1 to include it, 0 to leave it out) through its
+/// ancestors, at most to depth `$3` (no bound when null). Each step is one primary-key
+/// lookup of the parent (a scalar subquery: as a join, the planner, which expects a few
+/// steps, may scan the table at every step), so the walk reads only what it returns.
+pub(crate) const WALK_UP: &str = "WITH RECURSIVE up AS ( \
+        SELECT m.id, m.parent_id, $4::bigint AS depth FROM messages m \
+        WHERE m.id = $2 AND m.conversation_id = $1 \
+        UNION ALL \
+        SELECT u.parent_id, (SELECT p.parent_id FROM messages p WHERE p.id = u.parent_id), u.depth + 1 \
+        FROM up u WHERE u.parent_id IS NOT NULL AND ($3::bigint IS NULL OR u.depth < $3))";
+
+/// The branch ending at `from` (root first), at most `limit` messages: the newest ones,
+/// nearest to `from`. One statement: the sibling ids of each message come from the
+/// `messages_parent` index (first messages from `messages_conversation`), and the running
+/// run of a streaming answer from `runs_one_active`, its `run.started` from the newest
+/// events back.
+pub async fn branch_page(
+    conn: &mut PgConnection,
+    conversation: Uuid,
+    from: Start,
+    limit: Option<i64>,
+) -> Result<Vec<BranchMessage>, StoreError> {
+    let (start, first_depth) = match from {
+        Start::At(id) => (id, 1_i64),
+        Start::Above(id) => (id, 0_i64),
+    };
+    Ok(sqlx::query_as(&format!(
+        "{WALK_UP} \
+         SELECT {BRANCH_COLUMNS}, sib.ids AS sibling_ids, cardinality(sib.ids)::bigint AS siblings, \
+                coalesce(array_position(sib.ids, m.id), 1)::bigint AS sibling_index, \
+                run.run_id, run.run_started_seq \
+         FROM up JOIN messages m ON m.id = up.id \
+         LEFT JOIN LATERAL ( \
+           SELECT array_agg(s.id ORDER BY s.created_at, s.id) AS ids FROM messages s \
+           WHERE m.parent_id IS NOT NULL AND s.parent_id = m.parent_id) kids ON true \
+         LEFT JOIN LATERAL ( \
+           SELECT array_agg(s.id ORDER BY s.created_at, s.id) AS ids FROM messages s \
+           WHERE m.parent_id IS NULL AND s.conversation_id = $1 AND s.parent_id IS NULL) roots ON true \
+         CROSS JOIN LATERAL (SELECT coalesce(kids.ids, roots.ids, ARRAY[m.id]) AS ids) sib \
+         LEFT JOIN LATERAL ( \
+           SELECT r.id AS run_id, \
+             (SELECT e.seq FROM conversation_events e \
+              WHERE e.conversation_id = $1 AND e.event->>'type' = 'run.started' \
+                AND e.event->>'runId' = r.id::text \
+              ORDER BY e.seq DESC LIMIT 1) AS run_started_seq \
+           FROM runs r \
+           WHERE m.status = 'streaming' AND r.conversation_id = $1 AND r.status = 'running' \
+             AND r.assistant_message_id = m.id) run ON true \
+         WHERE up.depth >= 1 \
+         ORDER BY up.depth DESC"
+    ))
+    .bind(conversation)
+    .bind(start)
+    .bind(limit)
+    .bind(first_depth)
+    .fetch_all(conn)
+    .await?)
+}
+
 /// The branch from the root to `leaf`, root first.
 pub async fn branch(
     conn: &mut PgConnection,
     conversation: Uuid,
     leaf: Uuid,
 ) -> Result<Vec<Message>, StoreError> {
-    let all = all_messages(conn, conversation).await?;
-    let mut path = Vec::new();
-    let mut cursor = Some(leaf);
-    while let Some(id) = cursor {
-        let Some(m) = all.iter().find(|m| m.id == id) else {
-            return Err(StoreError::NotFound);
-        };
-        cursor = m.parent_id;
-        path.push(m.clone());
-        if path.len() > all.len() {
-            break;
-        }
+    let page = branch_page(conn, conversation, Start::At(leaf), None).await?;
+    if page.is_empty() {
+        return Err(StoreError::NotFound);
     }
-    path.reverse();
-    Ok(path)
+    Ok(page.into_iter().map(|m| m.message).collect())
+}
+
+/// Whether `message` is on the branch ending at `leaf` (`leaf` itself included). Walks up
+/// from `leaf` and stops at `message`.
+pub async fn on_branch(
+    conn: &mut PgConnection,
+    conversation: Uuid,
+    leaf: Uuid,
+    message: Uuid,
+) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar(
+        "WITH RECURSIVE up AS ( \
+            SELECT id, parent_id FROM messages WHERE id = $2 AND conversation_id = $1 \
+            UNION ALL \
+            SELECT u.parent_id, (SELECT p.parent_id FROM messages p WHERE p.id = u.parent_id) \
+            FROM up u WHERE u.parent_id IS NOT NULL AND u.id <> $3) \
+         SELECT EXISTS (SELECT 1 FROM up WHERE id = $3)",
+    )
+    .bind(conversation)
+    .bind(leaf)
+    .bind(message)
+    .fetch_one(conn)
+    .await?)
 }
 
 /// The newest leaf below `from` (following the latest child at each step).

@@ -60,13 +60,19 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<File, StoreError> 
         .ok_or(StoreError::NotFound)
 }
 
-/// Several files at once, in the order asked; any missing id is `NotFound`.
-pub async fn get_many(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<File>, StoreError> {
-    let found: Vec<File> =
+/// Those of `ids` that exist (in this tenant), in no particular order.
+pub async fn find(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<File>, StoreError> {
+    Ok(
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM files WHERE id = ANY($1)"))
             .bind(ids)
             .fetch_all(conn)
-            .await?;
+            .await?,
+    )
+}
+
+/// Several files at once, in the order asked; any missing id is `NotFound`.
+pub async fn get_many(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<File>, StoreError> {
+    let found = find(conn, ids).await?;
     ids.iter()
         .map(|id| {
             found

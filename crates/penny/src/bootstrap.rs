@@ -1,89 +1,148 @@
 //! First run: tenant `default` and its admin, who is also the platform super-admin.
-//! The password comes from `PENNY_ADMIN_PASSWORD`, or is generated and printed once.
+//! With `PENNY_ADMIN_PASSWORD` the admin is created at start; without it the tenant starts
+//! empty and every start of an API process prints a fresh one-time set-up link, with
+//! which the browser creates the admin (`POST /api/v1/setup`).
 
-use penny_auth::{hash_password, SealingKey};
+use penny_auth::{digest, hash_password, new_refresh_token, SealingKey};
 use penny_store::models::{self, ModelSpec};
 use penny_store::users::NewUser;
-use penny_store::{audit, tenants, users, Email, Role, Slug, Store, StoreError};
-use rand::distributions::Alphanumeric;
-use rand::Rng;
+use penny_store::{audit, setup, tenants, users, Email, Role, Slug, Store, StoreError, TenantId};
 
 use crate::config::Config;
 
-pub const DEFAULT_TENANT: &str = "default";
+pub use penny_store::setup::DEFAULT_TENANT;
 
-/// What the first run created, so the caller can show it.
-pub struct FirstRun {
-    pub email: String,
-    /// Present when generated (shown once).
-    pub generated_password: Option<String>,
+/// What this start did about the default tenant's admin, so the caller can show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstRun {
+    /// The admin was created now from `PENNY_ADMIN_EMAIL`/`PENNY_ADMIN_PASSWORD`.
+    Admin { email: String },
+    /// There is no admin yet: this one-time token (valid until used or until the next
+    /// start replaces it) lets the browser create one at `/setup#<token>`.
+    Setup { token: String },
 }
 
+/// Makes sure tenant `default` exists and, while it has no admin, creates the admin from
+/// the configuration or else (when `offer_setup`: this process serves the web app) issues
+/// a new set-up token. `None` when the admin already exists or nothing is to be shown.
 pub async fn ensure_default_tenant(
     store: &Store,
     cfg: &Config,
+    offer_setup: bool,
 ) -> anyhow::Result<Option<FirstRun>> {
-    if tenants::by_slug(store.pool(), DEFAULT_TENANT)
-        .await?
-        .is_some()
-    {
+    let tenant = default_tenant(store).await?;
+    let mut tx = store.tenant(tenant).await?;
+    let admin = setup::has_admin(&mut tx).await?;
+    tx.commit().await?;
+    if admin {
         return Ok(None);
     }
+    if let Some(password) = &cfg.admin_password {
+        if let Some(created) = create_admin(store, cfg, tenant, password.clone()).await? {
+            return Ok(Some(created));
+        }
+    }
+    if offer_setup {
+        issue_setup_token(store, tenant).await
+    } else {
+        Ok(None)
+    }
+}
+
+/// Tenant `default`, created when missing.
+async fn default_tenant(store: &Store) -> anyhow::Result<TenantId> {
+    if let Some(t) = tenants::by_slug(store.pool(), DEFAULT_TENANT).await? {
+        return Ok(t.id);
+    }
+    let slug = Slug::parse(DEFAULT_TENANT)?;
+    match tenants::create(store.pool(), "Default", &slug).await {
+        Ok(t) => Ok(t.id),
+        // Another instance starting at the same moment created it.
+        Err(StoreError::Conflict(_)) => tenants::by_slug(store.pool(), DEFAULT_TENANT)
+            .await?
+            .map(|t| t.id)
+            .ok_or_else(|| anyhow::anyhow!("tenant `default` vanished while starting")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn create_admin(
+    store: &Store,
+    cfg: &Config,
+    tenant: TenantId,
+    password: String,
+) -> anyhow::Result<Option<FirstRun>> {
     let email = Email::parse(&cfg.admin_email)
         .map_err(|e| anyhow::anyhow!("config error: PENNY_ADMIN_EMAIL {e}"))?;
-    let (password, generated) = match &cfg.admin_password {
-        Some(p) => (p.clone(), false),
-        None => {
-            let p: String = rand::thread_rng()
-                .sample_iter(&Alphanumeric)
-                .take(20)
-                .map(char::from)
-                .collect();
-            (p, true)
-        }
-    };
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password).map(|h| (h, password)))
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await?
         .map_err(|e| anyhow::anyhow!("config error: PENNY_ADMIN_PASSWORD {e}"))?;
-    let slug = Slug::parse(DEFAULT_TENANT)?;
-    // Tenant and admin commit together: there is never a default tenant without its admin.
-    let mut tx = store.begin().await?;
-    let tenant = match tenants::create(&mut *tx, "Default", &slug).await {
-        Ok(t) => t,
-        // Another instance starting at the same moment won the race.
-        Err(StoreError::Conflict(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    penny_store::scope_to(&mut tx, tenant.id).await?;
-    let user = users::create(
+    let mut tx = store.tenant(tenant).await?;
+    setup::lock(&mut tx).await?;
+    // Another instance, or the browser, may have been quicker.
+    if setup::has_admin(&mut tx).await? {
+        return Ok(None);
+    }
+    let created = users::create(
         &mut tx,
-        tenant.id,
+        tenant,
         NewUser {
             email: &email,
             role: Role::Admin,
-            password_hash: Some(hash.0),
+            password_hash: Some(hash),
             display_name: Some("Administrator".into()),
             is_super_admin: true,
         },
     )
-    .await?;
+    .await;
+    let user = match created {
+        Ok(u) => u,
+        // The address belongs to a user who is not an admin: not ours to take over, and no
+        // reason to refuse to start; the set-up link is offered instead.
+        Err(StoreError::Conflict(_)) => {
+            tracing::warn!(email = %email.as_str(), "tenant `default` has no admin and PENNY_ADMIN_EMAIL \
+                is an existing user's; use the set-up link, or `penny admin set-role … --role admin`");
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
     audit::append(
         &mut tx,
-        tenant.id,
+        tenant,
         audit::Entry {
             action: "platform.bootstrap",
             target_type: Some("user"),
             target_id: Some(user.id.to_string()),
-            details: serde_json::json!({"email": user.email}),
+            details: serde_json::json!({"email": user.email, "via": "config"}),
             ..Default::default()
         },
     )
     .await?;
+    setup::clear(&mut *tx).await?;
     tx.commit().await?;
-    Ok(Some(FirstRun {
-        email: user.email,
-        generated_password: generated.then_some(hash.1),
-    }))
+    Ok(Some(FirstRun::Admin { email: user.email }))
+}
+
+/// A set-up token: the refresh tokens' randomness (48 alphanumerics, ~285 bits) with its
+/// own prefix, stored as SHA-256 only.
+fn new_setup_token() -> (String, Vec<u8>) {
+    let (refresh, _) = new_refresh_token();
+    let random = refresh.split_once('_').map_or(refresh.as_str(), |(_, r)| r);
+    let token = format!("setup_{random}");
+    let d = digest(&token);
+    (token, d)
+}
+
+async fn issue_setup_token(store: &Store, tenant: TenantId) -> anyhow::Result<Option<FirstRun>> {
+    let (token, d) = new_setup_token();
+    let mut tx = store.tenant(tenant).await?;
+    setup::lock(&mut tx).await?;
+    if setup::has_admin(&mut tx).await? {
+        return Ok(None);
+    }
+    setup::issue(&mut *tx, &d).await?;
+    tx.commit().await?;
+    Ok(Some(FirstRun::Setup { token }))
 }
 
 /// `OPENAI_API_KEY` / `ANTHROPIC_API_KEY` (with `*_BASE_URL`, `*_MODEL`) add a model to
@@ -121,4 +180,19 @@ pub async fn ensure_shortcut_models(
         tracing::info!(model = %s.model, provider, "added a model from the environment");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setup_tokens_are_prefixed_random_and_hashed() {
+        let (a, da) = new_setup_token();
+        let (b, _) = new_setup_token();
+        assert_ne!(a, b);
+        assert!(a.starts_with("setup_"), "{a}");
+        assert_eq!(a.len(), "setup_".len() + 48);
+        assert_eq!(digest(&a), da);
+    }
 }

@@ -18,6 +18,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use crate::bootstrap::FirstRun;
 use crate::cli::{Cli, Command};
 use crate::config::{Config, Source};
 use crate::database::Database;
@@ -92,17 +93,16 @@ fn announce(running: &serve::Running, cfg: &Config) {
         env!("CARGO_PKG_VERSION"),
         running.addr.port()
     );
-    if let Some(first) = &running.first_run {
-        match &first.generated_password {
-            Some(pw) => println!(
-                "First run: created tenant `default` with admin {} and password {pw} (shown only once)",
-                first.email
-            ),
-            None => println!(
-                "First run: created tenant `default` with admin {} (password from PENNY_ADMIN_PASSWORD)",
-                first.email
-            ),
-        }
+    match &running.first_run {
+        Some(FirstRun::Admin { email }) => println!(
+            "First run: created tenant `default` with admin {email} (password from PENNY_ADMIN_PASSWORD)"
+        ),
+        // A fragment: the token stays out of server logs and Referer headers.
+        Some(FirstRun::Setup { token }) => println!(
+            "Finish set-up in your browser: http://{host}:{}/setup#{token}",
+            running.addr.port()
+        ),
+        None => {}
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use penny_api::{ApiSettings, AppState, ToolServices};
 use penny_auth::TokenIssuer;
 use penny_bus::{Bus, MemoryBus, RedisBus};
@@ -96,8 +97,10 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
             .await
             .with_context(|| format!("binding {}:{port} (set PORT or --port)", cfg.host))?;
         let addr = listener.local_addr()?;
-        // Last: a generated admin password must not be lost to a later failure.
-        let first_run = bootstrap::ensure_default_tenant(&store, cfg).await?;
+        // Late: a start that fails before this issues no set-up token, so it does not
+        // replace the link a running process printed. Only a process serving the web
+        // app offers the set-up link.
+        let first_run = bootstrap::ensure_default_tenant(&store, cfg, roles.has(Role::Api)).await?;
         bootstrap::ensure_shortcut_models(&store, cfg, &sealing).await?;
         let sandbox = if roles.has(Role::Worker) {
             start_sandbox(cfg).await
@@ -162,6 +165,13 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
     };
     let mut http_signal = signal.clone();
     tasks.push(tokio::spawn(async move {
+        // Events are many small writes: without TCP_NODELAY each waits behind the ACK of
+        // the one before (Nagle and delayed ACK hold it up to 40 ms).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         let served = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -1,12 +1,15 @@
 import { ApiProblem } from './problem';
 import type {
   Artifact,
+  BranchMessage,
   Conversation,
   ConversationExport,
   Invitation,
   Me,
-  Message,
+  MessagePage,
   ModelInfo,
+  SetupRequest,
+  SetupStatus,
   TenantTheme,
   TokenPair,
   ToolInfo,
@@ -226,6 +229,17 @@ export class ApiClient {
     this.setTokens(pair);
   }
 
+  /** Whether the platform has no admin yet (then only the set-up link `penny serve` printed helps). */
+  setupStatus(): Promise<SetupStatus> {
+    return this.json('/api/v1/setup', { anonymous: true });
+  }
+
+  /** Creates the first admin with the set-up token; they are then logged in, as by `login`. */
+  async finishSetup(body: SetupRequest): Promise<void> {
+    const pair = await this.json<TokenPair>('/api/v1/setup', { body: { ...body }, anonymous: true });
+    this.setTokens(pair);
+  }
+
   /** The tenant's name, logo and accent colour. */
   theme(): Promise<TenantTheme> {
     return this.json('/api/v1/themes');
@@ -249,10 +263,24 @@ export class ApiClient {
     await this.raw(`/api/v1/conversations/${id}`, { method: 'DELETE' });
   }
   /** The branch from the root to `leaf` (or to the newest leaf below it; default: current). */
-  messages(id: string, leaf?: string): Promise<Message[]> {
+  messages(id: string, leaf?: string): Promise<BranchMessage[]> {
     return this.json(`/api/v1/conversations/${id}/messages`, { query: { leaf } });
   }
-  /** Every message of every branch (the JSON export), used to find a message's siblings. */
+  /**
+   * At most `limit` (1-500) messages of the branch ending at `leaf` (default: the current
+   * one), the newest first in time order; with `before`, the ones just above that message.
+   * A `leaf` without `before` makes that branch current.
+   */
+  async messagePage(id: string, opts: { leaf?: string; before?: string; limit: number }): Promise<MessagePage> {
+    const res = await this.raw(`/api/v1/conversations/${id}/messages`, { query: opts });
+    const messages = (await res.json()) as BranchMessage[];
+    // The header says it; the first message having a parent says the same (e.g. when a
+    // cross-origin deployment does not expose the header).
+    const header = res.headers.get('x-has-more');
+    const hasMore = header === null ? messages[0]?.parent_id != null : header === 'true';
+    return { messages, hasMore };
+  }
+  /** Every message of every branch (the JSON export). */
   exportJson(id: string): Promise<ConversationExport> {
     return this.json(`/api/v1/conversations/${id}/export`, { query: { format: 'json' } });
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { StreamEvent } from '../chat/stream';
-import { ChatSocket, type SocketStatus } from './socket';
+import { ChatSocket, SocketError, type SocketStatus } from './socket';
 
 /** A scripted stand-in for the browser WebSocket. */
 class FakeWs {
@@ -61,7 +61,9 @@ describe('ChatSocket', () => {
     expect(socket.state).toBe('open');
 
     const sent = socket.send({ content: 'hi', toolsAllowed: [] });
-    first.serverSends({ type: 'accepted', messageId: 'u', assistantMessageId: 'a', runId: 'r' });
+    const id = first.sent[2]!.id;
+    expect(first.sent[2]).toEqual({ type: 'send', id, content: 'hi', toolsAllowed: [] });
+    first.serverSends({ type: 'accepted', messageId: 'u', assistantMessageId: 'a', runId: 'r', requestId: id });
     await expect(sent).resolves.toEqual({ messageId: 'u', assistantMessageId: 'a', runId: 'r' });
     first.serverSends({ type: 'message.delta', seq: 8, runId: 'r', messageId: 'a', text: 'x' });
     first.serverSends({ type: 'message.delta', seq: 9, runId: 'r', messageId: 'a', text: 'y' });
@@ -116,6 +118,50 @@ describe('ChatSocket', () => {
     await tick();
     expect(refreshToken).toHaveBeenCalledTimes(1);
     expect(FakeWs.all[1]!.sent[0]).toEqual({ type: 'auth', token: 'new' });
+    socket.stop();
+  });
+
+  it('settles each send and cancel by the requestId of its reply, whatever the order', async () => {
+    FakeWs.all = [];
+    const unrelated: SocketError[] = [];
+    const socket = new ChatSocket({
+      url: 'ws://x',
+      getToken: async () => 't',
+      refreshToken: async () => true,
+      onReady: () => 0,
+      onEvent: () => undefined,
+      onError: (e) => unrelated.push(e),
+      WebSocketImpl: FakeWs as unknown as typeof WebSocket,
+    });
+    socket.start();
+    await tick();
+    const ws = FakeWs.all[0]!;
+    ws.serverSends({ type: 'ready', conversationId: 'c1', lastSeq: 0 });
+    await tick();
+
+    const first = socket.send({ content: 'one' });
+    const second = socket.send({ content: 'two', model: 'gone' });
+    const stop = socket.cancel('r1');
+    const [a, b, c] = ws.sent.slice(2).map((f) => f.id as string);
+    expect(new Set([a, b, c]).size).toBe(3);
+    expect(ws.sent.slice(2).map((f) => f.type)).toEqual(['send', 'send', 'cancel']);
+
+    // The second send's error comes first: it rejects the second send, not the first.
+    ws.serverSends({ type: 'error', code: 'validation_failed', message: 'no such model', field: 'model', requestId: b });
+    await expect(second).rejects.toMatchObject({ code: 'validation_failed', message: 'no such model', requestId: b });
+    ws.serverSends({ type: 'cancelled', runId: 'r1', requestId: c });
+    await expect(stop).resolves.toBeUndefined();
+    // An error that answers no request of ours goes to onError and settles nothing.
+    ws.serverSends({ type: 'error', code: 'invalid_frame', message: 'odd' });
+    ws.serverSends({ type: 'accepted', messageId: 'u', assistantMessageId: 'a', runId: 'r', requestId: 'someone-else' });
+    expect(unrelated.map((e) => e.code)).toEqual(['invalid_frame']);
+    ws.serverSends({ type: 'accepted', messageId: 'u', assistantMessageId: 'a', runId: 'r', requestId: a });
+    await expect(first).resolves.toEqual({ messageId: 'u', assistantMessageId: 'a', runId: 'r' });
+
+    // A request still open when the line drops is rejected.
+    const lost = socket.send({ content: 'three' });
+    ws.close(1006, 'network');
+    await expect(lost).rejects.toMatchObject({ code: 'offline' });
     socket.stop();
   });
 });

@@ -8,6 +8,8 @@ export interface SendFrame {
   parentId?: string | null;
   model?: string;
   toolsAllowed?: string[];
+  /** Ids of the caller's uploads to attach. */
+  attachments?: string[];
 }
 
 export interface Accepted {
@@ -20,6 +22,8 @@ export class SocketError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** The id of the request (send, cancel) this error answers, when it answers one. */
+    readonly requestId?: string,
   ) {
     super(message);
     this.name = 'SocketError';
@@ -39,7 +43,7 @@ export interface ChatSocketOptions {
   onReady: (serverLastSeq: number, reconnect: boolean) => Promise<number> | number;
   onEvent: (e: StreamEvent) => void;
   onStatus?: (s: SocketStatus) => void;
-  /** Protocol errors that are not replies to a send/cancel. */
+  /** Protocol errors that are not replies to a send/cancel (their frame carries no known `requestId`). */
   onError?: (e: SocketError) => void;
   WebSocketImpl?: typeof WebSocket;
   pingEveryMs?: number;
@@ -50,12 +54,20 @@ type Pending =
   | { kind: 'send'; resolve: (a: Accepted) => void; reject: (e: Error) => void }
   | { kind: 'cancel'; resolve: () => void; reject: (e: Error) => void };
 
+let requestCounter = 0;
+/** An id for a client frame, unique on this page (the server echoes it as `requestId`). */
+function nextRequestId(): string {
+  requestCounter += 1;
+  return `r${requestCounter.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
 const defaultBackoff = (n: number) => Math.min(10_000, 500 * 2 ** n) * (0.75 + Math.random() * 0.5);
 
 /**
  * One conversation's WebSocket (`/ws/chat/:id`): authenticates, resumes the event stream from
  * the last seq seen, reconnects with backoff after a drop, keeps the line alive with pings.
- * Replies (`accepted`, `cancelled`, `error`) come in the order of requests on a socket.
+ * Each send and cancel carries an `id`; its reply (`accepted`, `cancelled` or `error`) echoes
+ * it as `requestId`, which settles that request's promise and no other.
  */
 export class ChatSocket {
   private ws: WebSocket | null = null;
@@ -63,7 +75,7 @@ export class ChatSocket {
   private attempt = 0;
   private connectedOnce = false;
   private stopped = false;
-  private pending: Pending[] = [];
+  private pending = new Map<string, Pending>();
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private authRetried = false;
@@ -97,21 +109,23 @@ export class ChatSocket {
 
   send(frame: SendFrame): Promise<Accepted> {
     return new Promise((resolve, reject) => {
-      if (!this.write({ type: 'send', ...frame })) {
+      const id = nextRequestId();
+      if (!this.write({ type: 'send', id, ...frame })) {
         reject(new SocketError('offline', 'Not connected: the message was not sent.'));
         return;
       }
-      this.pending.push({ kind: 'send', resolve, reject });
+      this.pending.set(id, { kind: 'send', resolve, reject });
     });
   }
 
   cancel(runId: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (!this.write({ type: 'cancel', runId })) {
+      const id = nextRequestId();
+      if (!this.write({ type: 'cancel', id, runId })) {
         reject(new SocketError('offline', 'Not connected.'));
         return;
       }
-      this.pending.push({ kind: 'cancel', resolve, reject });
+      this.pending.set(id, { kind: 'cancel', resolve, reject });
     });
   }
 
@@ -128,9 +142,17 @@ export class ChatSocket {
   }
 
   private failPending(e: Error): void {
-    const p = this.pending;
-    this.pending = [];
+    const p = [...this.pending.values()];
+    this.pending.clear();
     p.forEach((x) => x.reject(e));
+  }
+
+  /** The request a reply answers (taken out of the pending ones), by its `requestId`. */
+  private settle(f: Record<string, unknown>): Pending | undefined {
+    if (typeof f.requestId !== 'string') return undefined;
+    const p = this.pending.get(f.requestId);
+    this.pending.delete(f.requestId);
+    return p;
   }
 
   private async connect(): Promise<void> {
@@ -210,7 +232,7 @@ export class ChatSocket {
         return;
       }
       case 'accepted': {
-        const p = this.pending.shift();
+        const p = this.settle(f);
         if (p?.kind === 'send') {
           p.resolve({
             messageId: String(f.messageId),
@@ -221,13 +243,14 @@ export class ChatSocket {
         return;
       }
       case 'cancelled': {
-        const p = this.pending.shift();
+        const p = this.settle(f);
         if (p?.kind === 'cancel') p.resolve();
         return;
       }
       case 'error': {
-        const err = new SocketError(String(f.code ?? 'error'), String(f.message ?? 'error'));
-        const p = this.pending.shift();
+        const requestId = typeof f.requestId === 'string' ? f.requestId : undefined;
+        const err = new SocketError(String(f.code ?? 'error'), String(f.message ?? 'error'), requestId);
+        const p = this.settle(f);
         if (p) p.reject(err);
         else this.opts.onError?.(err);
         return;

@@ -58,6 +58,24 @@ export interface Message {
   siblings: number;
   /** 1-based position among the siblings, oldest first. */
   sibling_index: number;
+  /** Files attached to a user message (a snapshot of each upload). */
+  attachments?: UploadedFile[];
+}
+
+/** A message as listed on a branch (GET …/messages). */
+export interface BranchMessage extends Message {
+  /** Every message sharing this one's parent (itself included), in `sibling_index` order. */
+  sibling_ids: string[];
+  /** The running run writing this answer; null unless it is streaming. */
+  run_id: string | null;
+  /** The seq of that run's `run.started` (resume after `run_started_seq - 1`); null unless streaming. */
+  run_started_seq: number | null;
+}
+
+/** One page of a branch, root first, and whether older messages exist above it. */
+export interface MessagePage {
+  messages: BranchMessage[];
+  hasMore: boolean;
 }
 
 export interface ConversationExport {
@@ -125,6 +143,19 @@ export interface TenantTheme {
   logoUrl: string | null;
   /** `#rrggbb`. */
   accentColor: string;
+}
+
+/** Whether the platform still needs its first admin (GET /api/v1/setup, no auth). */
+export interface SetupStatus {
+  needed: boolean;
+}
+
+/** The first admin, created with the set-up link's token (POST /api/v1/setup, no auth). */
+export interface SetupRequest {
+  token: string;
+  email: string;
+  password: string;
+  displayName?: string;
 }
 
 /** A one-time invitation or password-reset link (GET /api/v1/invitations/{token}, no auth). */

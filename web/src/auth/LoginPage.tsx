@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { Navigate, useLocation } from 'react-router-dom';
 import { ApiProblem } from '../api/problem';
+import { SetupNotice } from '../setup/SetupNotice';
 import { useAuth } from './AuthContext';
 
 export function LoginPage() {
@@ -44,6 +45,7 @@ export function LoginPage() {
         </div>
         <h1 id="login-title">Sign in</h1>
         <p className="muted">Your AI workbench: chat, tools and artifacts.</p>
+        <SetupNotice />
         <label className="field">
           <span>Email</span>
           <input type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} autoFocus />

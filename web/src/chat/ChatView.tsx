@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { useParams } from 'react-router-dom';
 import { api } from '../api';
-import type { Artifact, Conversation, ModelInfo, ToolInfo } from '../api/types';
+import type { Artifact, Conversation, ModelInfo, ToolInfo, UploadedFile } from '../api/types';
 import { ArtifactPanel } from '../artifacts/ArtifactPanel';
 import { ErrorBoundary } from '../ui/ErrorBoundary';
 import { saveBlob } from '../ui/download';
@@ -60,8 +60,8 @@ function Chat({ id, onActivity }: { id: string; onActivity: () => void }) {
 
   const { send } = chat;
   const sendWith = useCallback(
-    async (content: string, parentId: string | null) => {
-      const ok = await send(content, { parentId, model: model || undefined, toolsAllowed });
+    async (content: string, parentId: string | null, attachments?: UploadedFile[]) => {
+      const ok = await send(content, { parentId, model: model || undefined, toolsAllowed, attachments });
       if (ok && conv && (conv.title === 'New chat' || !conv.title)) {
         const title =
           content.split('\n')[0]!.replace(/\[\[.*?\]\]/g, '').replace(/[*_`#>]+/g, '').trim().slice(0, 60) || 'Chat';
@@ -84,7 +84,8 @@ function Chat({ id, onActivity }: { id: string; onActivity: () => void }) {
     },
     [chat.state.branch, sendWith],
   );
-  const { switchBranch } = chat;
+  const { switchBranch, loadOlder } = chat;
+  const onLoadOlder = useCallback(() => void loadOlder(), [loadOlder]);
   const onSwitch = useCallback((m: DisplayMessage, index: number) => void switchBranch(m, index), [switchBranch]);
   const openArtifact = useCallback((artifactId: string) => setPanel({ open: true, selected: artifactId }), []);
 
@@ -143,6 +144,9 @@ function Chat({ id, onActivity }: { id: string; onActivity: () => void }) {
         ) : (
           <MessageList
             messages={chat.messages}
+            hasOlder={chat.hasOlder}
+            loadingOlder={chat.loadingOlder}
+            onLoadOlder={onLoadOlder}
             busy={chat.running}
             onEdit={onEdit}
             onRegenerate={onRegenerate}
@@ -159,7 +163,7 @@ function Chat({ id, onActivity }: { id: string; onActivity: () => void }) {
           tools={tools}
           toolsAllowed={toolsAllowed}
           onToolsAllowed={setToolsAllowed}
-          onSend={(content) => sendWith(content, lastId)}
+          onSend={(content, attachments) => sendWith(content, lastId, attachments)}
           onStop={() => void chat.cancel()}
         />
       </section>

@@ -13,7 +13,7 @@ interface Props {
   tools: ToolInfo[];
   toolsAllowed: string[];
   onToolsAllowed: (names: string[]) => void;
-  onSend: (content: string) => Promise<boolean>;
+  onSend: (content: string, attachments: UploadedFile[]) => Promise<boolean>;
   onStop: () => void;
 }
 
@@ -36,11 +36,8 @@ export function Composer(p: Props) {
     const body = text.trim();
     if (!body || p.disabled || p.running || uploading) return;
     const files = attachments.filter((a) => a.file).map((a) => a.file!);
-    const hint = files.length
-      ? `\n\n(Attached files: ${files.map((f) => `${f.filename} — file id ${f.id}`).join('; ')})`
-      : '';
     setText('');
-    const ok = await p.onSend(body + hint);
+    const ok = await p.onSend(body, files);
     if (ok) setAttachments([]);
     else setText(body);
   };

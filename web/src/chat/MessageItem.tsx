@@ -1,5 +1,7 @@
 import { memo, useState } from 'react';
+import { formatSize } from '../artifacts/renderers';
 import { Markdown } from '../markdown/Markdown';
+import { PaperclipIcon } from '../ui/icons';
 import type { DisplayMessage } from './stream';
 import { ToolCallView } from './ToolCallView';
 
@@ -66,6 +68,15 @@ export const MessageItem = memo(function MessageItem({ message: m, busy, onEdit,
           </div>
         )}
         {m.status === 'cancelled' && <div className="muted small">Stopped.</div>}
+        {isUser && m.attachments && m.attachments.length > 0 && (
+          <ul className="msg-attachments" aria-label="Attached files">
+            {m.attachments.map((f) => (
+              <li key={f.id} className="attachment-chip" title={`${f.mime}, ${formatSize(f.size)}`}>
+                <PaperclipIcon /> {f.filename} <span className="muted">{formatSize(f.size)}</span>
+              </li>
+            ))}
+          </ul>
+        )}
         {m.artifacts.length > 0 && (
           <div className="msg-artifacts">
             {m.artifacts.map((a) => (

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { Message } from '../api/types';
-import { chatReducer, displayMessages, initialChatState, type ChatState, type StreamEvent } from './stream';
+import type { BranchMessage } from '../api/types';
+import { chatReducer, displayMessages, initialChatState, resumeAfter, type ChatState, type StreamEvent } from './stream';
 
-const msg = (id: string, parent: string | null, role: string, content: string, status = 'complete'): Message => ({
+const msg = (id: string, parent: string | null, role: string, content: string, status = 'complete'): BranchMessage => ({
   id,
   conversation_id: 'c',
   parent_id: parent,
@@ -15,6 +15,9 @@ const msg = (id: string, parent: string | null, role: string, content: string, s
   created_at: '2026-01-01T00:00:00Z',
   siblings: 1,
   sibling_index: 1,
+  sibling_ids: [id],
+  run_id: null,
+  run_started_seq: null,
 });
 
 const apply = (s: ChatState, events: StreamEvent[]) => events.reduce((st, event) => chatReducer(st, { kind: 'event', event }), s);
@@ -138,5 +141,57 @@ describe('chat stream reducer', () => {
     expect(s.branch.map((m) => m.id)).toEqual(['u1', 'a1', 'local-x']);
     s = chatReducer(s, { kind: 'sendFailed', tempId: 'local-x' });
     expect(s.branch.map((m) => m.id)).toEqual(['u1', 'a1']);
+  });
+
+  it('resumes a run under way from just before its run.started, not from the start of the log', () => {
+    const streaming = { ...msg('a1', 'u1', 'assistant', '', 'streaming'), run_id: 'r1', run_started_seq: 41 };
+    const branch = [msg('u1', null, 'user', 'Hello'), streaming];
+    expect(resumeAfter(branch, 57)).toBe(40);
+    expect(resumeAfter([msg('u1', null, 'user', 'Hello'), msg('a1', 'u1', 'assistant', 'Hi')], 57)).toBe(57);
+    // A streaming answer whose run is not known: the whole log, as before.
+    expect(resumeAfter([msg('u1', null, 'user', 'Hello'), msg('a1', 'u1', 'assistant', '', 'streaming')], 57)).toBe(0);
+
+    // Opened mid-run: the stream starts at run.started (41); the log went on to 43 meanwhile.
+    let s = chatReducer(initialChatState, { kind: 'snapshot', messages: branch, lastSeq: resumeAfter(branch, 43), liveFrom: 43 });
+    s = apply(s, [
+      { type: 'run.started', seq: 41, runId: 'r1', messageId: 'a1', userMessageId: 'u1', parentId: null },
+      { type: 'message.delta', seq: 42, runId: 'r1', messageId: 'a1', text: 'Whole ' },
+      { type: 'message.delta', seq: 43, runId: 'r1', messageId: 'a1', text: 'text' },
+      { type: 'message.delta', seq: 44, runId: 'r1', messageId: 'a1', text: ', live' },
+    ]);
+    expect(s.stale).toBe(false);
+    expect(s.activeRunId).toBe('r1');
+    expect(s.branch.map((m) => m.id)).toEqual(['u1', 'a1']);
+    expect(displayMessages(s)[1]).toMatchObject({ content: 'Whole text, live', streaming: true });
+  });
+
+  it('puts older pages in front and keeps them across a refetch of the newest page', () => {
+    const chain = Array.from({ length: 9 }, (_, i) => msg(`m${i}`, i === 0 ? null : `m${i - 1}`, i % 2 ? 'assistant' : 'user', `text ${i}`));
+    let s = chatReducer(initialChatState, { kind: 'snapshot', messages: chain.slice(6), hasMore: true });
+    expect(s.hasOlder).toBe(true);
+    // A page that does not end just above the first message shown is not used.
+    expect(chatReducer(s, { kind: 'older', before: 'm7', messages: chain.slice(3, 6), hasMore: true })).toBe(s);
+    expect(chatReducer(s, { kind: 'older', before: 'm6', messages: chain.slice(2, 5), hasMore: true })).toBe(s);
+    s = chatReducer(s, { kind: 'older', before: 'm6', messages: chain.slice(3, 6), hasMore: true });
+    expect(s.branch.map((m) => m.id)).toEqual(['m3', 'm4', 'm5', 'm6', 'm7', 'm8']);
+    expect(s.hasOlder).toBe(true);
+    // The newest page again (a run ended): the older messages stay in front of it.
+    const next = [...chain.slice(7), msg('m9', 'm8', 'user', 'more')];
+    s = chatReducer(s, { kind: 'snapshot', messages: next, hasMore: true });
+    expect(s.branch.map((m) => m.id)).toEqual(['m3', 'm4', 'm5', 'm6', 'm7', 'm8', 'm9']);
+    expect(s.hasOlder).toBe(true);
+    s = chatReducer(s, { kind: 'older', before: 'm3', messages: chain.slice(0, 3), hasMore: false });
+    expect(s.branch).toHaveLength(10);
+    expect(s.hasOlder).toBe(false);
+    // Another branch whose page shares nothing shown: it replaces the branch.
+    s = chatReducer(s, { kind: 'snapshot', messages: [msg('x1', 'elsewhere', 'user', 'x')], hasMore: true });
+    expect(s.branch.map((m) => m.id)).toEqual(['x1']);
+    expect(s.hasOlder).toBe(true);
+  });
+
+  it('keeps the sibling ids of each message for the branch switcher', () => {
+    const edited = { ...msg('u2b', 'a1', 'user', 'C edited'), siblings: 2, sibling_index: 2, sibling_ids: ['u2', 'u2b'] };
+    const s = chatReducer(initialChatState, { kind: 'snapshot', messages: [msg('u1', null, 'user', 'A'), msg('a1', 'u1', 'assistant', 'B'), edited] });
+    expect(displayMessages(s)[2]).toMatchObject({ sibling_ids: ['u2', 'u2b'], sibling_index: 2, siblings: 2 });
   });
 });

@@ -1,9 +1,10 @@
-// The chat's state as a pure reducer: the branch shown (from REST) plus what the event stream
-// adds to it. Events are applied strictly by seq: anything at or below the last seq seen is
-// ignored (a resume or a reconnect may deliver it again), a jump past lastSeq + 1 marks the
-// state stale so the branch is refetched over REST.
+// The chat's state as a pure reducer: the branch shown (from REST, the newest page first and
+// older pages put in front as they are loaded) plus what the event stream adds to it. Events
+// are applied strictly by seq: anything at or below the last seq seen is ignored (a resume or
+// a reconnect may deliver it again), a jump past lastSeq + 1 marks the state stale so the
+// branch is refetched over REST.
 
-import type { Message, StoredToolCall } from '../api/types';
+import type { UploadedFile, BranchMessage, StoredToolCall } from '../api/types';
 
 interface EventBase {
   seq: number;
@@ -63,13 +64,15 @@ export interface ArtifactRef {
 
 /** A message of the branch; `local` = sent from here, not yet acknowledged by the server. */
 export type ChatMessage = Pick<
-  Message,
-  'id' | 'parent_id' | 'role' | 'content' | 'status' | 'model' | 'tool_calls' | 'error_code' | 'siblings' | 'sibling_index'
+  BranchMessage,
+  'id' | 'parent_id' | 'role' | 'content' | 'status' | 'model' | 'tool_calls' | 'error_code' | 'siblings' | 'sibling_index' | 'sibling_ids' | 'attachments'
 > & { local?: boolean };
 
 export interface ChatState {
   lastSeq: number;
   branch: ChatMessage[];
+  /** Messages older than the branch's first exist (load them with an `older` page). */
+  hasOlder: boolean;
   live: Record<string, LiveMessage>;
   runs: Record<string, { messageId: string; status: RunStatus }>;
   activeRunId: string | null;
@@ -88,9 +91,15 @@ export interface ChatState {
 }
 
 export type ChatAction =
-  | { kind: 'snapshot'; messages: Message[] | ChatMessage[]; lastSeq?: number; liveFrom?: number }
+  /**
+   * The branch (or its newest page) from REST. A page whose first message's parent is on the
+   * branch shown keeps the older messages before it; `hasMore` says whether older ones exist.
+   */
+  | { kind: 'snapshot'; messages: BranchMessage[] | ChatMessage[]; hasMore?: boolean; lastSeq?: number; liveFrom?: number }
+  /** An older page, loaded for the messages above `before` (the branch's first message). */
+  | { kind: 'older'; before: string; messages: BranchMessage[]; hasMore: boolean }
   | { kind: 'event'; event: StreamEvent }
-  | { kind: 'localSend'; tempId: string; content: string; parentId: string | null }
+  | { kind: 'localSend'; tempId: string; content: string; parentId: string | null; attachments?: UploadedFile[] }
   | { kind: 'accepted'; tempId: string; messageId: string; assistantMessageId: string; runId: string }
   | { kind: 'sendFailed'; tempId: string }
   | { kind: 'reset' };
@@ -98,6 +107,7 @@ export type ChatAction =
 export const initialChatState: ChatState = {
   lastSeq: 0,
   branch: [],
+  hasOlder: false,
   live: {},
   runs: {},
   activeRunId: null,
@@ -111,7 +121,7 @@ export const initialChatState: ChatState = {
 const FINAL = new Set(['complete', 'failed', 'cancelled']);
 export const isFinalStatus = (s: string) => FINAL.has(s);
 
-function toChat(m: Message | ChatMessage): ChatMessage {
+function toChat(m: BranchMessage | ChatMessage): ChatMessage {
   return {
     id: m.id,
     parent_id: m.parent_id,
@@ -123,6 +133,8 @@ function toChat(m: Message | ChatMessage): ChatMessage {
     error_code: m.error_code,
     siblings: m.siblings,
     sibling_index: m.sibling_index,
+    sibling_ids: m.sibling_ids,
+    attachments: m.attachments,
   };
 }
 
@@ -145,6 +157,7 @@ function placeholder(id: string, parentId: string, model?: string | null): ChatM
     error_code: null,
     siblings: 1,
     sibling_index: 1,
+    sibling_ids: [id],
   };
 }
 
@@ -271,7 +284,13 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       };
     }
     case 'snapshot': {
-      const branch = action.messages.map(toChat);
+      const page = action.messages.map(toChat);
+      // A branch is a path from the root: the shown messages up to the page's parent are
+      // exactly the page's ancestors, so older pages already loaded stay.
+      const parent = page[0]?.parent_id ?? null;
+      const at = parent === null ? -1 : state.branch.findIndex((m) => m.id === parent && !m.local);
+      const branch = at < 0 ? page : [...state.branch.slice(0, at + 1), ...page];
+      const hasOlder = at < 0 ? (action.hasMore ?? false) : state.hasOlder;
       // REST is the truth for finished messages; live text stays for ones still streaming.
       const live: Record<string, LiveMessage> = {};
       for (const m of branch) {
@@ -281,6 +300,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       return {
         ...state,
         branch,
+        hasOlder,
         live,
         lastSeq: action.lastSeq ?? state.lastSeq,
         liveFrom: action.liveFrom ?? state.liveFrom,
@@ -301,6 +321,8 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         error_code: null,
         siblings: 1,
         sibling_index: 1,
+        sibling_ids: [action.tempId],
+        attachments: action.attachments,
         local: true,
       };
       return { ...state, branch: [...cut, msg] };
@@ -319,6 +341,14 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         runs: run ? state.runs : { ...state.runs, [action.runId]: { messageId: action.assistantMessageId, status: 'running' } },
         activeRunId: run && run.status !== 'running' ? state.activeRunId : action.runId,
       };
+    }
+    case 'older': {
+      // Only a page that ends just above the branch's first message (the branch may have
+      // been replaced while it loaded).
+      const first = state.branch[0];
+      const older = action.messages.map(toChat);
+      if (!first || first.id !== action.before || older.at(-1)?.id !== first.parent_id) return state;
+      return { ...state, branch: [...older, ...state.branch], hasOlder: action.hasMore };
     }
     case 'sendFailed':
       return { ...state, branch: state.branch.filter((m) => m.id !== action.tempId) };
@@ -364,7 +394,15 @@ export function displayMessages(state: ChatState): DisplayMessage[] {
   });
 }
 
-/** Whether any message of the branch is still being written (its run started earlier). */
-export function hasUnfinished(messages: Message[]): boolean {
-  return messages.some((m) => m.role === 'assistant' && !isFinalStatus(m.status));
+/**
+ * The seq to resume the event stream after, for a branch just loaded while the server's log
+ * ends at `serverLastSeq`: just before the `run.started` of an answer still being written (so
+ * its text is whole), else the log's end. An unfinished answer whose run is not known (its
+ * writer died and the reaper has yet to finish it) replays the log from the start.
+ */
+export function resumeAfter(messages: BranchMessage[], serverLastSeq: number): number {
+  const starts = messages.filter((m) => m.role === 'assistant' && !isFinalStatus(m.status)).map((m) => m.run_started_seq);
+  if (starts.length === 0) return serverLastSeq;
+  if (starts.some((s) => s == null)) return 0;
+  return Math.max(0, Math.min(...(starts as number[])) - 1);
 }

@@ -1,19 +1,25 @@
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { api } from '../api';
 import { ChatSocket, chatSocketUrl, type SocketStatus } from '../api/socket';
-import type { Message } from '../api/types';
+import type { UploadedFile } from '../api/types';
 import { useToast } from '../ui/toast';
-import { chatReducer, displayMessages, hasUnfinished, initialChatState } from './stream';
+import { chatReducer, displayMessages, initialChatState, resumeAfter } from './stream';
 
 export interface SendOptions {
   parentId: string | null;
   model?: string;
   toolsAllowed?: string[];
+  /** Uploaded files to attach. */
+  attachments?: UploadedFile[];
 }
 
+/** Messages loaded at a time: the newest page on open, older ones on scrolling up. */
+export const PAGE_SIZE = 100;
+
 /**
- * One conversation's live state: loads the branch over REST, follows the event stream over
- * the WebSocket (resuming from the last seq after a drop), sends, cancels and switches branches.
+ * One conversation's live state: loads the branch's newest messages over REST (older ones on
+ * demand), follows the event stream over the WebSocket (resuming from the last seq after a
+ * drop), sends, cancels and switches branches.
  */
 export function useChat(conversationId: string) {
   const [state, dispatch] = useReducer(chatReducer, initialChatState);
@@ -23,6 +29,8 @@ export function useChat(conversationId: string) {
   const stateRef = useRef(state);
   stateRef.current = state;
   const loadedRef = useRef(false);
+  const [loadingOlder, setLoadingOlder] = useState(false);
+  const loadingOlderRef = useRef(false);
   const toast = useToast();
   const toastRef = useRef(toast);
   toastRef.current = toast;
@@ -38,10 +46,10 @@ export function useChat(conversationId: string) {
       onReady: async (serverLastSeq) => {
         if (loadedRef.current) return stateRef.current.lastSeq; // a reconnect: go on from there
         try {
-          const messages = await api.messages(conversationId);
-          // A run already under way: replay from the start so its text is whole.
-          const after = hasUnfinished(messages) ? 0 : serverLastSeq;
-          dispatch({ kind: 'snapshot', messages, lastSeq: after, liveFrom: serverLastSeq });
+          const { messages, hasMore } = await api.messagePage(conversationId, { limit: PAGE_SIZE });
+          // A run already under way: replay from its run.started so its text is whole.
+          const after = resumeAfter(messages, serverLastSeq);
+          dispatch({ kind: 'snapshot', messages, hasMore, lastSeq: after, liveFrom: serverLastSeq });
           loadedRef.current = true;
           setLoaded(true);
           return after;
@@ -64,11 +72,12 @@ export function useChat(conversationId: string) {
     };
   }, [conversationId]);
 
+  // The newest page toward `leaf`; older messages already shown stay when they are on it.
   const refetch = useCallback(
     async (leaf?: string | null) => {
       try {
-        const messages = await api.messages(conversationId, leaf ?? undefined);
-        dispatch({ kind: 'snapshot', messages });
+        const { messages, hasMore } = await api.messagePage(conversationId, { leaf: leaf ?? undefined, limit: PAGE_SIZE });
+        dispatch({ kind: 'snapshot', messages, hasMore });
       } catch (e) {
         toastRef.current.error(e, 'Could not load messages');
       }
@@ -96,7 +105,7 @@ export function useChat(conversationId: string) {
     const socket = socketRef.current;
     if (!socket) return false;
     const tempId = `local-${Math.random().toString(36).slice(2)}`;
-    dispatch({ kind: 'localSend', tempId, content, parentId: opts.parentId });
+    dispatch({ kind: 'localSend', tempId, content, parentId: opts.parentId, attachments: opts.attachments });
     try {
       const a = await socket.send({
         content,
@@ -104,6 +113,7 @@ export function useChat(conversationId: string) {
         parentId: opts.parentId,
         model: opts.model,
         toolsAllowed: opts.toolsAllowed,
+        attachments: opts.attachments?.map((f) => f.id),
       });
       dispatch({ kind: 'accepted', tempId, ...a });
       return true;
@@ -127,20 +137,31 @@ export function useChat(conversationId: string) {
 
   /** Shows the sibling at 1-based `index` of `message` (and the newest leaf below it). */
   const switchBranch = useCallback(
-    async (message: { id: string; parent_id: string | null }, index: number) => {
-      try {
-        const all = await api.exportJson(conversationId);
-        const siblings = all.messages
-          .filter((m: Message) => m.parent_id === message.parent_id)
-          .sort((a, b) => (a.created_at === b.created_at ? (a.id < b.id ? -1 : 1) : a.created_at < b.created_at ? -1 : 1));
-        const target = siblings[index - 1];
-        if (target) await refetch(target.id);
-      } catch (e) {
-        toastRef.current.error(e, 'Could not switch branches');
-      }
+    async (message: { sibling_ids: string[] }, index: number) => {
+      const target = message.sibling_ids[index - 1];
+      if (target) await refetch(target);
     },
-    [conversationId, refetch],
+    [refetch],
   );
+
+  /** Puts the page of messages above the branch's first one in front of it. */
+  const loadOlder = useCallback(async () => {
+    const { branch, hasOlder } = stateRef.current;
+    const first = branch[0];
+    const tip = branch.filter((m) => !m.local).at(-1);
+    if (!hasOlder || !first || !tip || loadingOlderRef.current) return;
+    loadingOlderRef.current = true;
+    setLoadingOlder(true);
+    try {
+      const { messages, hasMore } = await api.messagePage(conversationId, { leaf: tip.id, before: first.id, limit: PAGE_SIZE });
+      dispatch({ kind: 'older', before: first.id, messages, hasMore });
+    } catch (e) {
+      toastRef.current.error(e, 'Could not load older messages');
+    } finally {
+      loadingOlderRef.current = false;
+      setLoadingOlder(false);
+    }
+  }, [conversationId]);
 
   const messages = useMemo(() => displayMessages(state), [state]);
   return {
@@ -152,6 +173,9 @@ export function useChat(conversationId: string) {
     send,
     cancel,
     switchBranch,
+    hasOlder: state.hasOlder,
+    loadingOlder,
+    loadOlder,
     dropConnection: () => socketRef.current?.drop(),
   };
 }

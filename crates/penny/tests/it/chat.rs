@@ -754,3 +754,240 @@ async fn an_explicit_null_parent_makes_a_sibling_of_the_first_message() {
     assert_eq!(old[0]["content"], "one [[tokens=2]]");
     chat.stop().await;
 }
+
+/// `GET …/messages` with a query (`?leaf=…&limit=…`): the answer and its `X-Has-More`.
+async fn page(chat: &Chat, conv: &str, query: &str) -> (Vec<Value>, bool) {
+    let res = chat
+        .app
+        .get(
+            &chat.root,
+            &format!("/api/v1/conversations/{conv}/messages?{query}"),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let more = res.headers()["x-has-more"].to_str().unwrap() == "true";
+    (res.json().await.unwrap(), more)
+}
+
+fn ids(messages: &[Value]) -> Vec<&str> {
+    messages.iter().map(|m| m["id"].as_str().unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_message_of_a_branch_lists_its_siblings_ids_in_order() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    chat.send(&conv, json!({"content": "first [[tokens=2]]"}))
+        .await;
+    let original = chat.settled(&conv).await;
+    let a1 = original[1]["id"].as_str().unwrap();
+    chat.send(&conv, json!({"content": "second [[tokens=2]]"}))
+        .await;
+    let q2 = chat.settled(&conv).await[2]["id"].clone();
+    let edit = chat
+        .send(
+            &conv,
+            json!({"content": "second, edited [[tokens=2]]", "parentId": a1}),
+        )
+        .await;
+    let edited = chat.settled(&conv).await;
+    assert_eq!(edited[2]["id"], edit["messageId"]);
+    assert_eq!(edited[2]["sibling_ids"], json!([q2, edit["messageId"]]));
+    assert_eq!(
+        (&edited[2]["siblings"], &edited[2]["sibling_index"]),
+        (&json!(2), &json!(2))
+    );
+    // Without siblings a message lists itself only.
+    for m in [&edited[0], &edited[1], &edited[3]] {
+        assert_eq!(m["sibling_ids"], json!([m["id"]]), "{m}");
+        assert_eq!(m["siblings"], 1);
+    }
+    // The other branch, reached by the id in the list, lists the same siblings.
+    let (old, _) = page(&chat, &conv, &format!("leaf={}", q2.as_str().unwrap())).await;
+    assert_eq!(old[2]["id"], q2);
+    assert_eq!(old[2]["sibling_ids"], edited[2]["sibling_ids"]);
+    assert_eq!(old[2]["sibling_index"], 1);
+    // First messages are siblings too (no parent).
+    let root = chat
+        .send(
+            &conv,
+            json!({"content": "another start [[tokens=2]]", "parentId": null}),
+        )
+        .await;
+    let fresh = chat.settled(&conv).await;
+    assert_eq!(
+        fresh[0]["sibling_ids"],
+        json!([original[0]["id"], root["messageId"]])
+    );
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streaming_answer_lists_its_run_and_the_seq_of_its_run_started() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    chat.send(&conv, json!({"content": "warm up [[tokens=3]]"}))
+        .await;
+    chat.settled(&conv).await;
+    let sent = chat
+        .send(&conv, json!({"content": "slow [[tokens=100 delay_ms=30]]"}))
+        .await;
+    let branch = chat.branch(&conv).await;
+    let answer = branch.last().unwrap();
+    assert_eq!(answer["status"], "streaming", "{answer}");
+    assert_eq!(answer["run_id"], sent["runId"]);
+    // The log's own run.started of this run.
+    let mut log = chat.events(&conv, 0).await;
+    let started = loop {
+        let e = log.next().await.unwrap();
+        if e.event == "run.started" && e.data["runId"] == sent["runId"] {
+            break e;
+        }
+    };
+    assert_eq!(answer["run_started_seq"].as_i64(), started.id);
+    assert!(
+        started.id.unwrap() > 1,
+        "not the conversation's first event"
+    );
+    // Earlier (finished) messages have neither.
+    for m in &branch[..3] {
+        assert!(
+            m["run_id"].is_null() && m["run_started_seq"].is_null(),
+            "{m}"
+        );
+    }
+    let done = chat.settled(&conv).await;
+    let answer = done.last().unwrap();
+    assert_eq!(answer["status"], "complete");
+    assert!(answer["run_id"].is_null() && answer["run_started_seq"].is_null());
+    chat.stop().await;
+}
+
+/// A conversation of `n` messages (user and assistant in turn) written straight into the
+/// database; its ids, root first.
+async fn seeded_conversation(chat: &Chat, conv: &str, n: usize) -> Vec<String> {
+    let mut owner = chat.app.db.owner().await;
+    let conv: uuid::Uuid = conv.parse().unwrap();
+    let mut ids: Vec<uuid::Uuid> = Vec::new();
+    for i in 0..n {
+        let role = if i % 2 == 0 { "user" } else { "assistant" };
+        let id: uuid::Uuid = sqlx::query_scalar(
+            "INSERT INTO messages (tenant_id, conversation_id, parent_id, role, content, created_at) \
+             SELECT tenant_id, id, $2, $3, $4, now() - make_interval(secs => $5) \
+             FROM conversations WHERE id = $1 RETURNING id",
+        )
+        .bind(conv)
+        .bind(ids.last())
+        .bind(role)
+        .bind(format!("message {i}"))
+        .bind((n - i) as f64)
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    sqlx::query("UPDATE conversations SET current_leaf = $2 WHERE id = $1")
+        .bind(conv)
+        .bind(ids.last())
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    ids.iter().map(|id| id.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_page_back_from_the_leaf_with_limit_and_before() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let all = seeded_conversation(&chat, &conv, 13).await;
+
+    // No limit: the whole branch, as before.
+    let (whole, more) = page(&chat, &conv, "").await;
+    assert_eq!(ids(&whole), all);
+    assert!(!more);
+
+    // Newest first pages, each root first, then older ones above the first of the last.
+    let (newest, more) = page(&chat, &conv, "limit=5").await;
+    assert_eq!(ids(&newest), all[8..]);
+    assert!(more);
+    let (older, more) = page(&chat, &conv, &format!("limit=5&before={}", all[8])).await;
+    assert_eq!(ids(&older), all[3..8]);
+    assert!(more);
+    let (oldest, more) = page(&chat, &conv, &format!("limit=5&before={}", all[3])).await;
+    assert_eq!(ids(&oldest), all[..3]);
+    assert!(!more, "the root is listed");
+    let (none, more) = page(&chat, &conv, &format!("limit=5&before={}", all[0])).await;
+    assert!(none.is_empty() && !more);
+    // Without limit, everything above `before`; an exact fit says there is no more.
+    let (above, _) = page(&chat, &conv, &format!("before={}", all[4])).await;
+    assert_eq!(ids(&above), all[..4]);
+    let (exact, more) = page(&chat, &conv, "limit=13").await;
+    assert_eq!(exact.len(), 13);
+    assert!(!more);
+
+    // A page of another branch: `leaf` names it; paging never moves the current leaf.
+    let side = chat
+        .send(
+            &conv,
+            json!({"content": "a side branch [[tokens=2]]", "parentId": all[5]}),
+        )
+        .await;
+    let side_branch = chat.settled(&conv).await;
+    assert_eq!(side_branch.len(), 8);
+    let (top, more) = page(&chat, &conv, &format!("leaf={}&limit=3", all[12])).await;
+    assert_eq!(ids(&top), all[10..]);
+    assert!(more);
+    assert_eq!(chat.branch(&conv).await.len(), 13, "leaf switched back");
+    let side_user = side["messageId"].as_str().unwrap();
+    let (_, _) = page(&chat, &conv, &format!("leaf={side_user}")).await;
+    let (up, _) = page(&chat, &conv, &format!("limit=2&before={side_user}")).await;
+    assert_eq!(ids(&up), all[4..6]);
+    assert_eq!(
+        chat.branch(&conv).await.len(),
+        8,
+        "a page with `before` changes nothing"
+    );
+
+    // Bad requests name the field.
+    for bad in ["limit=0", "limit=501", "limit=-3"] {
+        let res = chat
+            .app
+            .get(
+                &chat.root,
+                &format!("/api/v1/conversations/{conv}/messages?{bad}"),
+            )
+            .await;
+        let body = assert_problem(res, 422, "validation_failed").await;
+        assert_eq!(body["errors"][0]["field"], "limit", "{bad}");
+    }
+    let other = chat.conversation(&chat.root).await;
+    let foreign = seeded_conversation(&chat, &other, 2).await;
+    for before in [
+        all[9].as_str(),     // on the main branch, not on the current (side) one
+        foreign[1].as_str(), // another conversation's
+        "00000000-0000-0000-0000-000000000000",
+    ] {
+        let res = chat
+            .app
+            .get(
+                &chat.root,
+                &format!("/api/v1/conversations/{conv}/messages?limit=5&before={before}"),
+            )
+            .await;
+        let body = assert_problem(res, 422, "validation_failed").await;
+        assert_eq!(body["errors"][0]["field"], "before", "{before}");
+    }
+    // An empty conversation has no branch to page in.
+    let empty = chat.conversation(&chat.root).await;
+    let res = chat
+        .app
+        .get(
+            &chat.root,
+            &format!("/api/v1/conversations/{empty}/messages?before={}", all[1]),
+        )
+        .await;
+    assert_problem(res, 422, "validation_failed").await;
+    let (nothing, more) = page(&chat, &empty, "limit=10").await;
+    assert!(nothing.is_empty() && !more);
+    chat.stop().await;
+}

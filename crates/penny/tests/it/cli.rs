@@ -401,6 +401,17 @@ impl Server {
         }
     }
 
+    /// Reads the set-up line a start without `PENNY_ADMIN_PASSWORD` prints; its token.
+    async fn setup_token(&mut self) -> String {
+        let line = self.line().await;
+        let prefix = format!(
+            "Finish set-up in your browser: http://127.0.0.1:{}/setup#",
+            self.port
+        );
+        let token = line.strip_prefix(&prefix).map(str::to_string);
+        token.unwrap_or_else(|| panic!("expected the set-up link, got {line:?}"))
+    }
+
     /// Sends SIGTERM; asserts exit code 0 within 30 s and returns the rest of stdout.
     async fn stop(mut self) -> Vec<String> {
         let pid = self.child.id().expect("still running");
@@ -425,45 +436,56 @@ impl Server {
 async fn embedded_default_serves_ready_without_database_url() {
     let s = Scratch::new("cli-embedded");
     let http = reqwest::Client::builder().timeout(TIMEOUT).build().unwrap();
-    let login = |server: &Server, password: &str| {
-        let body = json!({
-            "email": "admin@penny.local", "password": password, "tenant": "default"
-        });
+    let email = "owner@example.com";
+    let password = "owner-password-1";
+    let login = |server: &Server| {
+        let body = json!({"email": email, "password": password, "tenant": "default"});
         http.post(server.url("/api/v1/auth/login"))
             .json(&body)
             .send()
     };
 
     let mut server = Server::start(&s).await;
-    let first = server.line().await;
-    let prefix = "First run: created tenant `default` with admin admin@penny.local and password ";
-    let password = first.strip_prefix(prefix).map(|r| words(r)[0].to_string());
-    let password = password.expect("a first-run line with the password");
+    let first = server.setup_token().await;
     let res = http.get(server.url("/ready")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let ready: Value = res.json().await.unwrap();
     assert_eq!(ready["database"], "ok", "{ready}");
-    assert_eq!(login(&server, &password).await.unwrap().status(), 200);
     server.stop().await;
     let stopped = !s.postmaster_pid().exists();
     assert!(stopped, "the embedded cluster stops with penny");
 
-    // A restart on the same folder keeps the data: no new first run, same password.
+    // A restart before set-up prints a new link; the old one no longer works.
+    let mut server = Server::start(&s).await;
+    let token = server.setup_token().await;
+    assert_ne!(token, first);
+    let setup = |token: &str| {
+        let body = json!({"token": token, "email": email, "password": password});
+        http.post(server.url("/api/v1/setup")).json(&body).send()
+    };
+    assert_eq!(setup(&first).await.unwrap().status(), 403);
+    assert_eq!(setup(&token).await.unwrap().status(), 200);
+    assert_eq!(login(&server).await.unwrap().status(), 200);
+    server.stop().await;
+
+    // A restart on the same folder keeps the data: no link any more, the same password.
     let server = Server::start(&s).await;
-    assert_eq!(login(&server, &password).await.unwrap().status(), 200);
+    assert_eq!(login(&server).await.unwrap().status(), 200);
     let rest = server.stop().await;
-    let again = rest.iter().any(|l| l.starts_with("First run:"));
+    let again = rest.iter().any(|l| l.contains("set-up"));
     assert!(!again, "{rest:?}");
     assert!(!s.postmaster_pid().exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_start_stops_the_embedded_cluster_and_keeps_the_first_run() {
+async fn a_failed_start_stops_the_embedded_cluster_and_issues_no_link() {
     let s = Scratch::new("cli-busy-port");
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port().to_string();
     let vars = [("PORT", port.as_str()), ("HOST", "127.0.0.1")];
-    let err = run(s.penny(&["serve"], &vars), None).await.failed();
+    let failed = run(s.penny(&["serve"], &vars), None).await;
+    assert!(!failed.out.contains("set-up"), "{failed:#?}");
+    let err = failed.failed();
     assert!(err.contains(&format!("binding 127.0.0.1:{port}")), "{err}");
     assert!(
         !s.postmaster_pid().exists(),
@@ -471,9 +493,9 @@ async fn a_failed_start_stops_the_embedded_cluster_and_keeps_the_first_run() {
     );
     drop(busy);
 
-    // The failed start spent no first run: the admin password is still to be shown.
+    // The next start offers the set-up link.
     let mut server = Server::start(&s).await;
-    assert!(server.line().await.starts_with("First run: "));
+    server.setup_token().await;
     server.stop().await;
 }
 
@@ -482,7 +504,7 @@ async fn processes_share_the_embedded_cluster_and_a_killed_ones_is_adopted() {
     let s = Scratch::new("cli-shared");
     let http = reqwest::Client::builder().timeout(TIMEOUT).build().unwrap();
     let mut server = Server::start(&s).await;
-    server.line().await; // the first-run line
+    server.setup_token().await;
 
     // An admin command while serve runs shares the cluster and leaves it running.
     let listed = run(s.penny(&["admin", "list-tenants"], &[]), None)

@@ -5,6 +5,7 @@ mod common;
 
 mod admin;
 mod analytics;
+mod attachments;
 mod auth;
 mod bodies;
 mod chat;
@@ -13,6 +14,7 @@ mod cluster;
 mod isolation;
 mod limits;
 mod roles;
+mod setup;
 mod tools;
 mod web;
 mod ws;

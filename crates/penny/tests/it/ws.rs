@@ -389,3 +389,97 @@ async fn the_ws_role_alone_serves_the_seed_path_and_not_the_api() {
     running.stop().await;
     let _ = std::fs::remove_dir_all(data);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_replies_echo_the_frames_id_as_request_id() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let mut ws = chat.authed(&chat.root, &conv).await;
+    send(
+        &mut ws,
+        json!({"type": "send", "id": "s-1", "content": "long [[tokens=200 delay_ms=20]]"}),
+    )
+    .await;
+    let mut got = Vec::new();
+    while !got.iter().any(|f: &Value| f["type"] == "accepted") {
+        got.push(next(&mut ws).await);
+    }
+    let accepted = got.last().unwrap().clone();
+    assert_eq!(accepted["requestId"], "s-1", "{accepted}");
+    assert!(
+        events(&got).iter().all(|e| e.get("requestId").is_none()),
+        "events carry no requestId: {got:?}"
+    );
+    // A refused send while the run goes on: its error names the frame that caused it.
+    send(
+        &mut ws,
+        json!({"type": "send", "id": "s-2", "content": "hi", "model": "no-such-model"}),
+    )
+    .await;
+    let refused = until(&mut ws, &["error"]).await.pop().unwrap();
+    assert_eq!(
+        (&refused["code"], &refused["requestId"]),
+        (&json!("validation_failed"), &json!("s-2")),
+        "{refused}"
+    );
+    // A frame that cannot be read still echoes its id; so does a ping.
+    send(&mut ws, json!({"type": "cancel", "id": "c-0", "runId": 5})).await;
+    let bad = until(&mut ws, &["error"]).await.pop().unwrap();
+    assert_eq!(
+        (&bad["code"], &bad["requestId"]),
+        (&json!("invalid_frame"), &json!("c-0"))
+    );
+    send(&mut ws, json!({"type": "ping", "id": "p"})).await;
+    let pong = until(&mut ws, &["pong"]).await.pop().unwrap();
+    assert_eq!(pong, json!({"type": "pong", "requestId": "p"}));
+    send(
+        &mut ws,
+        json!({"type": "cancel", "id": "c-1", "runId": accepted["runId"]}),
+    )
+    .await;
+    let frames = until(&mut ws, &["cancelled"]).await;
+    let cancelled = frames.last().unwrap();
+    assert_eq!(
+        (&cancelled["runId"], &cancelled["requestId"]),
+        (&accepted["runId"], &json!("c-1"))
+    );
+    let tail = until(&mut ws, &["run.cancelled", "run.completed"]).await;
+    assert_eq!(tail.last().unwrap()["type"], "run.cancelled");
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_frames_without_an_id_are_answered_without_request_id() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let mut ws = chat.authed(&chat.root, &conv).await;
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next(&mut ws).await, json!({"type": "pong"}));
+    send(
+        &mut ws,
+        json!({"type": "send", "content": "hi [[tokens=3]]"}),
+    )
+    .await;
+    let frames = until(&mut ws, &["run.completed", "run.failed"]).await;
+    let accepted = frames.iter().find(|f| f["type"] == "accepted").unwrap();
+    assert!(accepted.get("requestId").is_none(), "{accepted}");
+    send(
+        &mut ws,
+        json!({"type": "send", "content": "hi", "model": "no-such-model"}),
+    )
+    .await;
+    let e = next(&mut ws).await;
+    assert_eq!(e["code"], "validation_failed");
+    assert!(e.get("requestId").is_none(), "{e}");
+    // An id that is not a short string is refused, and the socket stays usable.
+    for bad in [json!(7), json!("x".repeat(65)), json!({"a": 1})] {
+        send(&mut ws, json!({"type": "ping", "id": bad})).await;
+        let e = next(&mut ws).await;
+        assert_eq!(e["code"], "invalid_frame", "{e}");
+        assert!(e["message"].as_str().unwrap().contains("id"), "{e}");
+        assert!(e.get("requestId").is_none(), "{e}");
+    }
+    send(&mut ws, json!({"type": "ping", "id": "x".repeat(64)})).await;
+    assert_eq!(next(&mut ws).await["requestId"], "x".repeat(64));
+    chat.stop().await;
+}
