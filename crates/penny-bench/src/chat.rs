@@ -213,7 +213,7 @@ async fn pace(
 
 /// A stream that counts fewer deltas than tokens asked for would flatter its figures.
 fn check_tokens(side: &Side, opts: &Options) -> anyhow::Result<()> {
-    let complete = opts.streams - side.errors;
+    let complete = side.total.len();
     if complete > 0 && side.deltas < complete * opts.tokens {
         bail!(
             "{} complete streams brought {} deltas, expected {} each",
@@ -291,7 +291,7 @@ enum Kind {
     Penny,
 }
 
-/// One stream's timings.
+/// One stream's timings (`deltas` counts tokens).
 struct Timed {
     first_delta: Duration,
     last_delta: Duration,
@@ -356,25 +356,31 @@ impl Prepared {
             let Some(e) = events.next().await? else {
                 bail!("the stream ended after {deltas} deltas without its end event");
             };
-            let delta = match self.kind {
+            // Tokens this event brings: each of the fake's tokens is one word, and penny may
+            // merge a message's queued deltas into one event.
+            let tokens = match self.kind {
                 Kind::Direct => {
                     if e.data == "[DONE]" {
                         break;
                     }
                     let chunk: Value = serde_json::from_str(&e.data)?;
-                    chunk["choices"][0]["delta"]["content"]
-                        .as_str()
-                        .is_some_and(|t| !t.is_empty())
+                    let text = chunk["choices"][0]["delta"]["content"].as_str();
+                    usize::from(text.is_some_and(|t| !t.is_empty()))
                 }
                 Kind::Penny => match e.event.as_str() {
-                    "message.delta" => true,
+                    "message.delta" => {
+                        let delta: Value = serde_json::from_str(&e.data)?;
+                        delta["text"]
+                            .as_str()
+                            .map_or(0, |t| t.split_whitespace().count())
+                    }
                     "run.completed" => break,
                     "run.failed" | "run.cancelled" => bail!("{}: {}", e.event, e.data),
-                    _ => false,
+                    _ => 0,
                 },
             };
-            if delta {
-                deltas += 1;
+            if tokens > 0 {
+                deltas += tokens;
                 last = e.at - began;
                 first.get_or_insert(last);
             }
@@ -481,7 +487,7 @@ pub fn print(f: &Figures, opts: &Options, machine: &Machine, db_local: bool) {
     );
     println!(
         "{:<26}{:>8}{:>8}{:>22}{:>22}{:>11}",
-        "", "streams", "errors", "first delta p50/p95", "total p50/p95", "deltas/s"
+        "", "streams", "errors", "first delta p50/p95", "total p50/p95", "tokens/s"
     );
     let row = |label: &str, s: &Side| {
         println!(

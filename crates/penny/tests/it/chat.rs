@@ -129,10 +129,7 @@ async fn a_message_streams_over_sse_and_is_stored_with_usage_and_cost() {
     let events = sse.until(&["run.completed", "run.failed"]).await;
     assert_eq!(events[0].event, "run.started");
     assert_eq!(events.last().unwrap().event, "run.completed", "{events:?}");
-    assert_eq!(
-        events.iter().filter(|e| e.event == "message.delta").count(),
-        6
-    );
+    assert_eq!(tokens_in(&streamed(&events)), 6);
     assert_contiguous(&events);
     for e in &events {
         assert_eq!(e.data["seq"].as_i64(), e.id, "data carries its seq");
@@ -190,10 +187,7 @@ async fn reconnecting_mid_stream_resumes_with_no_gap_and_no_duplicate() {
     let mut again = chat.events(&conv, last).await;
     seen.extend(again.until(&["run.completed"]).await);
     assert_contiguous(&seen);
-    assert_eq!(
-        seen.iter().filter(|e| e.event == "message.delta").count(),
-        30
-    );
+    assert_eq!(tokens_in(&streamed(&seen)), 30);
     let branch = chat.settled(&conv).await;
     assert_eq!(branch[1]["content"], streamed(&seen).as_str());
     chat.stop().await;
@@ -211,10 +205,7 @@ async fn a_client_that_disconnects_does_not_stop_the_run() {
     let branch = chat.settled(&conv).await;
     assert_eq!(branch[1]["status"], "complete");
     let all = chat.events(&conv, 0).await.until(&["run.completed"]).await;
-    assert_eq!(
-        all.iter().filter(|e| e.event == "message.delta").count(),
-        10
-    );
+    assert_eq!(tokens_in(&streamed(&all)), 10);
     chat.stop().await;
 }
 
@@ -320,10 +311,7 @@ async fn a_failure_after_the_first_token_fails_the_run_and_keeps_the_text() {
     assert_eq!(branch[1]["status"], "failed");
     assert_eq!(branch[1]["error_code"], "provider_disconnected");
     assert_eq!(branch[1]["content"], streamed(&events).as_str());
-    assert_eq!(
-        events.iter().filter(|e| e.event == "message.delta").count(),
-        3
-    );
+    assert_eq!(tokens_in(&streamed(&events)), 3);
     chat.stop().await;
 }
 

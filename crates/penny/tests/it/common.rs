@@ -369,6 +369,13 @@ pub fn streamed(events: &[Sse]) -> String {
         .collect()
 }
 
+/// How many tokens of the fake provider's echo `text` holds: each token is one word while
+/// the message is shorter than the tokens asked for. Deltas are counted through their text,
+/// since a busy event writer may merge a message's queued deltas into one.
+pub fn tokens_in(text: &str) -> usize {
+    text.split_whitespace().count()
+}
+
 /// Asserts seqs are present, strictly increasing by one.
 pub fn assert_contiguous(events: &[Sse]) {
     for pair in events.windows(2) {

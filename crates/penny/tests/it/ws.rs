@@ -162,7 +162,7 @@ async fn ws_streams_a_sent_message_token_by_token() {
     assert_eq!(evs[0]["type"], "run.started");
     assert_eq!(evs[0]["runId"], run);
     assert_eq!(evs.last().unwrap()["type"], "run.completed", "{frames:?}");
-    assert_eq!(deltas(&evs), 5);
+    assert_eq!(tokens_in(&text(&evs)), 5);
     assert_contiguous(&evs);
     let branch = chat.settled(&conv).await;
     assert_eq!(branch[1]["id"], accepted["assistantMessageId"]);
@@ -194,7 +194,7 @@ async fn ws_resume_after_reconnect_has_no_gap_or_duplicate() {
     let evs = events(&seen);
     assert_eq!(evs[0]["type"], "run.started");
     assert_contiguous(&evs);
-    assert_eq!(deltas(&evs), 30);
+    assert_eq!(tokens_in(&text(&evs)), 30);
     let branch = chat.settled(&conv).await;
     assert_eq!(branch[1]["content"], text(&evs).as_str());
     chat.stop().await;
