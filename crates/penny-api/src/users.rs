@@ -122,23 +122,13 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
     manage(&who)?;
     let req = body.value;
-    may_touch(&who, req.role, None)?;
-    let email = Email::parse(&req.email)?;
-    let password_hash = match req.password {
-        Some(p) => Some(hash(p).await?),
-        None => None,
-    };
-    let mut tx = state.store.tenant(who.tenant).await?;
-    let user = users::create(
-        &mut tx,
-        who.tenant,
-        NewUser {
-            email: &email,
-            role: req.role,
-            password_hash,
-            display_name: req.display_name,
-            is_super_admin: false,
-        },
+    let (mut tx, user) = add_user(
+        &state,
+        &who,
+        &req.email,
+        req.role,
+        req.password,
+        req.display_name,
     )
     .await?;
     let change = Change {
@@ -151,6 +141,39 @@ async fn create(
     trail::record(&mut tx, &who, &meta, change).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok((StatusCode::CREATED, Json(user.into())))
+}
+
+/// What `create` and `invite` share: checks the caller may grant `role`, parses the email,
+/// hashes the password (if any, before the transaction opens: hashing is slow) and adds the
+/// user in a new transaction, which the caller audits and commits.
+async fn add_user(
+    state: &AppState,
+    who: &Principal,
+    email: &str,
+    role: Role,
+    password: Option<String>,
+    display_name: Option<String>,
+) -> ApiResult<(TenantTx, User)> {
+    may_touch(who, role, None)?;
+    let email = Email::parse(email)?;
+    let password_hash = match password {
+        Some(p) => Some(hash(p).await?),
+        None => None,
+    };
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let user = users::create(
+        &mut tx,
+        who.tenant,
+        NewUser {
+            email: &email,
+            role,
+            password_hash,
+            display_name,
+            is_super_admin: false,
+        },
+    )
+    .await?;
+    Ok((tx, user))
 }
 
 async fn find(tx: &mut TenantTx, id: Uuid) -> ApiResult<User> {
@@ -337,25 +360,11 @@ async fn invite(
 ) -> ApiResult<(StatusCode, Json<Invited>)> {
     manage(&who)?;
     let req = body.value;
-    may_touch(&who, req.role, None)?;
-    let email = Email::parse(&req.email)?;
     let display_name = req
         .display_name
         .map(|n| n.trim().to_string())
         .filter(|n| !n.is_empty());
-    let mut tx = state.store.tenant(who.tenant).await?;
-    let user = users::create(
-        &mut tx,
-        who.tenant,
-        NewUser {
-            email: &email,
-            role: req.role,
-            password_hash: None,
-            display_name,
-            is_super_admin: false,
-        },
-    )
-    .await?;
+    let (mut tx, user) = add_user(&state, &who, &req.email, req.role, None, display_name).await?;
     let link = issue_link(&mut tx, &who, user.id, Purpose::Invite).await?;
     let change = Change {
         action: "user.invite",

@@ -52,6 +52,8 @@ pub struct Options {
 pub struct Side {
     pub first_delta: Samples,
     pub total: Samples,
+    /// Until each response's head.
+    pub headers: Samples,
     /// Per stream, the mean time between two deltas after the first.
     pub per_token: Samples,
     pub deltas: usize,
@@ -294,6 +296,8 @@ enum Kind {
 /// One stream's timings (`deltas` counts tokens).
 struct Timed {
     first_delta: Duration,
+    /// Until the response's head: through penny, the message and run are stored by then.
+    headers: Duration,
     last_delta: Duration,
     total: Duration,
     deltas: usize,
@@ -345,6 +349,7 @@ impl Prepared {
     async fn stream(mut self) -> anyhow::Result<Timed> {
         let began = Instant::now();
         let res = self.conn.send_streaming(self.req).await?;
+        let headers = began.elapsed();
         if res.status() != StatusCode::OK {
             bail!("answered {}", res.status());
         }
@@ -387,6 +392,7 @@ impl Prepared {
         }
         Ok(Timed {
             first_delta: first.context("no delta at all")?,
+            headers,
             last_delta: last,
             total: began.elapsed(),
             deltas,
@@ -437,6 +443,7 @@ where
     let mut first_delta = Vec::with_capacity(n);
     let mut total = Vec::with_capacity(n);
     let mut per_token = Vec::with_capacity(n);
+    let mut headers = Vec::with_capacity(n);
     let mut deltas = 0;
     let mut errors = 0;
     let mut first_error = None;
@@ -444,6 +451,7 @@ where
         match t.await? {
             Ok(timed) => {
                 first_delta.push(timed.first_delta);
+                headers.push(timed.headers);
                 total.push(timed.total);
                 if timed.deltas > 1 {
                     per_token.push(
@@ -463,6 +471,7 @@ where
         first_delta: Samples::new(first_delta),
         total: Samples::new(total),
         per_token: Samples::new(per_token),
+        headers: Samples::new(headers),
         deltas,
         wall: began.elapsed(),
         errors,
@@ -588,6 +597,13 @@ fn print_paced(p: &Paced, opts: &Options) {
         n.first_delta.p99_ms(),
         n.first_delta.p50_ms() - d.first_delta.p50_ms(),
         n.first_delta.p99_ms() - d.first_delta.p99_ms()
+    );
+    println!(
+        "  response head p50 / p99   direct {:>7.2} / {:>7.2} ms   penny {:>7.2} / {:>7.2} ms   (penny: message and run stored)",
+        d.headers.p50_ms(),
+        d.headers.p99_ms(),
+        n.headers.p50_ms(),
+        n.headers.p99_ms()
     );
     println!(
         "  per token p50 / p99       direct {:>7.3} / {:>7.3} ms   penny {:>7.3} / {:>7.3} ms   added {:>7.3} / {:>7.3} ms",

@@ -2,7 +2,7 @@ import { act, render, screen } from '@testing-library/react';
 import { describe, expect, it, vi } from 'vitest';
 import { ApiProblem } from '../api/problem';
 import { ToastProvider } from '../ui/toast';
-import { Empty, ResourceState, Table, useAction, type ActionText, type Loaded } from './ui';
+import { DialogFooter, Empty, ResourceState, Table, useAction, type ActionText, type Loaded } from './ui';
 
 function resource<T>(over: Partial<Loaded<T>>): Loaded<T> {
   return { data: null, loading: false, error: null, reload: vi.fn(), setData: vi.fn(), ...over };
@@ -64,6 +64,40 @@ describe('Table', () => {
     expect(heads[1]).toHaveClass('num');
     expect(heads[0]).not.toHaveAttribute('class');
     expect(heads[2]?.querySelector('.visually-hidden')).toHaveTextContent('Actions');
+  });
+});
+
+describe('DialogFooter', () => {
+  const footer = (over: Partial<Parameters<typeof DialogFooter>[0]> = {}) => (
+    <form>
+      <DialogFooter busy={false} submitLabel="Create key" busyLabel="Creating…" onCancel={() => undefined} {...over} />
+    </form>
+  );
+
+  it('shows Cancel and submit, with no alert when there is no error', () => {
+    const onCancel = vi.fn();
+    render(footer({ onCancel }));
+    expect(screen.queryByRole('alert')).toBeNull();
+    const submit = screen.getByRole('button', { name: 'Create key' });
+    expect(submit).toHaveAttribute('type', 'submit');
+    expect(submit).toBeEnabled();
+    screen.getByRole('button', { name: 'Cancel' }).click();
+    expect(onCancel).toHaveBeenCalledOnce();
+  });
+
+  it('shows the error as an alert and the busy label on a disabled submit', () => {
+    const { rerender } = render(footer({ error: 'A tenant with this slug already exists.', busy: true }));
+    expect(screen.getByRole('alert')).toHaveTextContent('A tenant with this slug already exists.');
+    expect(screen.getByRole('button', { name: 'Creating…' })).toBeDisabled();
+    expect(screen.queryByRole('button', { name: 'Create key' })).toBeNull();
+    rerender(footer({ disabled: true }));
+    expect(screen.getByRole('button', { name: 'Create key' })).toBeDisabled();
+  });
+
+  it('spans both columns of a wide form', () => {
+    render(footer({ error: 'Boom', wide: true }));
+    expect(screen.getByRole('alert')).toHaveClass('form-error', 'span-2');
+    expect(screen.getByRole('button', { name: 'Cancel' }).parentElement).toHaveClass('modal-actions', 'span-2');
   });
 });
 

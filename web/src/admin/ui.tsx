@@ -1,4 +1,4 @@
-// Small building blocks the console's pages share: dialogs, confirmation, copy-once fields,
+// Small building blocks the console's pages share: dialogs and their footers, confirmation, copy-once fields,
 // loading and empty states, tables, status badges, a data loader that reports failures as
 // toasts and a runner for actions that report their outcome the same way.
 import { createContext, useCallback, useContext, useEffect, useId, useRef, useState, type DependencyList, type ReactNode } from 'react';
@@ -53,6 +53,42 @@ export function Modal({ open, title, onClose, children, wide }: ModalProps) {
         </div>
       )}
     </dialog>
+  );
+}
+
+interface DialogFooterProps {
+  /** A form-wide error (not one field's), shown as an alert above the buttons. */
+  error?: string | null;
+  busy: boolean;
+  submitLabel: string;
+  /** The submit button's text while `busy`, e.g. "Saving…". */
+  busyLabel: string;
+  onCancel: () => void;
+  /** Keeps submit disabled for a reason other than `busy` (e.g. an empty required field). */
+  disabled?: boolean;
+  /** Spans both columns of a `wide` dialog's two-column form. */
+  wide?: boolean;
+}
+
+/** The foot of a dialog's form: its error, Cancel and the submit button (off while busy). */
+export function DialogFooter({ error, busy, submitLabel, busyLabel, onCancel, disabled, wide }: DialogFooterProps) {
+  const span = wide ? ' span-2' : '';
+  return (
+    <>
+      {error && (
+        <div className={`form-error${span}`} role="alert">
+          {error}
+        </div>
+      )}
+      <div className={`modal-actions${span}`}>
+        <button type="button" className="btn" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="submit" className="btn btn-primary" disabled={busy || disabled}>
+          {busy ? busyLabel : submitLabel}
+        </button>
+      </div>
+    </>
   );
 }
 

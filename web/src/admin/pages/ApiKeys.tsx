@@ -5,7 +5,7 @@ import { useToast } from '../../ui/toast';
 import { admin } from '../api';
 import { formatDate, formatDateTime } from '../format';
 import { isAdmin } from '../guard';
-import { Badge, CopyField, Empty, Field, fieldErrors, Modal, PageHeader, ResourceState, Table, useAction, useConfirm, useLoad } from '../ui';
+import { Badge, CopyField, DialogFooter, Empty, Field, fieldErrors, Modal, PageHeader, ResourceState, Table, useAction, useConfirm, useLoad } from '../ui';
 
 export function ApiKeys() {
   const me = useMe();
@@ -123,14 +123,7 @@ function CreateKeyDialog({ open, onClose, onCreated }: { open: boolean; onClose:
           <Field label="Name" error={error} hint="Say where it is used, e.g. CI pipeline.">
             {(p) => <input {...p} type="text" required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} autoFocus />}
           </Field>
-          <div className="modal-actions">
-            <button type="button" className="btn" onClick={close}>
-              Cancel
-            </button>
-            <button type="submit" className="btn btn-primary" disabled={busy || !name.trim()}>
-              {busy ? 'Creating…' : 'Create key'}
-            </button>
-          </div>
+          <DialogFooter busy={busy} disabled={!name.trim()} submitLabel="Create key" busyLabel="Creating…" onCancel={close} />
         </form>
       )}
     </Modal>

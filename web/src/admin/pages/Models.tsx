@@ -6,7 +6,7 @@ import { useToast } from '../../ui/toast';
 import { admin } from '../api';
 import { formatMs, formatNumber, formatUsd } from '../format';
 import { isAdmin } from '../guard';
-import { Badge, Empty, Field, fieldErrors, Modal, PageHeader, ReadOnlyNote, ResourceState, Table, useAction, useConfirm, useLoad } from '../ui';
+import { Badge, DialogFooter, Empty, Field, fieldErrors, Modal, PageHeader, ReadOnlyNote, ResourceState, Table, useAction, useConfirm, useLoad } from '../ui';
 
 export function Models() {
   const me = useMe();
@@ -322,19 +322,7 @@ function ModelDialog({ model, others, onClose, onSaved }: { model: AdminModel | 
           <input id="model-default" type="checkbox" checked={f.is_default} onChange={(e) => set('is_default', e.target.checked)} />
           <label htmlFor="model-default">Default model for new chats</label>
         </span>
-        {formError && (
-          <div className="form-error span-2" role="alert">
-            {formError}
-          </div>
-        )}
-        <div className="modal-actions span-2">
-          <button type="button" className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? 'Saving…' : model ? 'Save' : 'Add model'}
-          </button>
-        </div>
+        <DialogFooter error={formError} busy={busy} submitLabel={model ? 'Save' : 'Add model'} busyLabel="Saving…" onCancel={onClose} wide />
       </form>
     </Modal>
   );

@@ -5,7 +5,7 @@ import { useMe } from '../../auth/AuthContext';
 import { useToast } from '../../ui/toast';
 import { admin } from '../api';
 import { formatBytes, formatDate, formatNumber } from '../format';
-import { Badge, Empty, Field, fieldErrors, Modal, PageHeader, ResourceState, Table, useAction, useConfirm, useLoad } from '../ui';
+import { Badge, DialogFooter, Empty, Field, fieldErrors, Modal, PageHeader, ResourceState, Table, useAction, useConfirm, useLoad } from '../ui';
 
 export function Tenants() {
   const me = useMe();
@@ -151,14 +151,7 @@ function RateLimitDialog({ tenant, onClose, onSaved }: { tenant: TenantView; onC
         <Field label="Requests per minute" error={error} hint="Per user of the tenant. Empty uses the server's default.">
           {(p) => <input {...p} type="text" inputMode="numeric" value={value} onChange={(e) => setValue(e.target.value)} placeholder="Server default" autoFocus />}
         </Field>
-        <div className="modal-actions">
-          <button type="button" className="btn" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? 'Saving…' : 'Save'}
-          </button>
-        </div>
+        <DialogFooter busy={busy} submitLabel="Save" busyLabel="Saving…" onCancel={onClose} />
       </form>
     </Modal>
   );
@@ -213,19 +206,7 @@ function CreateTenantDialog({ open, onClose, onCreated }: { open: boolean; onClo
         {input('slug', 'Slug (optional)', 'text', { placeholder: 'derived from the name', pattern: '[a-z0-9-]*' })}
         {input('admin_email', 'First admin’s email (optional)', 'email')}
         {input('admin_password', 'First admin’s password (optional)', 'password', { autoComplete: 'new-password', minLength: 8 })}
-        {formError && (
-          <div className="form-error" role="alert">
-            {formError}
-          </div>
-        )}
-        <div className="modal-actions">
-          <button type="button" className="btn" onClick={close}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create tenant'}
-          </button>
-        </div>
+        <DialogFooter error={formError} busy={busy} submitLabel="Create tenant" busyLabel="Creating…" onCancel={close} />
       </form>
     </Modal>
   );

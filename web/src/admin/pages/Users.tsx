@@ -7,7 +7,7 @@ import { useToast } from '../../ui/toast';
 import { admin } from '../api';
 import { formatDate, formatDateTime } from '../format';
 import { isAdmin } from '../guard';
-import { Badge, CopyField, Empty, Field, fieldErrors, Modal, PageHeader, ResourceState, Table, useAction, useConfirm, useLoad } from '../ui';
+import { Badge, CopyField, DialogFooter, Empty, Field, fieldErrors, Modal, PageHeader, ResourceState, Table, useAction, useConfirm, useLoad } from '../ui';
 
 /** The absolute address of a one-time link the API returns as a path. */
 export function absoluteLink(path: string, origin: string = window.location.origin): string {
@@ -289,19 +289,7 @@ function InviteDialog({
               </select>
             )}
           </Field>
-          {formError && (
-            <div className="form-error" role="alert">
-              {formError}
-            </div>
-          )}
-          <div className="modal-actions">
-            <button type="button" className="btn" onClick={close}>
-              Cancel
-            </button>
-            <button type="submit" className="btn btn-primary" disabled={busy}>
-              {busy ? 'Inviting…' : 'Create invitation'}
-            </button>
-          </div>
+          <DialogFooter error={formError} busy={busy} submitLabel="Create invitation" busyLabel="Inviting…" onCancel={close} />
         </form>
       )}
     </Modal>
