@@ -3,6 +3,7 @@ import { Navigate, useLocation } from 'react-router-dom';
 import { ApiProblem } from '../api/problem';
 import { SetupNotice } from '../setup/SetupNotice';
 import { useAuth } from './AuthContext';
+import { BrandLarge } from '../ui/Brand';
 
 export function LoginPage() {
   const { state, login } = useAuth();
@@ -40,9 +41,7 @@ export function LoginPage() {
   return (
     <main className="login">
       <form className="login-card" onSubmit={submit} aria-labelledby="login-title">
-        <div className="brand brand-large">
-          <span className="brand-mark" aria-hidden="true">P</span> PENNY
-        </div>
+        <BrandLarge />
         <h1 id="login-title">Sign in</h1>
         <p className="muted">Your AI workbench: chat, tools and artifacts.</p>
         <SetupNotice />

@@ -5,6 +5,7 @@ import { Link, useParams } from 'react-router-dom';
 import { api } from '../api';
 import { ApiProblem } from '../api/problem';
 import type { Invitation } from '../api/types';
+import { BrandLarge } from '../ui/Brand';
 
 const MIN_PASSWORD = 8;
 
@@ -38,12 +39,7 @@ export default function InvitePage() {
   return (
     <main className="login">
       <div className="login-card">
-        <div className="brand brand-large">
-          <span className="brand-mark" aria-hidden="true">
-            P
-          </span>{' '}
-          PENNY
-        </div>
+        <BrandLarge />
         {state.status === 'loading' && (
           <p className="muted" role="status">
             Checking your link…

@@ -5,6 +5,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { Link, useLocation } from 'react-router-dom';
 import { api } from '../api';
 import { ApiProblem } from '../api/problem';
+import { BrandLarge } from '../ui/Brand';
 
 const MIN_PASSWORD = 8;
 
@@ -43,12 +44,7 @@ export default function SetupPage() {
   return (
     <main className="login">
       <div className="login-card">
-        <div className="brand brand-large">
-          <span className="brand-mark" aria-hidden="true">
-            P
-          </span>{' '}
-          PENNY
-        </div>
+        <BrandLarge />
         {state.status === 'loading' && (
           <p className="muted" role="status">
             Checking set-up…
