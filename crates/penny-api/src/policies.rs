@@ -1,5 +1,6 @@
 //! The tenant's governance policies as one document: which roles may use each model and
-//! each tool, the cap on output tokens per message and conversation retention. Staff
+//! each tool, the cap on output tokens per message, conversation retention and the
+//! tenant's system prompt. Staff
 //! read it, admins replace it. Tool grants are the same ones `PATCH /tools/{name}` sets.
 
 use std::collections::BTreeMap;
@@ -26,6 +27,8 @@ pub fn routes() -> Router<AppState> {
 /// Largest values accepted: a cap above any model's output, a retention of a century.
 const MAX_TOKENS_LIMIT: i32 = 1_000_000;
 const MAX_RETENTION_DAYS: i32 = 36_500;
+/// Longest tenant system prompt, in characters.
+const MAX_SYSTEM_PROMPT: usize = 8000;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -41,6 +44,10 @@ pub struct PoliciesDoc {
     max_tokens_per_message: Option<i32>,
     /// Conversations not updated for this many days are deleted; `null`: kept forever.
     retention_days: Option<i32>,
+    /// Put before every conversation's own system prompt when a model is called (at most
+    /// 8000 characters); `null` or omitted: none.
+    #[serde(default)]
+    system_prompt: Option<String>,
 }
 
 /// Roles in a stable order (most powerful first), each once.
@@ -74,6 +81,7 @@ async fn load(tx: &mut TenantTx, registry: &Registry) -> ApiResult<PoliciesDoc> 
         tool_roles,
         max_tokens_per_message: limits.max_tokens_per_message,
         retention_days: limits.retention_days,
+        system_prompt: limits.system_prompt,
     })
 }
 
@@ -117,6 +125,21 @@ async fn replace(
         MAX_TOKENS_LIMIT,
     )?;
     check_range("retentionDays", doc.retention_days, MAX_RETENTION_DAYS)?;
+    let system_prompt = doc
+        .system_prompt
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    if system_prompt
+        .as_ref()
+        .is_some_and(|p| p.chars().count() > MAX_SYSTEM_PROMPT)
+    {
+        return Err(ApiError::validation(
+            "systemPrompt",
+            format!("must be at most {MAX_SYSTEM_PROMPT} characters"),
+        ));
+    }
     let registry = &state.tools.registry;
     if let Some(unknown) = doc.tool_roles.keys().find(|t| registry.get(t).is_none()) {
         return Err(ApiError::validation(
@@ -138,6 +161,7 @@ async fn replace(
     let limits = Limits {
         max_tokens_per_message: doc.max_tokens_per_message,
         retention_days: doc.retention_days,
+        system_prompt,
     };
     policies::put_limits(&mut tx, who.tenant, limits).await?;
     let stored = load(&mut tx, registry).await?;

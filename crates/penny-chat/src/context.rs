@@ -10,22 +10,27 @@ pub fn estimate_tokens(text: &str) -> usize {
     text.chars().count().div_ceil(4) + 4
 }
 
-/// The run's system prompt: the conversation's own, then the kinds of artifact the user
-/// asked the answer to produce.
-pub fn system_prompt(own: Option<String>, expected: &[String]) -> Option<String> {
-    if expected.is_empty() {
-        return own;
-    }
-    let kinds: Vec<&str> = expected.iter().map(|k| k.trim()).collect();
-    let ask = format!(
-        "The user expects this answer to produce these artifacts: {}. Create them with the \
-         tools you are offered.",
-        kinds.join(", ")
-    );
-    Some(match own {
-        Some(p) if !p.trim().is_empty() => format!("{p}\n\n{ask}"),
-        _ => ask,
-    })
+/// The run's system prompt: the tenant's, then the conversation's own, then the kinds of
+/// artifact the user asked the answer to produce; `None` when all are empty.
+pub fn system_prompt(
+    tenant: Option<String>,
+    own: Option<String>,
+    expected: &[String],
+) -> Option<String> {
+    let ask = (!expected.is_empty()).then(|| {
+        let kinds: Vec<&str> = expected.iter().map(|k| k.trim()).collect();
+        format!(
+            "The user expects this answer to produce these artifacts: {}. Create them with \
+             the tools you are offered.",
+            kinds.join(", ")
+        )
+    });
+    let parts: Vec<String> = [tenant, own, ask]
+        .into_iter()
+        .flatten()
+        .filter(|p| !p.trim().is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("\n\n"))
 }
 
 /// What the model is told of a message's attached files (the snapshot stored with it):
@@ -139,6 +144,23 @@ mod tests {
         assert!(matches!(&h[1], ChatMessage::User { content } if content == "now"));
         let all = history(&branch, 10_000);
         assert_eq!(all.len(), 4);
+    }
+
+    #[test]
+    fn the_system_prompt_is_the_tenants_then_the_conversations_then_the_ask() {
+        assert_eq!(system_prompt(None, None, &[]), None);
+        assert_eq!(system_prompt(Some(" ".into()), None, &[]), None);
+        assert_eq!(
+            system_prompt(
+                Some("Be brief.".into()),
+                Some("You are a tutor.".into()),
+                &[]
+            ),
+            Some("Be brief.\n\nYou are a tutor.".into())
+        );
+        let p = system_prompt(None, Some("Tutor.".into()), &["chart".into()]).unwrap();
+        assert!(p.starts_with("Tutor.\n\nThe user expects"), "{p}");
+        assert!(p.contains("artifacts: chart."), "{p}");
     }
 
     #[test]

@@ -270,6 +270,7 @@ impl Engine {
             assistant_message: assistant_msg,
             model,
             system_prompt: crate::context::system_prompt(
+                target.tenant_prompt,
                 target.system_prompt,
                 &req.artifacts_expected,
             ),

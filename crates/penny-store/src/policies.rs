@@ -1,26 +1,29 @@
 //! A tenant's governance policies: which roles may use each model (a model without a
-//! grant is open to every role), a cap on output tokens per message, and how long
-//! conversations are kept (the retention sweep).
+//! grant is open to every role), a cap on output tokens per message, how long
+//! conversations are kept (the retention sweep), and the system prompt every run starts
+//! with.
 
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
 use crate::{audit, Role, Store, StoreError, TenantId};
 
-/// The tenant-wide limits; `None` means no limit.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromRow)]
+/// The tenant-wide limits (`None` means no limit) and system prompt.
+#[derive(Debug, Clone, Default, PartialEq, Eq, FromRow)]
 pub struct Limits {
     pub max_tokens_per_message: Option<i32>,
     pub retention_days: Option<i32>,
+    /// Put before every conversation's own system prompt.
+    pub system_prompt: Option<String>,
 }
 
 pub async fn limits(conn: &mut PgConnection) -> Result<Limits, StoreError> {
-    Ok(
-        sqlx::query_as("SELECT max_tokens_per_message, retention_days FROM tenant_policies")
-            .fetch_optional(conn)
-            .await?
-            .unwrap_or_default(),
+    Ok(sqlx::query_as(
+        "SELECT max_tokens_per_message, retention_days, system_prompt FROM tenant_policies",
     )
+    .fetch_optional(conn)
+    .await?
+    .unwrap_or_default())
 }
 
 pub async fn put_limits(
@@ -40,14 +43,16 @@ pub async fn put_limits(
         }
     }
     sqlx::query(
-        "INSERT INTO tenant_policies (tenant_id, max_tokens_per_message, retention_days) \
-         VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO UPDATE SET \
+        "INSERT INTO tenant_policies (tenant_id, max_tokens_per_message, retention_days, system_prompt) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO UPDATE SET \
            max_tokens_per_message = EXCLUDED.max_tokens_per_message, \
-           retention_days = EXCLUDED.retention_days, updated_at = now()",
+           retention_days = EXCLUDED.retention_days, \
+           system_prompt = EXCLUDED.system_prompt, updated_at = now()",
     )
     .bind(tenant)
     .bind(l.max_tokens_per_message)
     .bind(l.retention_days)
+    .bind(l.system_prompt.as_deref())
     .execute(conn)
     .await?;
     Ok(())
@@ -104,23 +109,6 @@ pub async fn model_allows(
             .fetch_optional(conn)
             .await?;
     Ok(grants(roles.as_deref(), role))
-}
-
-/// What sending a message with `model` needs to know, in one round trip: whether `role`
-/// may use the model, and the tenant's cap on output tokens per message.
-pub async fn for_send(
-    conn: &mut PgConnection,
-    model: Uuid,
-    role: Role,
-) -> Result<(bool, Option<i32>), StoreError> {
-    let (roles, cap): (Option<Vec<String>>, Option<i32>) = sqlx::query_as(
-        "SELECT (SELECT roles FROM model_grants WHERE model_id = $1), \
-                (SELECT max_tokens_per_message FROM tenant_policies)",
-    )
-    .bind(model)
-    .fetch_one(conn)
-    .await?;
-    Ok((grants(roles.as_deref(), role), cap))
 }
 
 /// Whether a model's grant (`None`: no grant) lets `role` use it.

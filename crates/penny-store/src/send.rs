@@ -27,6 +27,8 @@ pub struct Target {
     pub grant: Option<Vec<String>>,
     /// The tenant's cap on output tokens per message.
     pub max_tokens_cap: Option<i32>,
+    /// The tenant's system prompt, put before the conversation's.
+    pub tenant_prompt: Option<String>,
     /// The model name that was looked for (`None`: the default).
     pub wanted: Option<String>,
 }
@@ -50,7 +52,7 @@ pub async fn target(
                 m.is_default AS m_is_default, m.fallback AS m_fallback, \
                 m.created_at AS m_created_at, m.updated_at AS m_updated_at, \
                 g.roles AS grant_roles, \
-                (SELECT max_tokens_per_message FROM tenant_policies) AS cap \
+                p.max_tokens_per_message AS cap, p.system_prompt AS tenant_prompt \
          FROM conversations c \
          LEFT JOIN LATERAL ( \
              SELECT * FROM models \
@@ -58,6 +60,7 @@ pub async fn target(
                         ELSE name = coalesce($3, c.model) END \
              LIMIT 1) m ON true \
          LEFT JOIN model_grants g ON g.model_id = m.id \
+         LEFT JOIN tenant_policies p ON true \
          WHERE c.id = $1 AND c.user_id = $2",
     )
     .bind(id)
@@ -92,6 +95,7 @@ pub async fn target(
         model,
         grant: row.try_get("grant_roles")?,
         max_tokens_cap: row.try_get("cap")?,
+        tenant_prompt: row.try_get("tenant_prompt")?,
     })
 }
 

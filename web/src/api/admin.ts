@@ -110,6 +110,8 @@ export interface Policies {
   toolRoles: Record<string, Role[]>;
   maxTokensPerMessage: number | null;
   retentionDays: number | null;
+  /** Put before every conversation's own system prompt; null: none. */
+  systemPrompt?: string | null;
 }
 
 // --- audit, analytics, health, tenants -----------------------------------------------------

@@ -43,6 +43,7 @@ function PolicyForm({ initial }: { initial: Loaded }) {
   const [doc, setDoc] = useState<PolicyDoc>(initial.doc);
   const [maxTokens, setMaxTokens] = useState(limitText(initial.doc.maxTokensPerMessage));
   const [retention, setRetention] = useState(limitText(initial.doc.retentionDays));
+  const [prompt, setPrompt] = useState(initial.doc.systemPrompt ?? '');
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -54,8 +55,13 @@ function PolicyForm({ initial }: { initial: Loaded }) {
 
   const maxTokensValue = parseLimit(maxTokens);
   const retentionValue = parseLimit(retention);
-  const draft: PolicyDoc = { ...doc, maxTokensPerMessage: maxTokensValue ?? null, retentionDays: retentionValue ?? null };
-  const dirty = JSON.stringify(draft) !== JSON.stringify(saved);
+  const draft: PolicyDoc = {
+    ...doc,
+    maxTokensPerMessage: maxTokensValue ?? null,
+    retentionDays: retentionValue ?? null,
+    systemPrompt: prompt.trim() ? prompt.trim() : null,
+  };
+  const dirty = JSON.stringify(draft) !== JSON.stringify({ ...saved, systemPrompt: saved.systemPrompt ?? null });
 
   useEffect(() => {
     const warn = (e: BeforeUnloadEvent) => {
@@ -82,11 +88,12 @@ function PolicyForm({ initial }: { initial: Loaded }) {
       setDoc(next);
       setMaxTokens(limitText(next.maxTokensPerMessage));
       setRetention(limitText(next.retentionDays));
+      setPrompt(next.systemPrompt ?? '');
       toast.push({ kind: 'info', title: 'Policies saved' });
     } catch (err) {
       const fields = fieldErrors(err);
       setErrors(fields);
-      const placed = ['modelRoles', 'toolRoles', 'maxTokensPerMessage', 'retentionDays'];
+      const placed = ['modelRoles', 'toolRoles', 'maxTokensPerMessage', 'retentionDays', 'systemPrompt'];
       const stray = Object.entries(fields).filter(([k]) => !placed.some((p) => k === p || k.startsWith(`${p}.`) || k.startsWith(`${p}[`)));
       if (Object.keys(fields).length === 0) {
         setFormError(err instanceof ApiProblem ? err.detail || err.title : 'Could not save the policies.');
@@ -103,6 +110,7 @@ function PolicyForm({ initial }: { initial: Loaded }) {
     setDoc(saved);
     setMaxTokens(limitText(saved.maxTokensPerMessage));
     setRetention(limitText(saved.retentionDays));
+    setPrompt(saved.systemPrompt ?? '');
     setErrors({});
     setFormError(null);
   };
@@ -154,6 +162,28 @@ function PolicyForm({ initial }: { initial: Loaded }) {
               {(p) => <input {...p} type="text" inputMode="numeric" value={retention} onChange={(e) => setRetention(e.target.value)} placeholder="Keep forever" />}
             </Field>
           </div>
+        </section>
+
+        <section className="card" aria-labelledby="pol-prompt">
+          <div className="card-head">
+            <h2 id="pol-prompt">System prompt</h2>
+          </div>
+          <Field
+            label="Instructions for every chat"
+            error={errorFor(shown, 'systemPrompt')}
+            hint={`Given to the model before each conversation's own system prompt (${prompt.trim().length} / 8000 characters). Empty: none.`}
+          >
+            {(p) => (
+              <textarea
+                {...p}
+                rows={5}
+                maxLength={8000}
+                value={prompt}
+                onChange={(e) => setPrompt(e.target.value)}
+                placeholder="e.g. Answer in British English. Cite the files you were given."
+              />
+            )}
+          </Field>
         </section>
       </fieldset>
       {formError && (

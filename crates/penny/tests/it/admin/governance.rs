@@ -1,4 +1,5 @@
-//! Policies (model and tool grants, the output-token cap, retention) and themes.
+//! Policies (model and tool grants, the output-token cap, retention, the tenant's system
+//! prompt) and themes.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -8,7 +9,8 @@ use crate::chat::Chat;
 use crate::common::*;
 
 fn policies(models: Value, tools: Value, cap: Value, retention: Value) -> Value {
-    json!({"modelRoles": models, "toolRoles": tools, "maxTokensPerMessage": cap, "retentionDays": retention})
+    json!({"modelRoles": models, "toolRoles": tools, "maxTokensPerMessage": cap,
+        "retentionDays": retention, "systemPrompt": null})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,6 +212,67 @@ async fn the_token_cap_reaches_the_provider() {
     let events = sse.until(&["run.completed", "run.failed"]).await;
     assert_eq!(events.last().unwrap().event, "run.completed");
     assert_eq!(chat.fake.last_request().unwrap()["max_tokens"], 77);
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenants_system_prompt_comes_before_the_conversations() {
+    let chat = Chat::start().await;
+    let (app, root) = (&chat.app, &chat.root);
+    let mut doc = policies(json!({}), json!({}), Value::Null, Value::Null);
+    doc["systemPrompt"] = json!("  Answer in British English.  ");
+    let stored = body(
+        app.send(Method::PUT, root, "/api/v1/policies", doc).await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        stored["systemPrompt"], "Answer in British English.",
+        "trimmed"
+    );
+
+    let conv = body(
+        app.post(
+            root,
+            "/api/v1/conversations",
+            json!({"system_prompt": "You are a tutor."}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let conv = conv["id"].as_str().unwrap();
+    let mut sse = chat.send_sse(conv, json!({"content": "hello"})).await;
+    sse.until(&["run.completed"]).await;
+    let sent = chat.fake.last_request().unwrap();
+    let system = sent["messages"][0].clone();
+    assert_eq!(system["role"], "system", "{sent}");
+    assert_eq!(
+        system["content"], "Answer in British English.\n\nYou are a tutor.",
+        "{sent}"
+    );
+
+    // Too long is refused and changes nothing; empty clears it.
+    let mut long = policies(json!({}), json!({}), Value::Null, Value::Null);
+    long["systemPrompt"] = json!("x".repeat(8001));
+    let res = app.send(Method::PUT, root, "/api/v1/policies", long).await;
+    let problem = assert_problem(res, 422, "validation_failed").await;
+    assert!(problem.to_string().contains("systemPrompt"), "{problem}");
+    let kept = body(app.get(root, "/api/v1/policies").await, 200).await;
+    assert_eq!(kept["systemPrompt"], "Answer in British English.");
+    let mut cleared = policies(json!({}), json!({}), Value::Null, Value::Null);
+    cleared["systemPrompt"] = json!("   ");
+    let stored = body(
+        app.send(Method::PUT, root, "/api/v1/policies", cleared)
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(stored["systemPrompt"], Value::Null);
+    let mut sse = chat.send_sse(conv, json!({"content": "again"})).await;
+    sse.until(&["run.completed"]).await;
+    let sent = chat.fake.last_request().unwrap();
+    assert_eq!(sent["messages"][0]["content"], "You are a tutor.", "{sent}");
     chat.stop().await;
 }
 
