@@ -545,12 +545,12 @@ pub fn print(f: &Figures, opts: &Options, machine: &Machine, db_local: bool) {
     print_paced(&f.paced, opts);
     println!("most streams/s sustained (all complete, first delta p99 within 100 ms of direct):");
     println!(
-        "{:>10}{:>12}{:>10}{:>30}{:>8}",
-        "rate/s", "concurrent", "errors", "first delta p50/p99 direct → penny", "keeps up"
+        "{:>10}{:>12}{:>8}{:>40}{:>10}",
+        "rate/s", "concurrent", "errors", "first delta p50/p99, direct → penny", "keeps up"
     );
     for step in &f.ladder {
         println!(
-            "{:>10.0}{:>12.0}{:>10}{:>30}{:>8}",
+            "{:>10.0}{:>12.0}{:>8}{:>40}{:>10}",
             step.rate,
             step.penny.concurrency(),
             step.penny.errors,
