@@ -16,6 +16,7 @@ pub mod conversations;
 mod error;
 pub mod events;
 pub mod files;
+pub mod garbage;
 pub mod instances;
 pub mod invitations;
 mod migrate;

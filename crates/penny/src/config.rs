@@ -85,6 +85,8 @@ pub struct Config {
     pub anthropic: Option<ProviderShortcut>,
     /// How long a run's lease lasts; a run of a dead instance is failed after it.
     pub run_lease: Duration,
+    /// How often the scheduler deletes objects whose rows are gone.
+    pub object_sweep_every: Duration,
     pub access_ttl_secs: i64,
     pub refresh_ttl_days: i64,
     pub frontend_urls: Vec<String>,
@@ -339,6 +341,10 @@ impl Config {
             ),
             run_lease: Duration::from_secs(
                 src.parse("RUN_LEASE_SECS", 15, "a number of seconds")?
+                    .max(1),
+            ),
+            object_sweep_every: Duration::from_secs(
+                src.parse("OBJECT_SWEEP_SECS", 60, "a number of seconds")?
                     .max(1),
             ),
             access_ttl_secs: src.parse("JWT_ACCESS_TTL_SECS", 900, "a number of seconds")?,

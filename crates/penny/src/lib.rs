@@ -9,6 +9,7 @@ pub mod config;
 pub mod database;
 pub mod doctor;
 pub mod embedded_pg;
+pub mod object_sweep;
 pub mod roles;
 pub mod secrets;
 pub mod serve;

@@ -190,7 +190,7 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
             let engine = publisher.clone();
             tokio::spawn(async move { engine.publish_stored(conversation, &events).await });
         });
-        let handler = ToolJobs::new(registry, store.clone(), objects, sandbox, publish);
+        let handler = ToolJobs::new(registry, store.clone(), objects.clone(), sandbox, publish);
         tasks.push(Worker::spawn(
             store.pool().clone(),
             cfg.tools_queue.clone(),
@@ -200,6 +200,12 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
     }
     if roles.has(Role::Scheduler) {
         tasks.push(tokio::spawn(scheduler(store.clone(), signal.clone())));
+        tasks.push(tokio::spawn(object_sweeper(
+            store.clone(),
+            objects.clone(),
+            cfg.object_sweep_every,
+            signal.clone(),
+        )));
         tasks.push(tokio::spawn(reaper(
             engine,
             cfg.run_lease / 3,
@@ -244,6 +250,32 @@ async fn scheduler(store: Store, mut stop: watch::Receiver<bool>) {
         }
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Deletes orphaned objects every `every` (see [`crate::object_sweep`]).
+async fn object_sweeper(
+    store: Store,
+    objects: Objects,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        match crate::object_sweep::sweep(&store, &objects).await {
+            Ok(s) if s.deleted + s.failed > 0 => {
+                tracing::info!(
+                    deleted = s.deleted,
+                    failed = s.failed,
+                    "orphaned objects swept"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweeping orphaned objects failed; will retry"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
     }

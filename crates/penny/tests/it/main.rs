@@ -15,6 +15,7 @@ mod isolation;
 mod limits;
 mod roles;
 mod setup;
+mod sweep;
 mod tools;
 mod web;
 mod ws;
