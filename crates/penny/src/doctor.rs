@@ -127,6 +127,7 @@ async fn database(cfg: &Config, r: &mut Report) {
                 }
                 Err(e) => r.add(Level::Fail, "database", format!("query failed: {e}")),
             }
+            first_run(&mut conn, r).await;
             let _ = conn.close().await;
             match penny_store::check_extensions(&db.owner).await {
                 Ok(missing) => {
@@ -158,6 +159,50 @@ async fn database(cfg: &Config, r: &mut Report) {
         ),
     }
     db.close().await;
+}
+
+/// Whether tenant `default` has its first admin yet (read as that tenant, under its RLS).
+async fn first_run(conn: &mut sqlx::PgConnection, r: &mut Report) {
+    type BoxError = Box<dyn std::error::Error + Send + Sync>;
+    let state: Result<Option<bool>, BoxError> = async {
+        let migrated: bool = sqlx::query_scalar("SELECT to_regclass('public.tenants') IS NOT NULL")
+            .fetch_one(&mut *conn)
+            .await?;
+        if !migrated {
+            return Ok(None);
+        }
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let tenant: Option<uuid::Uuid> =
+            sqlx::query_scalar("SELECT id FROM tenants WHERE slug = 'default'")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(tenant) = tenant else {
+            return Ok(None);
+        };
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let admin = penny_store::setup::has_admin(&mut tx).await?;
+        tx.rollback().await?;
+        Ok(Some(admin))
+    }
+    .await;
+    match state {
+        Ok(None) => r.add(
+            Level::Ok,
+            "first run",
+            "not started yet: the first `penny serve` creates tenant `default`",
+        ),
+        Ok(Some(true)) => r.add(Level::Ok, "first run", "tenant `default` has its admin"),
+        Ok(Some(false)) => r.add(
+            Level::Warn,
+            "first run",
+            "set-up pending: tenant `default` has no admin yet — open the set-up link \
+             `penny serve` prints, or set PENNY_ADMIN_EMAIL/PENNY_ADMIN_PASSWORD and restart",
+        ),
+        Err(e) => r.add(Level::Warn, "first run", format!("could not tell: {e}")),
+    }
 }
 
 async fn redis(cfg: &Config, r: &mut Report) {

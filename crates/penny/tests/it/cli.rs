@@ -352,6 +352,21 @@ async fn doctor_reports_a_missing_extension() {
     let out = r.await.ok();
     assert!(out.contains("everything required is in place"), "{out}");
     assert!(!out.contains("[FAIL]"), "{out}");
+    assert!(
+        out.contains("first run") && out.contains("not started yet"),
+        "{out}"
+    );
+
+    // Started without an admin password: the set-up is pending until the link is used.
+    let app = TestApp::spawn_on(db, &[("PENNY_ADMIN_PASSWORD", "")]).await;
+    let r = run(s.penny(&["doctor"], &[("DATABASE_URL", &app.db.url)]), None);
+    let out = r.await.ok();
+    assert!(out.contains("set-up pending"), "{out}");
+    assert!(
+        out.contains("everything required is in place"),
+        "a warning only: {out}"
+    );
+    app.stop().await;
 }
 
 /// `penny serve` running on the embedded cluster, its stdout read line by line.
