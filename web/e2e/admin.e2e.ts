@@ -233,3 +233,21 @@ test('a viewer who opens /admin is sent back to the chat with a notice', async (
   await expect(page.getByRole('heading', { level: 1, name: 'Users' })).toHaveCount(0);
   await shot(page, 'admin-denied');
 });
+
+test('an admin sets the system prompt every chat starts with', async ({ page }) => {
+  await login(page);
+  await page.goto('/admin');
+  await openSection(page, 'Policies');
+  const prompt = page.getByLabel('Instructions for every chat');
+  await prompt.fill('Answer in British English. Cite the files you were given.');
+  await page.getByRole('button', { name: 'Save policies' }).click();
+  await expect(page.getByText('Policies saved')).toBeVisible();
+  await page.reload();
+  await expect(page.getByLabel('Instructions for every chat')).toHaveValue('Answer in British English. Cite the files you were given.');
+  await page.getByLabel('Instructions for every chat').scrollIntoViewIfNeeded();
+  await shot(page, 'admin-policies');
+  // Cleared again, so other tests' chats start without it.
+  await page.getByLabel('Instructions for every chat').fill('');
+  await page.getByRole('button', { name: 'Save policies' }).click();
+  await expect(page.getByText('Policies saved')).toBeVisible();
+});

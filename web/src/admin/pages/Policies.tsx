@@ -25,7 +25,7 @@ export function Policies() {
   );
   return (
     <div className="admin-page">
-      <PageHeader title="Policies" description="Who may use which model and tool, how long answers may be, and how long chats are kept." />
+      <PageHeader title="Policies" description="Who may use which model and tool, how long answers may be, how long chats are kept, and what every chat is told first." />
       <ResourceState resource={loaded} what="policies">
         {(data) => <PolicyForm initial={data} />}
       </ResourceState>
