@@ -4,10 +4,9 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { Link, useParams } from 'react-router-dom';
 import { api } from '../api';
 import { ApiProblem } from '../api/problem';
+import { MIN_PASSWORD, NewPasswordFields } from '../auth/NewPasswordFields';
 import type { Invitation } from '../api/types';
 import { BrandLarge } from '../ui/Brand';
-
-const MIN_PASSWORD = 8;
 
 type State = { status: 'loading' } | { status: 'invalid'; reason: string } | { status: 'ready'; invitation: Invitation };
 
@@ -112,27 +111,7 @@ function AcceptForm({ token, invitation }: { token: string; invitation: Invitati
         <dd>{invitation.email}</dd>
       </dl>
       <input type="email" name="username" autoComplete="username" value={invitation.email} readOnly hidden />
-      <div className="field">
-        <label htmlFor="invite-password">Password</label>
-        <input
-          id="invite-password"
-          type="password"
-          autoComplete="new-password"
-          required
-          minLength={MIN_PASSWORD}
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-          autoFocus
-          aria-describedby="invite-pw-hint"
-        />
-        <span id="invite-pw-hint" className="muted small">
-          At least {MIN_PASSWORD} characters.
-        </span>
-      </div>
-      <div className="field">
-        <label htmlFor="invite-confirm">Confirm password</label>
-        <input id="invite-confirm" type="password" autoComplete="new-password" required value={confirm} onChange={(e) => setConfirm(e.target.value)} />
-      </div>
+      <NewPasswordFields idPrefix="invite" password={password} confirm={confirm} onPassword={setPassword} onConfirm={setConfirm} autoFocus />
       {error && (
         <div className="form-error" role="alert">
           {error}

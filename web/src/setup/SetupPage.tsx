@@ -5,9 +5,8 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { Link, useLocation } from 'react-router-dom';
 import { api } from '../api';
 import { ApiProblem } from '../api/problem';
+import { MIN_PASSWORD, NewPasswordFields } from '../auth/NewPasswordFields';
 import { BrandLarge } from '../ui/Brand';
-
-const MIN_PASSWORD = 8;
 
 type State = { status: 'loading' } | { status: 'done' } | { status: 'noToken' } | { status: 'ready' } | { status: 'error'; reason: string };
 
@@ -129,26 +128,7 @@ function SetupForm({ token, onDone }: { token: string; onDone: () => void }) {
         <label htmlFor="setup-name">Name</label>
         <input id="setup-name" type="text" autoComplete="name" maxLength={200} placeholder="Administrator" value={name} onChange={(e) => setName(e.target.value)} />
       </div>
-      <div className="field">
-        <label htmlFor="setup-password">Password</label>
-        <input
-          id="setup-password"
-          type="password"
-          autoComplete="new-password"
-          required
-          minLength={MIN_PASSWORD}
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-          aria-describedby="setup-pw-hint"
-        />
-        <span id="setup-pw-hint" className="muted small">
-          At least {MIN_PASSWORD} characters.
-        </span>
-      </div>
-      <div className="field">
-        <label htmlFor="setup-confirm">Confirm password</label>
-        <input id="setup-confirm" type="password" autoComplete="new-password" required value={confirm} onChange={(e) => setConfirm(e.target.value)} />
-      </div>
+      <NewPasswordFields idPrefix="setup" password={password} confirm={confirm} onPassword={setPassword} onConfirm={setConfirm} />
       {error && (
         <div className="form-error" role="alert">
           {error}
