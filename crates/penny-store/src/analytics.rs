@@ -1,6 +1,8 @@
-//! Analytics rollups (migration 0007): what finishing a run or a job adds to the daily
-//! rollup tables, in the finishing transaction, and reports over a range of days read
-//! from those tables alone (never by scanning messages).
+//! Analytics rollups (migrations 0007 and 0012): what finishing a run or a job adds to the
+//! daily rollup tables, and reports over a range of days read from those tables alone
+//! (never by scanning messages). An ended job is added in the transaction that ends it; a
+//! finished run queues its fact there, and facts are folded into the rollups in batches
+//! (by the scheduler, and by every report before it reads).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,17 +16,50 @@ use crate::StoreError;
 /// 0 is [0, 1 ms), bucket k is [2^((k-1)/3), 2^(k/3)) ms, the last is open-ended.
 pub const BUCKETS: usize = 64;
 
-/// Adds a finished run (its assistant message's model, tokens, cost, TTFT and error
-/// code) to the rollups. Call it in the transaction that finishes the run, after the
-/// message is stored, so the figures and the run commit together; best as its last
-/// statement, since the day's row of a model is shared by all of the tenant's runs and
-/// stays locked until the commit.
+/// Queues a finished run's fact (its assistant message's model, tokens, cost, TTFT and
+/// error code) for the rollups (migration 0012). Call it in the transaction that finishes
+/// the run, after the message is stored, so the fact and the run commit together. It only
+/// inserts a row of its own: runs finishing together do not wait on each other's rollup
+/// rows, which [`fold_runs`] updates later, in batches.
 pub async fn record_run(conn: &mut PgConnection, run: Uuid) -> Result<(), StoreError> {
-    sqlx::query("SELECT penny_rollup_runs(ARRAY(SELECT f FROM penny_run_facts($1) AS f))")
-        .bind(vec![run])
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO run_facts (tenant_id, fact) SELECT f.tenant_id, f FROM penny_run_facts($1) AS f",
+    )
+    .bind(vec![run])
+    .execute(conn)
+    .await?;
     Ok(())
+}
+
+/// Facts folded by one call of `penny_fold_run_facts`.
+const FOLD_BATCH: i32 = 5000;
+
+/// Adds every queued run fact (all tenants') to the rollups; returns how many. With
+/// `wait`, waits for a folder already at work and then folds what it left, so the
+/// rollups are exact for this transaction; without, returns 0 at once if another folder
+/// is at work. The fold commits with the caller's transaction.
+pub async fn fold_runs(conn: &mut PgConnection, wait: bool) -> Result<u64, StoreError> {
+    let mut total = 0;
+    loop {
+        let folded: i32 = sqlx::query_scalar("SELECT penny_fold_run_facts($1, $2)")
+            .bind(FOLD_BATCH)
+            .bind(wait)
+            .fetch_one(&mut *conn)
+            .await?;
+        total += folded as u64;
+        if folded < FOLD_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// Folds queued run facts in a transaction of its own, unless another folder is at work;
+/// returns how many (the scheduler's periodic fold).
+pub async fn fold_runs_now(store: &crate::Store) -> Result<u64, StoreError> {
+    let mut tx = store.begin().await?;
+    let folded = fold_runs(&mut tx, false).await?;
+    tx.commit().await?;
+    Ok(folded)
 }
 
 /// Adds the jobs among `ids` that ended (completed, or failed for good) to the rollups;
@@ -311,6 +346,8 @@ pub async fn report(
     by: GroupBy,
     tool_queue: &str,
 ) -> Result<Report, StoreError> {
+    // Runs that finished since the last fold count too.
+    fold_runs(conn, true).await?;
     let key = Key::of(by);
     let mut rows: BTreeMap<String, Figures> = BTreeMap::new();
     if by == GroupBy::Day {

@@ -206,6 +206,7 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
             cfg.object_sweep_every,
             signal.clone(),
         )));
+        tasks.push(tokio::spawn(rollup_folder(store.clone(), signal.clone())));
         tasks.push(tokio::spawn(reaper(
             engine,
             cfg.run_lease / 3,
@@ -329,6 +330,23 @@ async fn heartbeat(store: Store, roles: &Roles, mut stop: watch::Receiver<bool>)
 }
 
 /// Finishes runs whose instance died (lease expired), so no run stays "streaming".
+/// Adds finished runs to the analytics rollups every [`FOLD_EVERY`] (reports fold what is
+/// left before they read, so they never miss a run; see migration 0012).
+async fn rollup_folder(store: Store, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(FOLD_EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if let Err(e) = penny_store::analytics::fold_runs_now(&store).await {
+            tracing::warn!(error = %e, "adding finished runs to the rollups failed; will retry");
+        }
+    }
+}
+
+/// How often the scheduler folds finished runs into the analytics rollups.
+const FOLD_EVERY: Duration = Duration::from_secs(2);
+
 async fn reaper(engine: Engine, every: Duration, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {

@@ -98,6 +98,11 @@ async fn assert_backfill_matches_live(app: &TestApp) {
     ];
     let mut owner = app.db.owner().await;
     let mut tx = owner.begin().await.unwrap();
+    // Runs that finished since the last report or scheduler fold count as live too.
+    sqlx::query("SELECT penny_fold_run_facts(1000000, true)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     for t in TABLES {
         sqlx::query(&format!("CREATE TEMP TABLE live_{t} AS SELECT * FROM {t}"))
             .execute(&mut *tx)
@@ -474,6 +479,69 @@ async fn analytics_add_up_real_runs_and_tool_jobs_by_day_model_user_and_tool() {
         .unwrap()
         .iter()
         .all(|d| d["messages"] == 0 && d["conversations"] == 0));
+    chat.stop().await;
+}
+
+/// Queued run facts (migration 0012), read as the database owner.
+async fn queued_facts(app: &TestApp) -> i64 {
+    let mut owner = app.db.owner().await;
+    sqlx::query_scalar("SELECT count(*) FROM run_facts")
+        .fetch_one(&mut owner)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_runs_of_one_user_finishing_together_are_each_counted_once() {
+    let chat = Chat::start().await;
+    let (app, root) = (&chat.app, chat.root.as_str());
+    // Twelve conversations of one user answered at once: every run finishes within a
+    // few milliseconds of the others, on the same day's rollup row of that user.
+    const RUNS: usize = 12;
+    let mut conversations = Vec::new();
+    for _ in 0..RUNS {
+        conversations.push(conversation(app, root).await);
+    }
+    let runs = conversations.iter().map(|c| {
+        run_as(
+            app,
+            root,
+            c,
+            json!({"content": "together [[tokens=3 delay_ms=40]]"}),
+        )
+    });
+    for events in futures::future::join_all(runs).await {
+        assert_eq!(events.last().unwrap().event, "run.completed");
+    }
+
+    // The scheduler folds the queued facts without anyone asking for a report.
+    let mut waited = 0;
+    while queued_facts(app).await > 0 {
+        assert!(waited < 100, "run facts still queued after 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    let totals = &analytics(app, root, "").await["totals"];
+    assert_eq!(totals["runs"], RUNS as i64, "{totals}");
+    assert_eq!(totals["messages"], RUNS as i64, "{totals}");
+    assert_eq!(totals["outputTokens"], 3 * RUNS as i64, "{totals}");
+
+    // A report counts runs the scheduler has not folded yet.
+    let events = run_as(
+        app,
+        root,
+        &conversations[0],
+        json!({"content": "one more [[tokens=2]]"}),
+    )
+    .await;
+    assert_eq!(events.last().unwrap().event, "run.completed");
+    let totals = &analytics(app, root, "").await["totals"];
+    assert_eq!(totals["runs"], RUNS as i64 + 1, "{totals}");
+    assert_eq!(
+        queued_facts(app).await,
+        0,
+        "the report folded what was queued"
+    );
     chat.stop().await;
 }
 
