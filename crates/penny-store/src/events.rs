@@ -13,44 +13,27 @@ pub async fn append(
     conn: &mut PgConnection,
     tenant: TenantId,
     conversation: Uuid,
-    mut events: Vec<Value>,
+    events: Vec<Value>,
 ) -> Result<Vec<Value>, StoreError> {
     if events.is_empty() {
         return Ok(events);
     }
-    let n = events.len() as i64;
-    let last: i64 = sqlx::query_scalar(
-        "UPDATE conversations SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq",
-    )
-    .bind(conversation)
-    .bind(n)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let first = last - n + 1;
-    let mut seqs = Vec::with_capacity(events.len());
-    for (i, e) in events.iter_mut().enumerate() {
-        let seq = first + i as i64;
-        e["seq"] = Value::from(seq);
-        seqs.push(seq);
-    }
-    sqlx::query(
-        "INSERT INTO conversation_events (tenant_id, conversation_id, seq, event) \
-         SELECT $1, $2, s, e FROM unnest($3::bigint[], $4::jsonb[]) AS t(s, e)",
-    )
-    .bind(tenant)
-    .bind(conversation)
-    .bind(&seqs)
-    .bind(&events)
-    .execute(conn)
-    .await?;
-    Ok(events)
+    let mut stored = append_many(conn, tenant, &[(conversation, events)]).await?;
+    stored
+        .pop()
+        .and_then(|(_, events)| events)
+        .ok_or(StoreError::NotFound)
 }
 
-/// Stores the events of several conversations of one tenant in two statements and
+/// Stores the events of several conversations of one tenant in one statement and
 /// returns them with `seq` set, per conversation in the order given; `None` for a
 /// conversation that no longer exists (its events are not stored). `batch` is kept as it
 /// is, so a caller can still store it another way if this fails.
+///
+/// The statement bumps each conversation's `last_seq` by its number of events (which
+/// locks its row until the commit, so seqs are allocated in commit order per
+/// conversation) and inserts the events numbered from the old value, with `seq` written
+/// into each stored event.
 pub async fn append_many(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -58,55 +41,56 @@ pub async fn append_many(
 ) -> Result<Vec<(Uuid, Option<Vec<Value>>)>, StoreError> {
     let ids: Vec<Uuid> = batch.iter().map(|(c, _)| *c).collect();
     let counts: Vec<i64> = batch.iter().map(|(_, e)| e.len() as i64).collect();
-    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
-        "UPDATE conversations c SET last_seq = c.last_seq + b.n \
-         FROM unnest($1::uuid[], $2::bigint[]) AS b(id, n) WHERE c.id = b.id \
-         RETURNING c.id, c.last_seq",
-    )
-    .bind(&ids)
-    .bind(&counts)
-    .fetch_all(&mut *conn)
-    .await?;
-    let last: std::collections::HashMap<Uuid, i64> = rows.into_iter().collect();
-    // One flat copy of the stored events (with their seqs) is bound to the insert, then
-    // split back per conversation without copying again.
+    // One flat copy of the events, with each one's conversation and 1-based place in it;
+    // `seq` is set on the copies once the statement has said where each conversation's
+    // events start, and they are split back per conversation without copying again.
     let mut conversations = Vec::new();
-    let mut seqs = Vec::new();
-    let mut stored = Vec::new();
+    let mut places = Vec::new();
+    let mut copies = Vec::new();
     for (conversation, events) in batch {
-        let Some(&last) = last.get(conversation) else {
-            continue;
-        };
-        let first = last - events.len() as i64 + 1;
         for (i, e) in events.iter().enumerate() {
-            let seq = first + i as i64;
-            let mut e = e.clone();
-            e["seq"] = Value::from(seq);
             conversations.push(*conversation);
-            seqs.push(seq);
-            stored.push(e);
+            places.push(i as i64 + 1);
+            copies.push(e.clone());
         }
     }
-    if !stored.is_empty() {
-        sqlx::query(
-            "INSERT INTO conversation_events (tenant_id, conversation_id, seq, event) \
-             SELECT $1, c, s, e FROM unnest($2::uuid[], $3::bigint[], $4::jsonb[]) AS t(c, s, e)",
-        )
-        .bind(tenant)
-        .bind(&conversations)
-        .bind(&seqs)
-        .bind(&stored)
-        .execute(conn)
-        .await?;
-    }
-    let mut stored = stored.into_iter();
+    let bases: Vec<(Uuid, i64)> = sqlx::query_as(
+        "WITH bumped AS ( \
+             UPDATE conversations c SET last_seq = c.last_seq + b.n \
+               FROM unnest($2::uuid[], $3::bigint[]) AS b(id, n) WHERE c.id = b.id \
+             RETURNING c.id, c.last_seq - b.n AS base), \
+         stored AS ( \
+             INSERT INTO conversation_events (tenant_id, conversation_id, seq, event) \
+             SELECT $1, e.c, bumped.base + e.k, e.ev || jsonb_build_object('seq', bumped.base + e.k) \
+               FROM unnest($4::uuid[], $5::bigint[], $6::jsonb[]) AS e(c, k, ev) \
+               JOIN bumped ON bumped.id = e.c) \
+         SELECT id, base FROM bumped",
+    )
+    .bind(tenant)
+    .bind(&ids)
+    .bind(&counts)
+    .bind(&conversations)
+    .bind(&places)
+    .bind(&copies)
+    .fetch_all(conn)
+    .await?;
+    let bases: std::collections::HashMap<Uuid, i64> = bases.into_iter().collect();
+    let mut copies = copies.into_iter();
     Ok(batch
         .iter()
         .map(|(conversation, events)| {
-            let mine = last
-                .contains_key(conversation)
-                .then(|| stored.by_ref().take(events.len()).collect());
-            (*conversation, mine)
+            // Taken whether or not it was stored, so the next conversation's start here.
+            let mine: Vec<Value> = copies.by_ref().take(events.len()).collect();
+            let stored = bases.get(conversation).map(|base| {
+                mine.into_iter()
+                    .zip(base + 1..)
+                    .map(|(mut e, seq)| {
+                        e["seq"] = Value::from(seq);
+                        e
+                    })
+                    .collect()
+            });
+            (*conversation, stored)
         })
         .collect())
 }

@@ -580,6 +580,75 @@ async fn conversations_list_recent_first_search_rename_and_delete() {
     chat.stop().await;
 }
 
+/// Events stored for `conv`, read as the database owner.
+async fn stored_events(app: &TestApp, conv: &str) -> i64 {
+    let mut owner = app.db.owner().await;
+    sqlx::query_scalar("SELECT count(*) FROM conversation_events WHERE conversation_id = $1::uuid")
+        .bind(conv)
+        .fetch_one(&mut owner)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_conversation_or_its_user_deletes_its_events() {
+    let chat = Chat::start().await;
+    let app = &chat.app;
+    let (user, token) = app.user_with_role(&chat.root, "default", "creator").await;
+    let (gone, kept, theirs) = (
+        chat.conversation(&chat.root).await,
+        chat.conversation(&chat.root).await,
+        chat.conversation(&token).await,
+    );
+    for (conv, token) in [(&gone, &chat.root), (&kept, &chat.root), (&theirs, &token)] {
+        let res = app
+            .http
+            .post(app.url(&format!("/api/v1/chat/{conv}/messages")))
+            .bearer_auth(token)
+            .header("accept", "text/event-stream")
+            .json(&json!({"content": "hi [[tokens=3]]"}))
+            .send()
+            .await
+            .unwrap();
+        let events = SseReader::new(res).until(&["run.completed"]).await;
+        assert_eq!(events.last().unwrap().event, "run.completed");
+    }
+    let before = stored_events(app, &kept).await;
+    assert!(
+        before >= 3,
+        "run.started, deltas and run.completed: {before}"
+    );
+    for path in [
+        format!("/api/v1/conversations/{gone}"),
+        format!("/api/v1/users/{user}"),
+    ] {
+        let res = app.send(Method::DELETE, &chat.root, &path, json!({})).await;
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+    }
+    assert_eq!(
+        stored_events(app, &gone).await,
+        0,
+        "deleted with its conversation"
+    );
+    assert_eq!(
+        stored_events(app, &theirs).await,
+        0,
+        "deleted with its user"
+    );
+    assert_eq!(
+        stored_events(app, &kept).await,
+        before,
+        "others' events are kept"
+    );
+    // The kept conversation goes on numbering where it was.
+    let mut events = chat
+        .send_sse(&kept, json!({"content": "again [[tokens=1]]"}))
+        .await;
+    let started = events.until(&["run.started"]).await;
+    assert_eq!(started[0].id, Some(before + 1));
+    chat.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn model_keys_are_write_only_and_only_admins_manage_models() {
     let chat = Chat::start().await;
