@@ -261,6 +261,10 @@ pub enum Start {
 /// ancestors, at most to depth `$3` (no bound when null). Each step is one primary-key
 /// lookup of the parent (a scalar subquery: as a join, the planner, which expects a few
 /// steps, may scan the table at every step), so the walk reads only what it returns.
+/// Callers read the walked messages the same way, one primary-key lookup each (a
+/// `LATERAL` subquery with `OFFSET 0`, which the planner cannot turn into a join): as a
+/// plain join, a planner that thinks the table small (a new database, a young tenant)
+/// hashes the whole `messages` table at every send.
 pub(crate) const WALK_UP: &str = "WITH RECURSIVE up AS ( \
         SELECT m.id, m.parent_id, $4::bigint AS depth FROM messages m \
         WHERE m.id = $2 AND m.conversation_id = $1 \
@@ -288,7 +292,7 @@ pub async fn branch_page(
          SELECT {BRANCH_COLUMNS}, sib.ids AS sibling_ids, cardinality(sib.ids)::bigint AS siblings, \
                 coalesce(array_position(sib.ids, m.id), 1)::bigint AS sibling_index, \
                 run.run_id, run.run_started_seq \
-         FROM up JOIN messages m ON m.id = up.id \
+         FROM up CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.id = up.id OFFSET 0) m \
          LEFT JOIN LATERAL ( \
            SELECT array_agg(s.id ORDER BY s.created_at, s.id) AS ids FROM messages s \
            WHERE m.parent_id IS NOT NULL AND s.parent_id = m.parent_id) kids ON true \

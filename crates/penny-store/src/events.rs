@@ -30,10 +30,10 @@ pub async fn append(
 /// conversation that no longer exists (its events are not stored). `batch` is kept as it
 /// is, so a caller can still store it another way if this fails.
 ///
-/// The statement bumps each conversation's `last_seq` by its number of events (which
-/// locks its row until the commit, so seqs are allocated in commit order per
-/// conversation) and inserts the events numbered from the old value, with `seq` written
-/// into each stored event.
+/// `penny_append_events` (migration 0014) bumps each conversation's `last_seq` by its
+/// number of events, one primary-key update each (which locks its row until the commit,
+/// so seqs are allocated in commit order per conversation), and inserts the events
+/// numbered from the old value, with `seq` written into each stored event.
 pub async fn append_many(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -54,26 +54,16 @@ pub async fn append_many(
             copies.push(e.clone());
         }
     }
-    let bases: Vec<(Uuid, i64)> = sqlx::query_as(
-        "WITH bumped AS ( \
-             UPDATE conversations c SET last_seq = c.last_seq + b.n \
-               FROM unnest($2::uuid[], $3::bigint[]) AS b(id, n) WHERE c.id = b.id \
-             RETURNING c.id, c.last_seq - b.n AS base), \
-         stored AS ( \
-             INSERT INTO conversation_events (tenant_id, conversation_id, seq, event) \
-             SELECT $1, e.c, bumped.base + e.k, e.ev || jsonb_build_object('seq', bumped.base + e.k) \
-               FROM unnest($4::uuid[], $5::bigint[], $6::jsonb[]) AS e(c, k, ev) \
-               JOIN bumped ON bumped.id = e.c) \
-         SELECT id, base FROM bumped",
-    )
-    .bind(tenant)
-    .bind(&ids)
-    .bind(&counts)
-    .bind(&conversations)
-    .bind(&places)
-    .bind(&copies)
-    .fetch_all(conn)
-    .await?;
+    let bases: Vec<(Uuid, i64)> =
+        sqlx::query_as("SELECT conv, base FROM penny_append_events($1, $2, $3, $4, $5, $6)")
+            .bind(tenant)
+            .bind(&ids)
+            .bind(&counts)
+            .bind(&conversations)
+            .bind(&places)
+            .bind(&copies)
+            .fetch_all(conn)
+            .await?;
     let bases: std::collections::HashMap<Uuid, i64> = bases.into_iter().collect();
     let mut copies = copies.into_iter();
     Ok(batch

@@ -186,7 +186,7 @@ pub async fn context(
     Ok(sqlx::query_as(&format!(
         "{WALK_UP} \
          SELECT {BRANCH_COLUMNS}, 1::bigint AS siblings, 1::bigint AS sibling_index \
-         FROM up JOIN messages m ON m.id = up.id ORDER BY up.depth DESC"
+         FROM up CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.id = up.id OFFSET 0) m ORDER BY up.depth DESC"
     ))
     .bind(conversation)
     .bind(leaf)
