@@ -2,11 +2,12 @@
 //!
 //! Runs hand their events to a few writer tasks (shards; a conversation always goes to the
 //! same one, so its events keep their order). A shard takes everything queued, stores it
-//! for all conversations of a tenant in one transaction (two statements, whatever the
-//! number of conversations), and only then publishes each event on the bus: the log
-//! always holds at least what any subscriber has seen. While one batch is being stored,
-//! new events queue up for the next. With 200 concurrent runs this is a few transactions
-//! per batch instead of one per run, which keeps the pool free for everything else.
+//! for all conversations of a tenant in one call committed on its own (one round trip,
+//! whatever the number of conversations), and only then publishes each event on the bus:
+//! the log always holds at least what any subscriber has seen. While one batch is being
+//! stored, new events queue up for the next. With 200 concurrent runs this is a few
+//! transactions per batch instead of one per run, which keeps the pool free for
+//! everything else.
 //!
 //! Deltas of one message that queue up behind a busy writer are stored as one event (see
 //! [`merge_delta`]): the text is the same, and clients already take deltas of any size.
@@ -254,11 +255,10 @@ impl Shard {
             .iter()
             .filter_map(|c| events.remove(c).map(|e| (*c, e)))
             .collect();
+        // One call on its own: stored and committed in one round trip.
         let together = async {
-            let mut db = self.store.tenant(tenant).await?;
-            let stored = events::append_many(&mut db, tenant, &items).await?;
-            db.commit().await?;
-            Ok::<_, penny_store::StoreError>(stored)
+            let mut conn = self.store.pool().acquire().await?;
+            events::append_many(&mut conn, tenant, &items).await
         };
         match together.await {
             Ok(stored) => {

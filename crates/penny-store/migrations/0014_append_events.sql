@@ -1,7 +1,9 @@
--- Stores a batch of events for several conversations of the transaction's tenant (see
--- `events::append_many`): bumps each conversation's `last_seq` by its number of events
--- and inserts the events numbered from the old value, with `seq` written into each.
--- Returns, per conversation that still exists, the seq its events start after.
+-- Stores a batch of events for several conversations of tenant p_tenant (see
+-- `events::append_many`): scopes the transaction to that tenant, bumps each
+-- conversation's `last_seq` by its number of events and inserts the events numbered from
+-- the old value, with `seq` written into each. Returns, per conversation that still
+-- exists, the seq its events start after. Called on its own (autocommit), it stores a
+-- whole batch in one round trip, commit included.
 --
 -- As one statement (an UPDATE ... FROM unnest(ids) joined to conversations), the planner
 -- was free to read every conversation of the tenant and hash them, and did: it cost a
@@ -16,6 +18,8 @@ DECLARE
   v_bases bigint[] := '{}';
   v_last  bigint;
 BEGIN
+  -- Like `Store::tenant`: until the end of this transaction (here, usually, the call's).
+  PERFORM set_config('app.tenant_id', p_tenant::text, true);
   FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
     UPDATE conversations SET last_seq = last_seq + p_counts[i] WHERE id = p_ids[i]
     RETURNING last_seq INTO v_last;

@@ -30,6 +30,10 @@ pub async fn append(
 /// conversation that no longer exists (its events are not stored). `batch` is kept as it
 /// is, so a caller can still store it another way if this fails.
 ///
+/// `conn` may be in a transaction of `tenant` (the events commit with it) or in none (the
+/// call commits on its own, in one round trip: the shared event writer's batches); the
+/// call scopes the transaction to `tenant` either way.
+///
 /// `penny_append_events` (migration 0014) bumps each conversation's `last_seq` by its
 /// number of events, one primary-key update each (which locks its row until the commit,
 /// so seqs are allocated in commit order per conversation), and inserts the events
