@@ -28,7 +28,7 @@ use crate::client::{bearer, Conn};
 use crate::fanout;
 use crate::server::Launch;
 use crate::sse;
-use crate::stats::{Machine, Samples};
+use crate::stats::{CpuTimes, Machine, Samples};
 
 /// The key the fake provider requires, so penny's sealed-key path runs too.
 pub const PROVIDER_KEY: &str = "sk-penny-bench";
@@ -80,6 +80,9 @@ pub struct Paced {
     pub rate: f64,
     pub direct: Side,
     pub penny: Side,
+    /// CPU used by each side's streams (direct: the bench process alone does the work).
+    pub direct_cpu: CpuTimes,
+    pub penny_cpu: CpuTimes,
 }
 
 impl Paced {
@@ -111,7 +114,7 @@ pub async fn run(single: &Launch, pair: [&Launch; 2], opts: &Options) -> anyhow:
     eprintln!("bench: fake provider on {}", fake.addr);
     eprintln!("bench: starting penny (one instance, in-process bus)…");
     let (server, _) = single.start().await?;
-    let streamed = streaming(single.addr(), &fake, opts).await;
+    let streamed = streaming(single.addr(), server.pid(), &fake, opts).await;
     let stopped = server.stop().await;
     let (direct, penny, paced, ladder) = streamed?;
     stopped?;
@@ -127,6 +130,7 @@ pub async fn run(single: &Launch, pair: [&Launch; 2], opts: &Options) -> anyhow:
 
 async fn streaming(
     addr: SocketAddr,
+    pid: u32,
     fake: &FakeServer,
     opts: &Options,
 ) -> anyhow::Result<(Side, Side, Paced, Vec<Paced>)> {
@@ -164,10 +168,10 @@ async fn streaming(
     })
     .await?;
     check_tokens(&penny, opts)?;
-    let paced = pace(&mut conn, &auth, addr, fake, opts, opts.rate).await?;
+    let paced = pace(&mut conn, &auth, (addr, pid), fake, opts, opts.rate).await?;
     let mut ladder = Vec::with_capacity(opts.ladder.len());
     for rate in &opts.ladder {
-        ladder.push(pace(&mut conn, &auth, addr, fake, opts, *rate).await?);
+        ladder.push(pace(&mut conn, &auth, (addr, pid), fake, opts, *rate).await?);
     }
     Ok((direct, penny, paced, ladder))
 }
@@ -177,7 +181,7 @@ async fn streaming(
 async fn pace(
     conn: &mut Conn,
     auth: &HeaderValue,
-    addr: SocketAddr,
+    (addr, pid): (SocketAddr, u32),
     fake: &FakeServer,
     opts: &Options,
     rate: f64,
@@ -192,6 +196,7 @@ async fn pace(
         opts.tokens, opts.delay_ms
     );
     eprintln!("bench: {n} streams at {rate}/s, direct and through penny…");
+    let cpu = CpuTimes::now(pid);
     let direct = run_streams(n, Some(rate), |_| {
         let content = content.clone();
         let addr = fake.addr;
@@ -199,6 +204,7 @@ async fn pace(
     })
     .await?;
     check_tokens(&direct, opts)?;
+    let between = CpuTimes::now(pid);
     let penny = run_streams(n, Some(rate), |i| {
         let content = content.clone();
         let conversation = conversations[i].clone();
@@ -206,10 +212,14 @@ async fn pace(
         async move { Prepared::penny(addr, &auth, &conversation, &content).await }
     })
     .await?;
+    let direct_cpu = between.since(&cpu);
+    let penny_cpu = CpuTimes::now(pid).since(&between);
     Ok(Paced {
         rate,
         direct,
         penny,
+        direct_cpu,
+        penny_cpu,
     })
 }
 
@@ -613,6 +623,17 @@ fn print_paced(p: &Paced, opts: &Options) {
         n.per_token.p99_ms(),
         n.per_token.p50_ms() - d.per_token.p50_ms(),
         n.per_token.p99_ms() - d.per_token.p99_ms()
+    );
+    let per_stream = |cpu: f64, side: &Side| cpu * 1000.0 / (side.first_delta.len().max(1) as f64);
+    let (dc, pc) = (&p.direct_cpu, &p.penny_cpu);
+    println!(
+        "  CPU per stream            direct {:>7.2} ms            penny {:>7.2} ms (bench {:.2} + penny {:.2} + PostgreSQL {:.2})   {:.2}× direct",
+        per_stream(dc.bench, d),
+        per_stream(pc.total(), n),
+        per_stream(pc.bench, n),
+        per_stream(pc.server, n),
+        per_stream(pc.postgres, n),
+        pc.total() / dc.bench.max(1e-9) * (d.first_delta.len().max(1) as f64) / (n.first_delta.len().max(1) as f64)
     );
     println!(
         "  errors                    direct {}   penny {}",

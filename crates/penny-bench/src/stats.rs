@@ -145,3 +145,69 @@ mod tests {
         assert_eq!(o.quantile_ms(0.0), -1.0);
     }
 }
+
+/// CPU time (user + system, in seconds) used so far by the bench process, by the server
+/// under test, and by every PostgreSQL process on this machine: what a stream costs in
+/// work, which the machine's noise hardly moves, where its latency moves a lot.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuTimes {
+    pub bench: f64,
+    pub server: f64,
+    pub postgres: f64,
+}
+
+impl CpuTimes {
+    /// Now, for the server process `server`.
+    pub fn now(server: u32) -> CpuTimes {
+        let mut t = CpuTimes {
+            bench: proc_cpu("self").map_or(0.0, |(_, s)| s),
+            server: proc_cpu(&server.to_string()).map_or(0.0, |(_, s)| s),
+            postgres: 0.0,
+        };
+        if let Ok(dir) = std::fs::read_dir("/proc") {
+            for entry in dir.flatten() {
+                let name = entry.file_name();
+                let Some(pid) = name
+                    .to_str()
+                    .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+                else {
+                    continue;
+                };
+                if let Some((comm, secs)) = proc_cpu(pid) {
+                    if comm == "postgres" {
+                        t.postgres += secs;
+                    }
+                }
+            }
+        }
+        t
+    }
+
+    /// What was used between `earlier` and `self`. PostgreSQL processes that ended in
+    /// between are not counted (the server's pool keeps its connections).
+    pub fn since(&self, earlier: &CpuTimes) -> CpuTimes {
+        CpuTimes {
+            bench: self.bench - earlier.bench,
+            server: self.server - earlier.server,
+            postgres: (self.postgres - earlier.postgres).max(0.0),
+        }
+    }
+
+    pub fn total(&self) -> f64 {
+        self.bench + self.server + self.postgres
+    }
+}
+
+/// A process's command name and CPU seconds from `/proc/<pid>/stat` (utime + stime, in
+/// clock ticks of 1/100 s: Linux reports USER_HZ, which is 100 on every architecture
+/// it exports to user space).
+fn proc_cpu(pid: &str) -> Option<(String, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let comm = stat.get(open + 1..close)?.to_string();
+    let mut fields = stat.get(close + 2..)?.split_whitespace();
+    // After the name: state is field 0 here, utime 11, stime 12.
+    let utime: f64 = fields.nth(11)?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((comm, (utime + stime) / 100.0))
+}

@@ -5,33 +5,40 @@
 -- exists, the seq its events start after. Called on its own (autocommit), it stores a
 -- whole batch in one round trip, commit included.
 --
--- As one statement (an UPDATE ... FROM unnest(ids) joined to conversations), the planner
--- was free to read every conversation of the tenant and hash them, and did: it cost a
--- scan of the whole tenant per batch. Here each conversation is one primary-key update,
--- whatever the statistics say. Invoker's rights: row-level security applies as usual.
+-- As a plain statement (an UPDATE ... FROM unnest(ids) joined to conversations), the
+-- planner was free to read every conversation of the tenant and hash them, and did when
+-- it thought the table small (a new database, a young tenant): a scan of the whole tenant
+-- per batch. Here the join can only be a loop of primary-key lookups, whatever the
+-- statistics say, and each event finds its conversation's first seq by its slot (its
+-- conversation's place in p_ids) instead of by a join. Invoker's rights: row-level
+-- security applies as usual.
 CREATE FUNCTION penny_append_events(p_tenant uuid, p_ids uuid[], p_counts bigint[],
-                                    p_convs uuid[], p_places bigint[], p_events jsonb[])
+                                    p_slots integer[], p_places bigint[], p_events jsonb[])
   RETURNS TABLE (conv uuid, base bigint)
-  LANGUAGE plpgsql AS $$
+  LANGUAGE plpgsql
+  SET enable_hashjoin = off SET enable_mergejoin = off
+  SET enable_bitmapscan = off SET enable_seqscan = off
+  AS $$
 DECLARE
-  v_found uuid[] := '{}';
-  v_bases bigint[] := '{}';
-  v_last  bigint;
+  v_bases bigint[] := array_fill(NULL::bigint, ARRAY[cardinality(p_ids)]);
+  r record;
 BEGIN
   -- Like `Store::tenant`: until the end of this transaction (here, usually, the call's).
   PERFORM set_config('app.tenant_id', p_tenant::text, true);
-  FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
-    UPDATE conversations SET last_seq = last_seq + p_counts[i] WHERE id = p_ids[i]
-    RETURNING last_seq INTO v_last;
-    IF FOUND THEN
-      v_found := v_found || p_ids[i];
-      v_bases := v_bases || (v_last - p_counts[i]);
-    END IF;
+  FOR r IN
+    UPDATE conversations c SET last_seq = c.last_seq + b.n
+      FROM unnest(p_ids, p_counts) WITH ORDINALITY AS b(id, n, slot)
+     WHERE c.id = b.id
+    RETURNING b.slot::integer AS slot, c.last_seq - b.n AS prior
+  LOOP
+    v_bases[r.slot] := r.prior;
   END LOOP;
   INSERT INTO conversation_events (tenant_id, conversation_id, seq, event)
-  SELECT p_tenant, e.c, b.start + e.k, e.ev || jsonb_build_object('seq', b.start + e.k)
-    FROM unnest(p_convs, p_places, p_events) AS e(c, k, ev)
-    JOIN unnest(v_found, v_bases) AS b(c, start) ON b.c = e.c;
-  RETURN QUERY SELECT * FROM unnest(v_found, v_bases);
+  SELECT p_tenant, p_ids[e.slot], v_bases[e.slot] + e.k,
+         e.ev || jsonb_build_object('seq', v_bases[e.slot] + e.k)
+    FROM unnest(p_slots, p_places, p_events) AS e(slot, k, ev)
+   WHERE v_bases[e.slot] IS NOT NULL;
+  RETURN QUERY SELECT p_ids[i], v_bases[i] FROM generate_subscripts(p_ids, 1) AS i
+                WHERE v_bases[i] IS NOT NULL;
 END $$;
-GRANT EXECUTE ON FUNCTION penny_append_events(uuid, uuid[], bigint[], uuid[], bigint[], jsonb[]) TO penny_app;
+GRANT EXECUTE ON FUNCTION penny_append_events(uuid, uuid[], bigint[], integer[], bigint[], jsonb[]) TO penny_app;

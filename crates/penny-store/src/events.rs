@@ -45,15 +45,16 @@ pub async fn append_many(
 ) -> Result<Vec<(Uuid, Option<Vec<Value>>)>, StoreError> {
     let ids: Vec<Uuid> = batch.iter().map(|(c, _)| *c).collect();
     let counts: Vec<i64> = batch.iter().map(|(_, e)| e.len() as i64).collect();
-    // One flat copy of the events, with each one's conversation and 1-based place in it;
-    // `seq` is set on the copies once the statement has said where each conversation's
-    // events start, and they are split back per conversation without copying again.
-    let mut conversations = Vec::new();
+    // One flat copy of the events, with each one's slot (its conversation's 1-based place
+    // in `ids`) and 1-based place among that conversation's events; `seq` is set on the
+    // copies once the call has said where each conversation's events start, and they are
+    // split back per conversation without copying again.
+    let mut slots = Vec::new();
     let mut places = Vec::new();
     let mut copies = Vec::new();
-    for (conversation, events) in batch {
+    for (slot, (_, events)) in batch.iter().enumerate() {
         for (i, e) in events.iter().enumerate() {
-            conversations.push(*conversation);
+            slots.push(slot as i32 + 1);
             places.push(i as i64 + 1);
             copies.push(e.clone());
         }
@@ -63,7 +64,7 @@ pub async fn append_many(
             .bind(tenant)
             .bind(&ids)
             .bind(&counts)
-            .bind(&conversations)
+            .bind(&slots)
             .bind(&places)
             .bind(&copies)
             .fetch_all(conn)
