@@ -482,13 +482,9 @@ async fn analytics_add_up_real_runs_and_tool_jobs_by_day_model_user_and_tool() {
     chat.stop().await;
 }
 
-/// Queued run facts (migration 0012), read as the database owner.
+/// Queued run facts (migration 0012).
 async fn queued_facts(app: &TestApp) -> i64 {
-    let mut owner = app.db.owner().await;
-    sqlx::query_scalar("SELECT count(*) FROM run_facts")
-        .fetch_one(&mut owner)
-        .await
-        .unwrap()
+    app.db.count("SELECT 1 FROM run_facts", None).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -580,14 +580,10 @@ async fn conversations_list_recent_first_search_rename_and_delete() {
     chat.stop().await;
 }
 
-/// Events stored for `conv`, read as the database owner.
+/// Events stored for `conv`.
 async fn stored_events(app: &TestApp, conv: &str) -> i64 {
-    let mut owner = app.db.owner().await;
-    sqlx::query_scalar("SELECT count(*) FROM conversation_events WHERE conversation_id = $1::uuid")
-        .bind(conv)
-        .fetch_one(&mut owner)
-        .await
-        .unwrap()
+    let sql = "SELECT 1 FROM conversation_events WHERE conversation_id = $1::uuid";
+    app.db.count(sql, Some(conv)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -62,6 +62,17 @@ impl TestDb {
             .await
             .unwrap()
     }
+
+    /// `count(*)` of `sql`'s rows (`$1` bound to `arg` when given), as the owner.
+    pub async fn count(&self, sql: &str, arg: Option<&str>) -> i64 {
+        let mut owner = self.owner().await;
+        let query = format!("SELECT count(*) FROM ({sql}) AS counted");
+        let mut q = sqlx::query_scalar(&query);
+        if let Some(arg) = arg {
+            q = q.bind(arg);
+        }
+        q.fetch_one(&mut owner).await.unwrap()
+    }
 }
 
 impl Drop for TestDb {
