@@ -7,14 +7,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use penny_auth::SealingKey;
 use penny_bus::Bus;
+use penny_store::conversations::{self, Message};
 use penny_store::send::{self, NewSend};
-use penny_store::{conversations, files, policies, runs, Role, Store, TenantId, UserId};
+use penny_store::{files, policies, runs, Role, Store, TenantId, UserId};
 use serde_json::json;
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::cancel_topic;
 use crate::error::ChatError;
-use crate::run::{self, RunPlan};
+use crate::run::{self, RunPlan, SendStored};
 use crate::tools::ToolRunner;
 
 #[derive(Debug, Clone)]
@@ -27,6 +29,9 @@ pub struct EngineSettings {
     pub backoff: Duration,
     /// Upstream silence that counts as a timeout.
     pub idle_timeout: Duration,
+    /// Deltas of a run that come faster than this are sent together, one event per frame
+    /// (see [`crate::pacer`]); zero sends each as it comes.
+    pub delta_frame: Duration,
 }
 
 impl Default for EngineSettings {
@@ -36,6 +41,7 @@ impl Default for EngineSettings {
             attempts: 3,
             backoff: Duration::from_millis(200),
             idle_timeout: Duration::from_secs(60),
+            delta_frame: Duration::from_millis(16),
         }
     }
 }
@@ -215,6 +221,8 @@ impl Engine {
                 message: format!("at most {MAX_ATTACHMENTS} files"),
             });
         }
+        // Read before the send's transaction, so it holds one connection at a time.
+        let tools = self.0.tools.offer(&who, &req.tools_allowed).await;
         let mut tx = self.0.store.tenant(who.tenant).await?;
         let target = send::target(&mut tx, who.user, conversation, req.model.as_deref()).await?;
         let Some(model) = target.model else {
@@ -226,6 +234,9 @@ impl Engine {
         if !policies::grants(target.grant.as_deref(), who.role) {
             return Err(ChatError::ModelForbidden(model.name));
         }
+        if target.busy {
+            return Err(send::busy().into());
+        }
         let attachments = attachments(&mut tx, who, &req.attachments).await?;
         let parent = match req.parent {
             Parent::CurrentLeaf => target.current_leaf,
@@ -233,6 +244,36 @@ impl Engine {
             Parent::Message(id) => Some(id),
         };
         let (user_msg, assistant_msg, run) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        // The run's context, read here so the run starts without a transaction of its own.
+        let mut branch = send::branch_to(&mut tx, conversation, parent).await?;
+        branch.push(Message::user(
+            user_msg,
+            conversation,
+            parent,
+            content,
+            attachments.clone(),
+        ));
+        let plan = RunPlan {
+            tenant: who.tenant,
+            conversation,
+            run,
+            assistant_message: assistant_msg,
+            model: model.clone(),
+            system_prompt: crate::context::system_prompt(
+                target.tenant_prompt,
+                target.system_prompt,
+                &req.artifacts_expected,
+            ),
+            branch,
+            tools,
+            caller: who,
+            max_tokens_cap: target.max_tokens_cap.and_then(|n| u32::try_from(n).ok()),
+        };
+        // The model is asked while the send is stored (the first token comes that much
+        // sooner); the run writes nothing until `stored` says the send is committed, and
+        // ends without a trace if it never is.
+        let (stored, gate) = oneshot::channel();
+        tokio::spawn(run::execute(self.clone(), plan, SendStored::new(gate)));
         let started = json!({"type": "run.started", "runId": run, "messageId": assistant_msg,
             "userMessageId": user_msg, "parentId": parent, "model": model.name});
         let first_title: String = content.chars().take(60).collect();
@@ -255,31 +296,13 @@ impl Engine {
             },
         )
         .await?;
-        // The run's context, read here so the run starts without a transaction of its own.
-        let branch = send::context(&mut tx, conversation, user_msg).await?;
         tx.commit().await?;
         let mut started = started;
         started["seq"] = seq.into();
         self.publish_all(conversation, std::slice::from_ref(&started))
             .await;
-
-        let plan = RunPlan {
-            tenant: who.tenant,
-            conversation,
-            run,
-            assistant_message: assistant_msg,
-            model,
-            system_prompt: crate::context::system_prompt(
-                target.tenant_prompt,
-                target.system_prompt,
-                &req.artifacts_expected,
-            ),
-            branch,
-            tools: self.0.tools.offer(&who, &req.tools_allowed).await,
-            caller: who,
-            max_tokens_cap: target.max_tokens_cap.and_then(|n| u32::try_from(n).ok()),
-        };
-        tokio::spawn(run::execute(self.clone(), plan));
+        // After `run.started`, so every event of the run is published after it.
+        let _ = stored.send(());
         Ok(Started {
             message_id: user_msg,
             assistant_message_id: assistant_msg,

@@ -13,6 +13,7 @@ mod context;
 mod engine;
 mod error;
 mod event;
+mod pacer;
 mod probe;
 mod reaper;
 mod run;

@@ -12,12 +12,14 @@ use penny_store::conversations::{self, Finish};
 use penny_store::models::{self, Model};
 use penny_store::{analytics, events, policies, runs, TenantId};
 use serde_json::{json, Value};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::cancel_topic;
 use crate::context::{estimate_tokens, history};
 use crate::engine::{Caller, Engine};
 use crate::error::ChatError;
+use crate::pacer::DeltaPacer;
 use crate::tools::{CallSite, ToolOutcome};
 use crate::writer::EventWriter;
 
@@ -62,17 +64,60 @@ struct Progress {
     tool_calls: Vec<Value>,
 }
 
-pub async fn execute(engine: Engine, plan: RunPlan) {
+/// Whether the send that started a run was stored: the run is started while the send is
+/// being stored, and writes nothing before it is. Asked once, then remembered.
+pub(crate) struct SendStored {
+    gate: Option<oneshot::Receiver<()>>,
+    stored: bool,
+}
+
+impl SendStored {
+    pub fn new(gate: oneshot::Receiver<()>) -> Self {
+        SendStored {
+            gate: Some(gate),
+            stored: false,
+        }
+    }
+
+    /// Waits for the send's commit; false when it failed (nothing of the run exists).
+    async fn wait(&mut self) -> bool {
+        if let Some(gate) = self.gate.take() {
+            self.stored = gate.await.is_ok();
+        }
+        self.stored
+    }
+}
+
+pub async fn execute(engine: Engine, plan: RunPlan, mut send: SendStored) {
     let started = Instant::now();
     let writer = engine.0.log.writer(plan.tenant, plan.conversation);
     let mut progress = Progress::default();
-    let outcome = match drive(&engine, &plan, &writer, &mut progress, started).await {
-        Ok(o) => o,
-        Err(e) => Outcome::Failed {
-            code: "internal",
-            message: e.to_string(),
-        },
-    };
+    let mut pacer = DeltaPacer::new(
+        engine.0.settings.delta_frame,
+        plan.run,
+        plan.assistant_message,
+    );
+    let outcome = drive(
+        &engine,
+        &plan,
+        &mut send,
+        &writer,
+        &mut pacer,
+        &mut progress,
+        started,
+    )
+    .await;
+    if !send.wait().await {
+        return; // the send was refused: there is no run to answer or finish
+    }
+    let outcome = outcome.unwrap_or_else(|e| Outcome::Failed {
+        code: "internal",
+        message: e.to_string(),
+    });
+    // Text held for its frame goes in before the run's end.
+    if let Some(rest) = pacer.take(Instant::now()) {
+        writer.send(rest).await;
+    }
     if let Err(e) = writer.close().await {
         tracing::error!(error = %e, run_id = %plan.run, "storing run events failed");
     }
@@ -88,7 +133,9 @@ const MAX_STEPS: usize = 8;
 async fn drive(
     engine: &Engine,
     plan: &RunPlan,
+    send: &mut SendStored,
     writer: &EventWriter,
+    pacer: &mut DeltaPacer,
     progress: &mut Progress,
     started: Instant,
 ) -> Result<Outcome, ChatError> {
@@ -99,24 +146,32 @@ async fn drive(
     renew.tick().await;
 
     for _step in 0..MAX_STEPS {
-        let mut stream = tokio::select! {
-            opened = open_stream(engine, plan, &request, progress) => match opened? {
-                Ok(s) => s,
-                Err(e) => return Ok(failed(&progress.model_used, e)),
-            },
+        let opened = tokio::select! {
+            opened = open_stream(engine, plan, &request, progress) => opened?,
             _ = cancel.recv() => return Ok(Outcome::Cancelled),
+        };
+        if !send.wait().await {
+            return Ok(Outcome::Cancelled); // not stored: `execute` ends the run unseen
+        }
+        let mut stream = match opened {
+            Ok(s) => s,
+            Err(e) => return Ok(failed(&progress.model_used, e)),
         };
         let mut step_text = String::new();
         let mut calls = Vec::new();
         loop {
+            // Far enough that the branch's guard, not its timer, keeps it off.
+            let held = pacer.deadline();
+            let due = held.unwrap_or_else(|| Instant::now() + lease);
             tokio::select! {
                 item = stream.next() => match item {
                     Some(Ok(StreamEvent::Delta(text))) => {
                         progress.ttft.get_or_insert_with(|| started.elapsed());
                         progress.text.push_str(&text);
                         step_text.push_str(&text);
-                        writer.send(json!({"type": "message.delta", "runId": plan.run,
-                            "messageId": plan.assistant_message, "text": text})).await;
+                        if let Some(delta) = pacer.push(&text, Instant::now()) {
+                            writer.send(delta).await;
+                        }
                     }
                     Some(Ok(StreamEvent::Usage { input_tokens, output_tokens })) => {
                         progress.input_tokens += input_tokens;
@@ -126,6 +181,11 @@ async fn drive(
                     Some(Ok(StreamEvent::Done { .. })) | None => break,
                     Some(Err(e)) => return Ok(failed(&progress.model_used, e)),
                 },
+                _ = tokio::time::sleep_until(due.into()), if held.is_some() => {
+                    if let Some(delta) = pacer.take(Instant::now()) {
+                        writer.send(delta).await;
+                    }
+                }
                 _ = cancel.recv() => return Ok(Outcome::Cancelled),
                 _ = renew.tick() => {
                     let mut db = engine.0.store.tenant(plan.tenant).await?;
@@ -139,6 +199,10 @@ async fn drive(
         }
         if calls.is_empty() {
             return Ok(Outcome::Completed);
+        }
+        // The step's text goes in before its tool calls.
+        if let Some(rest) = pacer.take(Instant::now()) {
+            writer.send(rest).await;
         }
         request.messages.push(ChatMessage::Assistant {
             content: step_text,

@@ -164,6 +164,39 @@ pub struct Message {
     pub sibling_index: i64,
 }
 
+impl Message {
+    /// A user's message as [`crate::send::store`] writes it, before it is read back.
+    pub fn user(
+        id: Uuid,
+        conversation: Uuid,
+        parent: Option<Uuid>,
+        content: &str,
+        attachments: serde_json::Value,
+    ) -> Self {
+        Message {
+            id,
+            conversation_id: conversation,
+            parent_id: parent,
+            role: "user".into(),
+            content: content.into(),
+            status: "complete".into(),
+            model: None,
+            tool_calls: None,
+            tool_call_id: None,
+            input_tokens: None,
+            output_tokens: None,
+            ttft_ms: None,
+            duration_ms: None,
+            cost: None,
+            error_code: None,
+            created_at: Utc::now(),
+            attachments,
+            siblings: 1,
+            sibling_index: 1,
+        }
+    }
+}
+
 /// A message's own columns (without its sibling counts).
 pub(crate) const BRANCH_COLUMNS: &str = "m.id, m.conversation_id, m.parent_id, m.role, m.content, m.status, m.model, \
      m.tool_calls, m.tool_call_id, m.input_tokens, m.output_tokens, m.ttft_ms, m.duration_ms, m.cost, \

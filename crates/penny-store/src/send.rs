@@ -31,6 +31,8 @@ pub struct Target {
     pub tenant_prompt: Option<String>,
     /// The model name that was looked for (`None`: the default).
     pub wanted: Option<String>,
+    /// A run is already going on in the conversation (a send now would be refused).
+    pub busy: bool,
 }
 
 /// The caller's conversation `id` and the model for it; another user's conversation is
@@ -52,7 +54,9 @@ pub async fn target(
                 m.is_default AS m_is_default, m.fallback AS m_fallback, \
                 m.created_at AS m_created_at, m.updated_at AS m_updated_at, \
                 g.roles AS grant_roles, \
-                p.max_tokens_per_message AS cap, p.system_prompt AS tenant_prompt \
+                p.max_tokens_per_message AS cap, p.system_prompt AS tenant_prompt, \
+                EXISTS (SELECT 1 FROM runs r WHERE r.conversation_id = c.id \
+                        AND r.status = 'running') AS busy \
          FROM conversations c \
          LEFT JOIN LATERAL ( \
              SELECT * FROM models \
@@ -96,6 +100,7 @@ pub async fn target(
         grant: row.try_get("grant_roles")?,
         max_tokens_cap: row.try_get("cap")?,
         tenant_prompt: row.try_get("tenant_prompt")?,
+        busy: row.try_get("busy")?,
     })
 }
 
@@ -169,11 +174,40 @@ pub async fn store(conn: &mut PgConnection, s: NewSend<'_>) -> Result<i64, Store
     .bind(s.started)
     .fetch_optional(conn)
     .await
-    .map_err(|e| StoreError::unique(e, "a running generation in this conversation"))?;
-    seq.ok_or_else(|| StoreError::Invalid {
+    .map_err(|e| StoreError::unique(e, RUNNING))?;
+    seq.ok_or_else(foreign_parent)
+}
+
+const RUNNING: &str = "a running generation in this conversation";
+
+/// The error of a send to a conversation where a run is going on.
+pub fn busy() -> StoreError {
+    StoreError::Conflict(RUNNING)
+}
+
+fn foreign_parent() -> StoreError {
+    StoreError::Invalid {
         field: "parentId",
         message: "is not a message of this conversation".into(),
-    })
+    }
+}
+
+/// The branch a new message continues: from the root to `parent`, as [`context`] reads it
+/// (empty for a new first message). A parent that is not a message of the conversation is
+/// refused as [`store`] refuses it.
+pub async fn branch_to(
+    conn: &mut PgConnection,
+    conversation: Uuid,
+    parent: Option<Uuid>,
+) -> Result<Vec<Message>, StoreError> {
+    let Some(parent) = parent else {
+        return Ok(Vec::new());
+    };
+    let branch = context(conn, conversation, parent).await?;
+    if branch.is_empty() {
+        return Err(foreign_parent());
+    }
+    Ok(branch)
 }
 
 /// What a run answers: the branch from the root to `leaf`, root first, with only what the

@@ -85,6 +85,8 @@ pub struct Config {
     pub anthropic: Option<ProviderShortcut>,
     /// How long a run's lease lasts; a run of a dead instance is failed after it.
     pub run_lease: Duration,
+    /// Deltas of a run closer together than this are sent as one event (0: each alone).
+    pub delta_frame: Duration,
     /// How often the scheduler deletes objects whose rows are gone.
     pub object_sweep_every: Duration,
     pub access_ttl_secs: i64,
@@ -343,6 +345,11 @@ impl Config {
                 src.parse("RUN_LEASE_SECS", 15, "a number of seconds")?
                     .max(1),
             ),
+            delta_frame: Duration::from_millis(src.parse(
+                "DELTA_FRAME_MS",
+                16,
+                "a number of milliseconds",
+            )?),
             object_sweep_every: Duration::from_secs(
                 src.parse("OBJECT_SWEEP_SECS", 60, "a number of seconds")?
                     .max(1),

@@ -123,6 +123,7 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
         };
     let engine_settings = EngineSettings {
         lease: cfg.run_lease,
+        delta_frame: cfg.delta_frame,
         ..EngineSettings::default()
     };
     let (shutdown, signal) = watch::channel(false);

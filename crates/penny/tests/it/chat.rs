@@ -243,6 +243,79 @@ async fn cancel_stops_the_run_and_keeps_the_partial_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deltas_faster_than_a_frame_are_sent_together_and_none_is_lost() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let events = chat
+        .send_sse(&conv, json!({"content": "quick [[tokens=60 delay_ms=1]]"}))
+        .await
+        .until(&["run.completed"])
+        .await;
+    let deltas = events.iter().filter(|e| e.event == "message.delta").count();
+    // 60 tokens 1 ms apart span about 4 frames of 16 ms: far fewer events than tokens.
+    assert!(deltas < 30, "{deltas} delta events for 60 tokens");
+    assert_eq!(tokens_in(&streamed(&events)), 60);
+    let branch = chat.settled(&conv).await;
+    assert_eq!(branch[1]["content"], streamed(&events).as_str());
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_send_asks_no_model_and_stores_nothing() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let other = chat.conversation(&chat.root).await;
+    let elsewhere = chat
+        .send(&other, json!({"content": "hi [[tokens=2]]"}))
+        .await;
+    chat.settled(&other).await;
+    let asked = chat.fake.requests();
+    let path = format!("/api/v1/chat/{conv}/messages");
+    for parent in [
+        elsewhere["messageId"].as_str().unwrap(), // another conversation's
+        "00000000-0000-0000-0000-000000000000",
+    ] {
+        let res = chat
+            .app
+            .post(
+                &chat.root,
+                &path,
+                json!({"content": "x", "parentId": parent}),
+            )
+            .await;
+        let body = assert_problem(res, 422, "validation_failed").await;
+        assert_eq!(body["errors"][0]["field"], "parentId", "{parent}");
+    }
+    let running = chat
+        .send(&conv, json!({"content": "long [[tokens=200 delay_ms=20]]"}))
+        .await;
+    // Its first delta: the run has asked the model.
+    let mut sse = chat.events(&conv, 0).await;
+    while sse.next().await.unwrap().event != "message.delta" {}
+    drop(sse);
+    let busy = chat
+        .app
+        .post(&chat.root, &path, json!({"content": "and now?"}))
+        .await;
+    assert_problem(busy, 409, "conflict").await;
+    assert_eq!(
+        chat.fake.requests() - asked,
+        1,
+        "a refused send called the model"
+    );
+    let run = running["runId"].as_str().unwrap();
+    let res = chat
+        .app
+        .post(&chat.root, &format!("/api/v1/runs/{run}/cancel"), json!({}))
+        .await;
+    assert_eq!(res.status(), 202);
+    assert_eq!(chat.settled(&conv).await.len(), 2);
+    let sql = "SELECT 1 FROM runs WHERE conversation_id = $1::uuid";
+    assert_eq!(chat.app.db.count(sql, Some(&conv)).await, 1);
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_errors_before_the_first_token_are_retried() {
     let chat = Chat::start().await;
     let conv = chat.conversation(&chat.root).await;
