@@ -101,31 +101,10 @@ mod tests {
     use super::*;
 
     fn msg(role: &str, content: &str) -> Message {
-        Message {
-            id: uuid::Uuid::new_v4(),
-            conversation_id: uuid::Uuid::nil(),
-            parent_id: None,
-            role: role.into(),
-            content: content.into(),
-            status: "complete".into(),
-            model: None,
-            tool_calls: None,
-            tool_call_id: None,
-            input_tokens: None,
-            output_tokens: None,
-            ttft_ms: None,
-            duration_ms: None,
-            cost: None,
-            error_code: None,
-            created_at: chrono_now(),
-            attachments: serde_json::json!([]),
-            siblings: 1,
-            sibling_index: 1,
-        }
-    }
-
-    fn chrono_now() -> chrono::DateTime<chrono::Utc> {
-        chrono::Utc::now()
+        let id = uuid::Uuid::new_v4();
+        let mut m = Message::user(id, uuid::Uuid::nil(), None, content, serde_json::json!([]));
+        m.role = role.into();
+        m
     }
 
     #[test]
