@@ -22,8 +22,11 @@ pub struct Conversation {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
-    "id, user_id, title, model, system_prompt, archived, current_leaf, last_seq, created_at, updated_at";
+/// `last_seq` is the conversation's event counter (`conversation_seqs`; 0 until its first
+/// event, and in what an insert returns, since the counter row is made after it).
+const COLUMNS: &str = "id, user_id, title, model, system_prompt, archived, current_leaf, \
+    coalesce((SELECT s.last_seq FROM conversation_seqs s \
+              WHERE s.conversation_id = conversations.id), 0) AS last_seq, created_at, updated_at";
 
 pub async fn create(
     conn: &mut PgConnection,

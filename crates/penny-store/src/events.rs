@@ -1,5 +1,5 @@
-//! The conversation event log. Seqs are allocated by bumping `conversations.last_seq` in
-//! the same transaction that stores the events, so they are strictly increasing per
+//! The conversation event log. Seqs are allocated by bumping the conversation's counter
+//! (`conversation_seqs.last_seq`, a narrow row of its own) in the same transaction that stores the events, so they are strictly increasing per
 //! conversation whoever writes them, and an event is durable before anyone is told of it.
 
 use serde_json::Value;
@@ -34,7 +34,7 @@ pub async fn append(
 /// call commits on its own, in one round trip: the shared event writer's batches); the
 /// call scopes the transaction to `tenant` either way.
 ///
-/// `penny_append_events` (migration 0014) bumps each conversation's `last_seq` by its
+/// `penny_append_events` (migrations 0014, 0015) bumps each conversation's counter by its
 /// number of events, one primary-key update each (which locks its row until the commit,
 /// so seqs are allocated in commit order per conversation), and inserts the events
 /// numbered from the old value, with `seq` written into each stored event.

@@ -143,10 +143,14 @@ pub async fn store(conn: &mut PgConnection, s: NewSend<'_>) -> Result<i64, Store
              SELECT $5, $1, $2, u.id, 'assistant', '', 'streaming', $9 FROM u \
              RETURNING id), \
          c AS ( \
-             UPDATE conversations SET current_leaf = a.id, last_seq = last_seq + 1, updated_at = now(), \
+             UPDATE conversations SET current_leaf = a.id, updated_at = now(), \
                  title = CASE WHEN current_leaf IS NULL AND title = 'New conversation' \
                               THEN $10 ELSE title END \
              FROM a WHERE conversations.id = $2 \
+             RETURNING conversations.id), \
+         s AS ( \
+             UPDATE conversation_seqs SET last_seq = last_seq + 1 \
+             FROM c WHERE conversation_seqs.conversation_id = c.id \
              RETURNING last_seq), \
          r AS ( \
              INSERT INTO runs (id, tenant_id, conversation_id, user_message_id, assistant_message_id, \
@@ -155,7 +159,7 @@ pub async fn store(conn: &mut PgConnection, s: NewSend<'_>) -> Result<i64, Store
              RETURNING id), \
          e AS ( \
              INSERT INTO conversation_events (tenant_id, conversation_id, seq, event) \
-             SELECT $1, $2, c.last_seq, $13::jsonb || jsonb_build_object('seq', c.last_seq) FROM c, r \
+             SELECT $1, $2, s.last_seq, $13::jsonb || jsonb_build_object('seq', s.last_seq) FROM s, r \
              RETURNING seq) \
          SELECT seq FROM e",
     )
