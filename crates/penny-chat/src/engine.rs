@@ -32,6 +32,8 @@ pub struct EngineSettings {
     /// Deltas of a run that come faster than this are sent together, one event per frame
     /// (see [`crate::pacer`]); zero sends each as it comes.
     pub delta_frame: Duration,
+    /// Event writer tasks (see [`crate::writer`]): each stores one batch at a time.
+    pub event_writers: usize,
 }
 
 impl Default for EngineSettings {
@@ -42,6 +44,7 @@ impl Default for EngineSettings {
             backoff: Duration::from_millis(200),
             idle_timeout: Duration::from_secs(60),
             delta_frame: Duration::from_millis(16),
+            event_writers: 2,
         }
     }
 }
@@ -169,7 +172,7 @@ impl Engine {
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         Engine(Arc::new(Inner {
-            log: crate::writer::EventLog::spawn(store.clone(), bus.clone()),
+            log: crate::writer::EventLog::spawn(store.clone(), bus.clone(), settings.event_writers),
             shutdown,
             tools,
             client: penny_models::Client::new(settings.idle_timeout),

@@ -87,6 +87,8 @@ pub struct Config {
     pub run_lease: Duration,
     /// Deltas of a run closer together than this are sent as one event (0: each alone).
     pub delta_frame: Duration,
+    /// Event writer tasks of this process (each stores one batch of events at a time).
+    pub event_writers: usize,
     /// How often the scheduler deletes objects whose rows are gone.
     pub object_sweep_every: Duration,
     pub access_ttl_secs: i64,
@@ -350,6 +352,9 @@ impl Config {
                 16,
                 "a number of milliseconds",
             )?),
+            event_writers: src
+                .parse("EVENT_WRITERS", 2, "a number of writer tasks")?
+                .max(1),
             object_sweep_every: Duration::from_secs(
                 src.parse("OBJECT_SWEEP_SECS", 60, "a number of seconds")?
                     .max(1),
@@ -537,6 +542,19 @@ mod tests {
             load(&[("TRUST_PROXY", "maybe")]).unwrap_err().var,
             "TRUST_PROXY"
         );
+        for var in ["DELTA_FRAME_MS", "EVENT_WRITERS"] {
+            assert_eq!(load(&[(var, "-1")]).unwrap_err().var, var);
+        }
+    }
+
+    #[test]
+    fn streaming_settings_default_and_read() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.delta_frame, Duration::from_millis(16));
+        assert_eq!(c.event_writers, 2);
+        let c = load(&[("DELTA_FRAME_MS", "0"), ("EVENT_WRITERS", "0")]).unwrap();
+        assert_eq!(c.delta_frame, Duration::ZERO);
+        assert_eq!(c.event_writers, 1, "at least one writer");
     }
 
     #[test]
