@@ -80,9 +80,12 @@ impl SendStored {
     }
 
     /// Waits for the send's commit; false when it failed (nothing of the run exists).
+    /// Cancel-safe: the gate stays until it has answered, so a wait dropped in a
+    /// `select!` loses nothing.
     async fn wait(&mut self) -> bool {
-        if let Some(gate) = self.gate.take() {
+        if let Some(gate) = self.gate.as_mut() {
             self.stored = gate.await.is_ok();
+            self.gate = None;
         }
         self.stored
     }
@@ -146,8 +149,11 @@ async fn drive(
     renew.tick().await;
 
     for _step in 0..MAX_STEPS {
+        // A send that fails to store drops the model's request at once; one that is stored
+        // leaves this branch off (and answers at once on later steps).
         let opened = tokio::select! {
             opened = open_stream(engine, plan, &request, progress) => opened?,
+            false = send.wait() => return Ok(Outcome::Cancelled),
             _ = cancel.recv() => return Ok(Outcome::Cancelled),
         };
         if !send.wait().await {
@@ -426,4 +432,30 @@ async fn finish(
     db.commit().await?;
     engine.publish_all(plan.conversation, &stored).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_wait_dropped_before_the_answer_keeps_the_gate() {
+        let (stored, gate) = oneshot::channel();
+        let mut send = SendStored::new(gate);
+        // As `select!` drops the branch that lost the race.
+        let early = tokio::time::timeout(Duration::from_millis(5), send.wait()).await;
+        assert!(early.is_err());
+        stored.send(()).unwrap();
+        assert!(send.wait().await);
+        assert!(send.wait().await, "the answer is remembered");
+    }
+
+    #[tokio::test]
+    async fn a_send_that_was_not_stored_says_so() {
+        let (stored, gate) = oneshot::channel::<()>();
+        let mut send = SendStored::new(gate);
+        drop(stored);
+        assert!(!send.wait().await);
+        assert!(!send.wait().await);
+    }
 }
