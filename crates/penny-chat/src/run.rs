@@ -118,9 +118,7 @@ pub async fn execute(engine: Engine, plan: RunPlan, mut send: SendStored) {
         message: e.to_string(),
     });
     // Text held for its frame goes in before the run's end.
-    if let Some(rest) = pacer.take(Instant::now()) {
-        writer.send(rest).await;
-    }
+    send_held(&mut pacer, &writer).await;
     if let Err(e) = writer.close().await {
         tracing::error!(error = %e, run_id = %plan.run, "storing run events failed");
     }
@@ -188,9 +186,7 @@ async fn drive(
                     Some(Err(e)) => return Ok(failed(&progress.model_used, e)),
                 },
                 _ = tokio::time::sleep_until(due.into()), if held.is_some() => {
-                    if let Some(delta) = pacer.take(Instant::now()) {
-                        writer.send(delta).await;
-                    }
+                    send_held(pacer, writer).await;
                 }
                 _ = cancel.recv() => return Ok(Outcome::Cancelled),
                 _ = renew.tick() => {
@@ -207,9 +203,7 @@ async fn drive(
             return Ok(Outcome::Completed);
         }
         // The step's text goes in before its tool calls.
-        if let Some(rest) = pacer.take(Instant::now()) {
-            writer.send(rest).await;
-        }
+        send_held(pacer, writer).await;
         request.messages.push(ChatMessage::Assistant {
             content: step_text,
             tool_calls: calls.clone(),
@@ -243,6 +237,13 @@ async fn drive(
         code: "tool_step_limit",
         message: format!("the model kept calling tools after {MAX_STEPS} turns"),
     })
+}
+
+/// Sends the text `pacer` holds, if any: at its frame's end, or before another event.
+async fn send_held(pacer: &mut DeltaPacer, writer: &EventWriter) {
+    if let Some(delta) = pacer.take(Instant::now()) {
+        writer.send(delta).await;
+    }
 }
 
 /// Announces and runs one call: the `tool.call` event and its job are stored together; a

@@ -196,9 +196,9 @@ fn foreign_parent() -> StoreError {
     }
 }
 
-/// The branch a new message continues: from the root to `parent`, as [`context`] reads it
-/// (empty for a new first message). A parent that is not a message of the conversation is
-/// refused as [`store`] refuses it.
+/// The branch a new message continues: from the root to `parent`, with only what the
+/// model is shown (empty for a new first message). A parent that is not a message of the
+/// conversation is refused as [`store`] refuses it.
 pub async fn branch_to(
     conn: &mut PgConnection,
     conversation: Uuid,
@@ -216,7 +216,7 @@ pub async fn branch_to(
 
 /// What a run answers: the branch from the root to `leaf`, root first, with only what the
 /// model is shown (sibling counts are not computed: the model sees one branch).
-pub async fn context(
+async fn context(
     conn: &mut PgConnection,
     conversation: Uuid,
     leaf: Uuid,
