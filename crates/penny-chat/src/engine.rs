@@ -128,7 +128,7 @@ const MAX_ATTACHMENTS: usize = 20;
 /// The caller's own uploads `ids`, as the snapshot kept on the message:
 /// `[{id, filename, mime, size}]` in the order given.
 async fn attachments(
-    tx: &mut penny_store::TenantTx,
+    store: &Store,
     who: Caller,
     ids: &[Uuid],
 ) -> Result<serde_json::Value, ChatError> {
@@ -142,7 +142,9 @@ async fn attachments(
     if ids.is_empty() {
         return Ok(serde_json::Value::Array(Vec::new()));
     }
-    let found = files::find(tx, ids).await?;
+    let mut tx = store.tenant(who.tenant).await?;
+    let found = files::find(&mut tx, ids).await?;
+    tx.commit().await?;
     ids.iter()
         .map(|id| {
             match found
@@ -224,10 +226,16 @@ impl Engine {
                 message: format!("at most {MAX_ATTACHMENTS} files"),
             });
         }
-        // Read before the send's transaction, so it holds one connection at a time.
+        let store = &self.0.store;
         let tools = self.0.tools.offer(&who, &req.tools_allowed).await;
-        let mut tx = self.0.store.tenant(who.tenant).await?;
-        let target = send::target(&mut tx, who.user, conversation, req.model.as_deref()).await?;
+        let target = send::target(
+            store,
+            who.tenant,
+            who.user,
+            conversation,
+            req.model.as_deref(),
+        )
+        .await?;
         let Some(model) = target.model else {
             return Err(target
                 .wanted
@@ -240,15 +248,15 @@ impl Engine {
         if target.busy {
             return Err(send::busy().into());
         }
-        let attachments = attachments(&mut tx, who, &req.attachments).await?;
+        let attachments = attachments(store, who, &req.attachments).await?;
         let parent = match req.parent {
             Parent::CurrentLeaf => target.current_leaf,
             Parent::Root => None,
             Parent::Message(id) => Some(id),
         };
         let (user_msg, assistant_msg, run) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        // The run's context, read here so the run starts without a transaction of its own.
-        let mut branch = send::branch_to(&mut tx, conversation, parent).await?;
+        // The run's context, read here so the run starts without reading anything.
+        let mut branch = send::branch_to(store, who.tenant, conversation, parent).await?;
         branch.push(Message::user(
             user_msg,
             conversation,
@@ -281,7 +289,7 @@ impl Engine {
             "userMessageId": user_msg, "parentId": parent, "model": model.name});
         let first_title: String = content.chars().take(60).collect();
         let seq = send::store(
-            &mut tx,
+            store,
             NewSend {
                 tenant: who.tenant,
                 conversation,
@@ -299,7 +307,6 @@ impl Engine {
             },
         )
         .await?;
-        tx.commit().await?;
         let mut started = started;
         started["seq"] = seq.into();
         self.publish_all(conversation, std::slice::from_ref(&started))

@@ -481,6 +481,24 @@ async fn conversations_of_others_are_not_found_on_rest_and_sse() {
     chat.stop().await;
 }
 
+/// Each message of the model's last request as `role: content`, system prompt left out.
+fn context_asked(chat: &Chat) -> Vec<String> {
+    let request = chat.fake.last_request().expect("the model was asked");
+    request["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["role"] != "system")
+        .map(|m| {
+            format!(
+                "{}: {}",
+                m["role"].as_str().unwrap_or_default(),
+                m["content"].as_str().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn editing_a_message_makes_a_branch_that_can_be_switched_and_exported() {
     let chat = Chat::start().await;
@@ -495,6 +513,16 @@ async fn editing_a_message_makes_a_branch_that_can_be_switched_and_exported() {
         .await;
     let original = chat.branch(&conv).await;
     assert_eq!(original.len(), 4);
+    let answer1 = original[1]["content"].as_str().unwrap();
+    assert_eq!(
+        context_asked(&chat),
+        [
+            "user: first [[tokens=2]]".to_string(),
+            format!("assistant: {answer1}"),
+            "user: second [[tokens=2]]".to_string()
+        ],
+        "a follow-up is answered with its branch, root first"
+    );
     let a1 = original[1]["id"].as_str().unwrap();
     let q2 = original[2]["id"].as_str().unwrap().to_string();
     let edit = json!({"content": "second, edited [[tokens=2]]", "parentId": a1});
@@ -502,6 +530,15 @@ async fn editing_a_message_makes_a_branch_that_can_be_switched_and_exported() {
         .await
         .until(&["run.completed"])
         .await;
+    assert_eq!(
+        context_asked(&chat),
+        [
+            "user: first [[tokens=2]]".to_string(),
+            format!("assistant: {answer1}"),
+            "user: second, edited [[tokens=2]]".to_string()
+        ],
+        "an edit is answered with its own branch, not its sibling's"
+    );
     let edited = chat.branch(&conv).await;
     assert_eq!(edited.len(), 4);
     assert_eq!(edited[2]["content"], "second, edited [[tokens=2]]");
