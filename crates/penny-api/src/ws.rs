@@ -72,6 +72,10 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Largest frame and message a client may send.
 const MAX_MESSAGE: usize = 256 * 1024;
+/// The socket's read buffer, grown for a larger frame as it comes. Client frames are
+/// small and rare; tungstenite's default (128 KiB) costs that much memory per socket, and
+/// zeroes it on every read.
+const READ_BUFFER: usize = 8 * 1024;
 /// Longest `id` a client frame may carry (characters).
 pub(crate) const MAX_REQUEST_ID: usize = 64;
 
@@ -109,6 +113,7 @@ async fn upgrade(
     );
     ws.max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| session(socket, state, conversation).instrument(span))
 }
 

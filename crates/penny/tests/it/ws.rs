@@ -483,3 +483,19 @@ async fn ws_frames_without_an_id_are_answered_without_request_id() {
     assert_eq!(next(&mut ws).await["requestId"], "x".repeat(64));
     chat.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ws_frame_many_times_the_read_buffer_arrives_whole() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let mut ws = chat.authed(&chat.root, &conv).await;
+    // Eleven times the socket's 8 KiB read buffer, within the 100 000 characters allowed.
+    let content = format!("{} [[tokens=2]]", "word ".repeat(18_000).trim_end());
+    send(&mut ws, json!({"type": "send", "content": content})).await;
+    let frames = until(&mut ws, &["run.completed", "run.failed"]).await;
+    assert!(frames.iter().any(|f| f["type"] == "accepted"), "{frames:?}");
+    assert_eq!(frames.last().unwrap()["type"], "run.completed");
+    let branch = chat.settled(&conv).await;
+    assert_eq!(branch[0]["content"], content.as_str());
+    chat.stop().await;
+}
