@@ -37,6 +37,14 @@ pub struct Lagged(pub u64);
 pub trait Bus: Send + Sync + 'static {
     /// Delivers `payload` to every current subscriber of `topic`, on every instance.
     async fn publish(&self, topic: &str, payload: Bytes) -> Result<(), BusError>;
+    /// Publishes `(topic, payload)` pairs in order, as one write where the bus can (one
+    /// round trip to Redis instead of one per message).
+    async fn publish_many(&self, messages: Vec<(String, Bytes)>) -> Result<(), BusError> {
+        for (topic, payload) in messages {
+            self.publish(&topic, payload).await?;
+        }
+        Ok(())
+    }
     /// Subscribes to `topic`: every message published after this returns is delivered.
     async fn subscribe(&self, topic: &str) -> Result<Subscription, BusError>;
     /// Whether the bus can deliver right now (for readiness checks).

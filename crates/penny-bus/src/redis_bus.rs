@@ -51,17 +51,25 @@ impl RedisBus {
     /// `ConnectionManager` reconnects, commands wait for it, and a publisher must not.
     async fn command(&self, cmd: &redis::Cmd, what: &str) -> Result<(), BusError> {
         let mut conn = self.publisher.clone();
-        match tokio::time::timeout(RESPONSE_TIMEOUT, cmd.query_async::<()>(&mut conn)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(BusError::Unavailable(format!("{what}: {e}"))),
-            Err(_) => Err(BusError::Unavailable(format!(
-                "{what}: no answer from Redis within {RESPONSE_TIMEOUT:?}"
-            ))),
-        }
+        answered(cmd.query_async::<()>(&mut conn), what).await
     }
 
     fn channel(&self, topic: &str) -> String {
         format!("{}:bus:{topic}", self.prefix)
+    }
+}
+
+/// Waits for a command's (or pipeline's) reply within `RESPONSE_TIMEOUT`.
+async fn answered(
+    reply: impl std::future::Future<Output = redis::RedisResult<()>>,
+    what: &str,
+) -> Result<(), BusError> {
+    match tokio::time::timeout(RESPONSE_TIMEOUT, reply).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(BusError::Unavailable(format!("{what}: {e}"))),
+        Err(_) => Err(BusError::Unavailable(format!(
+            "{what}: no answer from Redis within {RESPONSE_TIMEOUT:?}"
+        ))),
     }
 }
 
@@ -84,6 +92,23 @@ impl Bus for RedisBus {
         let mut cmd = redis::cmd("PUBLISH");
         cmd.arg(self.channel(topic)).arg(payload.as_ref());
         self.command(&cmd, "publishing to Redis").await
+    }
+
+    /// One pipeline: the PUBLISH commands go out in order in one write, and Redis runs
+    /// them in that order.
+    async fn publish_many(&self, messages: Vec<(String, Bytes)>) -> Result<(), BusError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (topic, payload) in &messages {
+            pipe.cmd("PUBLISH")
+                .arg(self.channel(topic))
+                .arg(payload.as_ref())
+                .ignore();
+        }
+        let mut conn = self.publisher.clone();
+        answered(pipe.query_async::<()>(&mut conn), "publishing to Redis").await
     }
 
     async fn subscribe(&self, topic: &str) -> Result<Subscription, BusError> {

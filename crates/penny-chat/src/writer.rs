@@ -267,15 +267,18 @@ impl Shard {
         };
         match together.await {
             Ok(stored) => {
+                // Every conversation's events in one publish (one round trip to Redis).
+                let mut out = Vec::new();
                 for (conversation, result) in stored {
                     match result {
-                        Some(events) => publish(&*self.bus, conversation, &events).await,
+                        Some(events) => out.extend(messages(conversation, &events)),
                         None => {
                             self.failed
                                 .insert(conversation, "the conversation no longer exists".into());
                         }
                     }
                 }
+                publish_messages(&*self.bus, out).await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, %tenant, "storing a batch of events failed; storing per conversation");
@@ -336,12 +339,26 @@ async fn enqueue(mut db: TenantTx, job: NewJob) -> Result<JobId, ChatError> {
 /// Publishes stored events in order; a bus failure only delays live delivery (clients
 /// resume from the log), so it is logged, not returned.
 pub(crate) async fn publish(bus: &dyn Bus, conversation: Uuid, events: &[Value]) {
+    publish_messages(bus, messages(conversation, events).collect()).await;
+}
+
+/// The bus messages of `conversation`'s `events`, in order.
+fn messages(
+    conversation: Uuid,
+    events: &[Value],
+) -> impl Iterator<Item = (String, bytes::Bytes)> + '_ {
     let topic = crate::conversation_topic(conversation);
-    for e in events {
+    events.iter().map(move |e| {
         let bytes = bytes::Bytes::from(serde_json::to_vec(e).unwrap_or_default());
-        if let Err(err) = bus.publish(&topic, bytes).await {
-            tracing::warn!(error = %err, %conversation, "publishing a conversation event failed");
-        }
+        (topic.clone(), bytes)
+    })
+}
+
+/// Publishes `messages` at once ([`Bus::publish_many`]), logging a failure.
+async fn publish_messages(bus: &dyn Bus, messages: Vec<(String, bytes::Bytes)>) {
+    let count = messages.len();
+    if let Err(err) = bus.publish_many(messages).await {
+        tracing::warn!(error = %err, count, "publishing conversation events failed");
     }
 }
 

@@ -78,6 +78,23 @@ async fn subscribers_on_one_instance_receive_everything_published_on_another_in_
 }
 
 #[tokio::test]
+async fn a_batch_published_at_once_arrives_in_order_on_each_topic() {
+    let (a, b) = two_instances(&prefix()).await;
+    let mut one = b.subscribe("conv-1").await.unwrap();
+    let mut two = b.subscribe("conv-2").await.unwrap();
+    let batch: Vec<(String, Bytes)> = (0..300)
+        .map(|i| (format!("conv-{}", 1 + i % 2), Bytes::from(format!("{i}"))))
+        .collect();
+    a.publish_many(batch).await.unwrap();
+    a.publish_many(Vec::new()).await.unwrap();
+    for i in (0..300).step_by(2) {
+        assert_eq!(next_text(&mut one).await, i.to_string());
+        assert_eq!(next_text(&mut two).await, (i + 1).to_string());
+    }
+    assert!(stays_silent(&mut one, Duration::from_millis(100)).await);
+}
+
+#[tokio::test]
 async fn a_publish_right_after_subscribe_is_never_lost() {
     let (a, b) = two_instances(&prefix()).await;
     for i in 0..100 {
