@@ -1,8 +1,8 @@
 //! Runs whose instance died: their lease expires, and a surviving instance (scheduler
 //! role) marks them failed, keeping the text streamed so far, and tells subscribers.
 
-use penny_store::conversations::{self, Finish};
-use penny_store::{analytics, events, runs};
+use penny_store::conversations::Finish;
+use penny_store::{events, runs};
 use serde_json::json;
 
 use crate::engine::Engine;
@@ -18,30 +18,31 @@ impl Engine {
             let Some(run) = runs::get(&mut db, run_id).await? else {
                 continue;
             };
-            if !runs::finish(&mut db, run_id, "failed").await? {
-                continue;
-            }
             let text =
                 events::streamed_text(&mut db, run.conversation_id, run.assistant_message_id)
                     .await?;
+            db.commit().await?;
             let message = "the instance running this generation stopped; the answer is incomplete";
-            conversations::finish_message(
-                &mut db,
-                run.assistant_message_id,
-                Finish {
+            let event = json!({"type": "run.failed", "runId": run_id, "messageId": run.assistant_message_id,
+                "code": "instance_lost", "message": message});
+            let end = runs::End {
+                conversation: run.conversation_id,
+                run: run_id,
+                status: "failed",
+                message: run.assistant_message_id,
+                finish: Finish {
                     content: &text,
                     status: "failed",
                     error_code: Some("instance_lost"),
                     ..Default::default()
                 },
-            )
-            .await?;
-            let event = json!({"type": "run.failed", "runId": run_id, "messageId": run.assistant_message_id,
-                "code": "instance_lost", "message": message});
-            let stored = events::append(&mut db, tenant, run.conversation_id, vec![event]).await?;
-            analytics::record_run(&mut db, run_id).await?;
-            db.commit().await?;
-            self.publish_all(run.conversation_id, &stored).await;
+                event: &event,
+            };
+            // None: the run ended after all, or its conversation is gone.
+            let Some(stored) = runs::end(&self.0.store, tenant, end).await? else {
+                continue;
+            };
+            self.publish_all(run.conversation_id, &[stored]).await;
             tracing::warn!(%run_id, "run lease expired; marked failed");
             reaped += 1;
         }

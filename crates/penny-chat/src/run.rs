@@ -10,7 +10,7 @@ use penny_models::{
 };
 use penny_store::conversations::{self, Finish};
 use penny_store::models::{self, Model};
-use penny_store::{analytics, events, policies, runs, TenantId};
+use penny_store::{policies, runs, TenantId};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -405,33 +405,30 @@ async fn finish(
         }
         _ => None,
     };
-    let mut db = engine.0.store.tenant(plan.tenant).await?;
-    if !runs::finish(&mut db, plan.run, run_status).await? {
-        return Ok(()); // the reaper got there first
+    let finish = Finish {
+        content: &p.text,
+        status,
+        model: Some(&model.name),
+        input_tokens: Some(p.input_tokens as i64),
+        output_tokens: Some(p.output_tokens as i64),
+        ttft_ms,
+        duration_ms: Some(duration_ms),
+        cost: Some(cost),
+        error_code,
+        tool_calls: (!p.tool_calls.is_empty()).then(|| Value::Array(p.tool_calls.clone())),
+    };
+    let end = runs::End {
+        conversation: plan.conversation,
+        run: plan.run,
+        status: run_status,
+        message: plan.assistant_message,
+        finish,
+        event: &final_event,
+    };
+    // None: the reaper got there first.
+    if let Some(stored) = runs::end(&engine.0.store, plan.tenant, end).await? {
+        engine.publish_all(plan.conversation, &[stored]).await;
     }
-    conversations::finish_message(
-        &mut db,
-        plan.assistant_message,
-        Finish {
-            content: &p.text,
-            status,
-            model: Some(&model.name),
-            input_tokens: Some(p.input_tokens as i64),
-            output_tokens: Some(p.output_tokens as i64),
-            ttft_ms,
-            duration_ms: Some(duration_ms),
-            cost: Some(cost),
-            error_code,
-            tool_calls: (!p.tool_calls.is_empty()).then(|| Value::Array(p.tool_calls.clone())),
-        },
-    )
-    .await?;
-    let stored = events::append(&mut db, plan.tenant, plan.conversation, vec![final_event]).await?;
-    // The day's analytics move with the run's end: both commit, or neither. Last, as the
-    // day's row per model is shared by every run of the tenant.
-    analytics::record_run(&mut db, plan.run).await?;
-    db.commit().await?;
-    engine.publish_all(plan.conversation, &stored).await;
     Ok(())
 }
 

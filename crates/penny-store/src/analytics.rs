@@ -1,8 +1,10 @@
 //! Analytics rollups (migrations 0007 and 0012): what finishing a run or a job adds to the
 //! daily rollup tables, and reports over a range of days read from those tables alone
 //! (never by scanning messages). An ended job is added in the transaction that ends it; a
-//! finished run queues its fact there, and facts are folded into the rollups in batches
-//! (by the scheduler, and by every report before it reads).
+//! finished run queues its fact (a row of `run_facts`) in the call that ends it
+//! ([`crate::runs::end`]), so runs ending together do not wait on each other's rollup
+//! rows, and facts are folded into the rollups in batches (by the scheduler, and by every
+//! report before it reads).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,21 +17,6 @@ use crate::StoreError;
 /// Buckets of a latency histogram (see `penny_latency_bucket` in migration 0007): bucket
 /// 0 is [0, 1 ms), bucket k is [2^((k-1)/3), 2^(k/3)) ms, the last is open-ended.
 pub const BUCKETS: usize = 64;
-
-/// Queues a finished run's fact (its assistant message's model, tokens, cost, TTFT and
-/// error code) for the rollups (migration 0012). Call it in the transaction that finishes
-/// the run, after the message is stored, so the fact and the run commit together. It only
-/// inserts a row of its own: runs finishing together do not wait on each other's rollup
-/// rows, which [`fold_runs`] updates later, in batches.
-pub async fn record_run(conn: &mut PgConnection, run: Uuid) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO run_facts (tenant_id, fact) SELECT f.tenant_id, f FROM penny_run_facts($1) AS f",
-    )
-    .bind(vec![run])
-    .execute(conn)
-    .await?;
-    Ok(())
-}
 
 /// Facts folded by one call of `penny_fold_run_facts`.
 const FOLD_BATCH: i32 = 5000;

@@ -413,7 +413,7 @@ pub async fn latest_leaf(
     .ok_or(StoreError::NotFound)
 }
 
-/// The final state of a generated message.
+/// The final state of a generated message (see [`crate::runs::end`]).
 #[derive(Debug, Default)]
 pub struct Finish<'a> {
     pub content: &'a str,
@@ -426,30 +426,4 @@ pub struct Finish<'a> {
     pub cost: Option<f64>,
     pub error_code: Option<&'a str>,
     pub tool_calls: Option<serde_json::Value>,
-}
-
-pub async fn finish_message(
-    conn: &mut PgConnection,
-    id: Uuid,
-    f: Finish<'_>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE messages SET content = $2, status = $3, model = coalesce($4, model), input_tokens = $5, \
-         output_tokens = $6, ttft_ms = $7, duration_ms = $8, cost = $9, error_code = $10, tool_calls = $11 \
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(f.content)
-    .bind(f.status)
-    .bind(f.model)
-    .bind(f.input_tokens)
-    .bind(f.output_tokens)
-    .bind(f.ttft_ms)
-    .bind(f.duration_ms)
-    .bind(f.cost)
-    .bind(f.error_code)
-    .bind(f.tool_calls)
-    .execute(conn)
-    .await?;
-    Ok(())
 }

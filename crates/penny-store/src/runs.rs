@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
 use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use crate::{StoreError, TenantId};
+use crate::conversations::Finish;
+use crate::{Store, StoreError, TenantId};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct Run {
@@ -85,17 +87,47 @@ pub async fn request_cancel(conn: &mut PgConnection, id: Uuid) -> Result<bool, S
     Ok(n > 0)
 }
 
-/// Marks the run finished; false when it was already finished (by the reaper, say).
-pub async fn finish(conn: &mut PgConnection, id: Uuid, status: &str) -> Result<bool, StoreError> {
-    let n = sqlx::query(
-        "UPDATE runs SET status = $2, finished_at = now() WHERE id = $1 AND status = 'running'",
+/// How a run ended, as [`end`] stores it.
+pub struct End<'a> {
+    pub conversation: Uuid,
+    pub run: Uuid,
+    /// `completed`, `cancelled` or `failed`.
+    pub status: &'a str,
+    /// The run's answer.
+    pub message: Uuid,
+    pub finish: Finish<'a>,
+    /// The run's final event (without `seq`).
+    pub event: &'a Value,
+}
+
+/// Ends a run still running, in one call that commits on its own (`penny_end_run`,
+/// migration 0016): its status, its answer, its final event with the next seq, and its
+/// analytics fact (see [`crate::analytics`]), all or nothing. Returns the stored event;
+/// `None` when the run had already ended (the reaper got there first) or its
+/// conversation is gone.
+pub async fn end(store: &Store, tenant: TenantId, e: End<'_>) -> Result<Option<Value>, StoreError> {
+    let f = e.finish;
+    Ok(sqlx::query_scalar(
+        "SELECT penny_end_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
-    .bind(id)
-    .bind(status)
-    .execute(conn)
-    .await?
-    .rows_affected();
-    Ok(n > 0)
+    .bind(tenant)
+    .bind(e.conversation)
+    .bind(e.run)
+    .bind(e.status)
+    .bind(e.message)
+    .bind(f.content)
+    .bind(f.status)
+    .bind(f.model)
+    .bind(f.input_tokens)
+    .bind(f.output_tokens)
+    .bind(f.ttft_ms)
+    .bind(f.duration_ms)
+    .bind(f.cost)
+    .bind(f.error_code)
+    .bind(f.tool_calls)
+    .bind(e.event)
+    .fetch_one(store.pool())
+    .await?)
 }
 
 /// Runs whose lease expired, in every tenant.

@@ -1,4 +1,5 @@
--- A send in two calls instead of four round trips. A send used to open a transaction
+-- The hot writes of a chat as single calls: a send in two calls instead of four round
+-- trips, and the end of a run in one instead of six. A send used to open a transaction
 -- scoped to the tenant, read its target, write its rows and commit: four round trips
 -- before the run could store its first token. Each call below scopes itself to the tenant
 -- (`set_config(..., true)` lasts until the end of the call's own transaction) and runs as
@@ -120,10 +121,50 @@ BEGIN
   RETURN v_seq;
 END $$;
 
+-- The end of a run, in one call: the run's status (only if it is still running: the
+-- reaper may have ended it), its answer, its final event (with the next seq) and its
+-- analytics facts, committed together. Returns the stored event with its seq; NULL when
+-- the run had already ended or its conversation is gone.
+CREATE FUNCTION penny_end_run(p_tenant uuid, p_conversation uuid, p_run uuid, p_run_status text,
+                              p_message uuid, p_content text, p_status text, p_model text,
+                              p_input_tokens bigint, p_output_tokens bigint, p_ttft_ms integer,
+                              p_duration_ms integer, p_cost double precision, p_error_code text,
+                              p_tool_calls jsonb, p_event jsonb)
+  RETURNS jsonb
+  LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+  v_base bigint;
+BEGIN
+  PERFORM set_config('app.tenant_id', p_tenant::text, true);
+  UPDATE runs SET status = p_run_status, finished_at = now()
+   WHERE id = p_run AND status = 'running';
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  UPDATE messages SET content = p_content, status = p_status, model = coalesce(p_model, model),
+         input_tokens = p_input_tokens, output_tokens = p_output_tokens, ttft_ms = p_ttft_ms,
+         duration_ms = p_duration_ms, cost = p_cost, error_code = p_error_code,
+         tool_calls = p_tool_calls
+   WHERE id = p_message;
+  SELECT base INTO v_base
+    FROM penny_append_events(p_tenant, ARRAY[p_conversation], ARRAY[1::bigint], ARRAY[1],
+                             ARRAY[1::bigint], ARRAY[p_event]);
+  IF v_base IS NULL THEN
+    RETURN NULL;
+  END IF;
+  -- Last, as the day's row per model is shared by every run of the tenant.
+  INSERT INTO run_facts (tenant_id, fact) SELECT f.tenant_id, f FROM penny_run_facts(ARRAY[p_run]) AS f;
+  RETURN p_event || jsonb_build_object('seq', v_base + 1);
+END $$;
+
 GRANT EXECUTE ON FUNCTION penny_send_target(uuid, uuid, uuid, text) TO penny_app;
 GRANT EXECUTE ON FUNCTION penny_send_branch(uuid, uuid, uuid) TO penny_app;
 GRANT EXECUTE ON FUNCTION penny_send_store(uuid, uuid, uuid, uuid, uuid, uuid, text, jsonb, text,
                                            text, text, double precision, jsonb) TO penny_app;
+
+GRANT EXECUTE ON FUNCTION penny_end_run(uuid, uuid, uuid, text, uuid, text, text, text, bigint,
+                                        bigint, integer, integer, double precision, text, jsonb,
+                                        jsonb) TO penny_app;
 
 ALTER FUNCTION penny_append_events(uuid, uuid[], bigint[], integer[], bigint[], jsonb[])
   SET plan_cache_mode = force_generic_plan;
