@@ -152,7 +152,8 @@ BEGIN
   IF v_base IS NULL THEN
     RETURN NULL;
   END IF;
-  -- Last, as the day's row per model is shared by every run of the tenant.
+  -- Last: the fact is read from the run and the answer just stored. A row of its own, so
+  -- runs ending together do not wait on each other; the rollups fold facts in batches.
   INSERT INTO run_facts (tenant_id, fact) SELECT f.tenant_id, f FROM penny_run_facts(ARRAY[p_run]) AS f;
   RETURN p_event || jsonb_build_object('seq', v_base + 1);
 END $$;
