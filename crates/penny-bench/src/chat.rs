@@ -45,6 +45,10 @@ pub struct Options {
     pub ladder: Vec<f64>,
     pub tokens: usize,
     pub delay_ms: u64,
+    /// Exchanges seeded in each paced conversation before its measured message.
+    pub follow_ups: usize,
+    /// Tools each message through penny allows.
+    pub tools: Vec<String>,
     pub fanout: fanout::Options,
 }
 
@@ -164,7 +168,8 @@ async fn streaming(
         let content = content.clone();
         let conversation = conversations[i].clone();
         let auth = auth.clone();
-        async move { Prepared::penny(addr, &auth, &conversation, &content).await }
+        let tools = opts.tools.clone();
+        async move { Prepared::penny(addr, &auth, &conversation, &content, &tools).await }
     })
     .await?;
     check_tokens(&penny, opts)?;
@@ -191,6 +196,20 @@ async fn pace(
     for _ in 0..n {
         conversations.push(create_conversation(conn, auth).await?);
     }
+    if opts.follow_ups > 0 {
+        eprintln!(
+            "bench: {} earlier exchanges in each of {n} conversations…",
+            opts.follow_ups
+        );
+        for conversation in &conversations {
+            for _ in 0..opts.follow_ups {
+                Prepared::penny(addr, auth, conversation, "Earlier [[tokens=8]]", &[])
+                    .await?
+                    .stream()
+                    .await?;
+            }
+        }
+    }
     let content = format!(
         "Benchmark [[tokens={} delay_ms={}]]",
         opts.tokens, opts.delay_ms
@@ -209,7 +228,8 @@ async fn pace(
         let content = content.clone();
         let conversation = conversations[i].clone();
         let auth = auth.clone();
-        async move { Prepared::penny(addr, &auth, &conversation, &content).await }
+        let tools = opts.tools.clone();
+        async move { Prepared::penny(addr, &auth, &conversation, &content, &tools).await }
     })
     .await?;
     let direct_cpu = between.since(&cpu);
@@ -338,13 +358,14 @@ impl Prepared {
         auth: &HeaderValue,
         conversation: &str,
         content: &str,
+        tools: &[String],
     ) -> anyhow::Result<Prepared> {
         let conn = Conn::open(addr).await?;
         let mut req = conn.request(
             Method::POST,
             &format!("/api/v1/chat/{conversation}/messages"),
             Some(auth),
-            Some(&json!({"content": content})),
+            Some(&json!({"content": content, "toolsAllowed": tools})),
         )?;
         req.headers_mut()
             .insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
@@ -589,8 +610,16 @@ pub fn print(f: &Figures, opts: &Options, machine: &Machine, db_local: bool) {
 
 /// The paced part: what penny adds per stream at a steady arrival rate.
 fn print_paced(p: &Paced, opts: &Options) {
+    let kind = match opts.follow_ups {
+        0 => "first messages".to_string(),
+        n => format!("follow-ups after {n} exchanges"),
+    };
+    let tools = match opts.tools.as_slice() {
+        [] => String::new(),
+        t => format!(", tools {}", t.join(",")),
+    };
     println!(
-        "paced: {:.0} streams/s for {} s (open loop), {} tokens {} ms apart; mean concurrent streams direct {:.0}, penny {:.0}",
+        "paced: {:.0} streams/s for {} s (open loop), {kind}{tools}, {} tokens {} ms apart; mean concurrent streams direct {:.0}, penny {:.0}",
         p.rate,
         opts.paced_secs,
         opts.tokens,

@@ -123,6 +123,14 @@ struct ChatArgs {
     /// Arrival rates tried, one after another, to find the most streams/s sustained.
     #[arg(long, value_delimiter = ',', default_value = "50,100,200,300,400")]
     ladder: Vec<f64>,
+    /// Exchanges already in each paced conversation before its measured message (0: the
+    /// measured message is the first, with no branch to read).
+    #[arg(long, default_value_t = 0)]
+    follow_ups: usize,
+    /// Tools each message through penny allows, as the web app sends them (the tenant's
+    /// settings are read to offer them).
+    #[arg(long, value_delimiter = ',')]
+    tools: Vec<String>,
     /// WebSocket subscribers on instance B in the fan-out.
     #[arg(long, default_value_t = 500)]
     subscribers: usize,
@@ -333,6 +341,8 @@ async fn bench_chat(args: ChatArgs) -> anyhow::Result<()> {
         ladder: args.ladder.clone(),
         tokens: args.tokens,
         delay_ms: args.delay_ms,
+        follow_ups: args.follow_ups,
+        tools: args.tools.clone(),
         fanout: fanout::Options {
             subscribers: args.subscribers,
             tokens: args.fanout_tokens,

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use penny_auth::SealingKey;
 use penny_bus::Bus;
 use penny_store::conversations::{self, Message};
-use penny_store::send::{self, NewSend};
+use penny_store::send::{self, NewSend, Parent};
 use penny_store::{files, policies, runs, Role, Store, TenantId, UserId};
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -74,29 +74,6 @@ pub struct Caller {
     pub user: UserId,
     /// The caller's role in the tenant (decides which tools it may use).
     pub role: Role,
-}
-
-/// Where a new user message goes in the conversation's tree.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Parent {
-    /// Below the conversation's current leaf: the next message of the current branch.
-    #[default]
-    CurrentLeaf,
-    /// A new first message: editing the first message makes a sibling of it.
-    Root,
-    /// Below this message: editing or regenerating further down makes a sibling branch.
-    Message(Uuid),
-}
-
-impl Parent {
-    /// From an API field that tells "absent" (`None`) from an explicit `null` (`Some(None)`).
-    pub fn from_field(field: Option<Option<Uuid>>) -> Self {
-        match field {
-            None => Parent::CurrentLeaf,
-            Some(None) => Parent::Root,
-            Some(Some(id)) => Parent::Message(id),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -227,15 +204,23 @@ impl Engine {
             });
         }
         let store = &self.0.store;
-        let tools = self.0.tools.offer(&who, &req.tools_allowed).await;
-        let target = send::target(
-            store,
-            who.tenant,
-            who.user,
-            conversation,
-            req.model.as_deref(),
-        )
-        .await?;
+        // Four reads at once, each on its own connection: the time of the slowest, not
+        // of the four in a row. Their errors are told in this order whatever comes back
+        // first, so a conversation that is not the caller's is "not found" before
+        // anything else about the send is told.
+        let (tools, target, branch, attachments) = tokio::join!(
+            self.0.tools.offer(&who, &req.tools_allowed),
+            send::target(
+                store,
+                who.tenant,
+                who.user,
+                conversation,
+                req.model.as_deref()
+            ),
+            send::branch(store, who.tenant, conversation, req.parent),
+            attachments(store, who, &req.attachments),
+        );
+        let target = target?;
         let Some(model) = target.model else {
             return Err(target
                 .wanted
@@ -248,15 +233,11 @@ impl Engine {
         if target.busy {
             return Err(send::busy().into());
         }
-        let attachments = attachments(store, who, &req.attachments).await?;
-        let parent = match req.parent {
-            Parent::CurrentLeaf => target.current_leaf,
-            Parent::Root => None,
-            Parent::Message(id) => Some(id),
-        };
-        let (user_msg, assistant_msg, run) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let attachments = attachments?;
         // The run's context, read here so the run starts without reading anything.
-        let mut branch = send::branch_to(store, who.tenant, conversation, parent).await?;
+        let mut branch = branch?;
+        let parent = branch.last().map(|m| m.id);
+        let (user_msg, assistant_msg, run) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         branch.push(Message::user(
             user_msg,
             conversation,

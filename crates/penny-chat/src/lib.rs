@@ -21,9 +21,10 @@ mod subscribe;
 mod tools;
 mod writer;
 
-pub use engine::{Caller, Engine, EngineSettings, Parent, SendRequest, Started};
+pub use engine::{Caller, Engine, EngineSettings, SendRequest, Started};
 pub use error::ChatError;
 pub use event::ChatEvent;
+pub use penny_store::send::Parent;
 pub use probe::PROBE_PROMPT;
 pub use tools::{CallSite, ToolOutcome, ToolRunner};
 

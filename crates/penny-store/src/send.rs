@@ -1,16 +1,16 @@
-//! Sending a message, the hottest write of the chat: two calls instead of a dozen
-//! statements. [`target`] reads, in one query, what decides whether the send may go ahead
-//! (the caller's conversation, the model it names or falls back to, that model's grant
-//! and the tenant's token cap). [`store`] then writes the user message, the empty
-//! streaming answer, the conversation's new leaf and title, the run and its `run.started`
-//! event in one statement, so there is never a message without its run or a run without
-//! its event.
+//! Sending a message, the hottest write of the chat: three calls instead of a dozen
+//! statements, two of them at once. [`target`] reads, in one query, what decides whether
+//! the send may go ahead (the caller's conversation, the model it names or falls back to,
+//! that model's grant and the tenant's token cap), while [`branch`] reads the branch the
+//! message continues. [`store`] then writes the user message, the empty streaming answer,
+//! the conversation's new leaf and title, the run and its `run.started` event in one
+//! statement, so there is never a message without its run or a run without its event.
 //!
-//! Each is one call of a function of migration 0016 that scopes itself to the tenant and,
-//! run outside a transaction as here, commits on its own: one round trip each, where a
-//! transaction of their own would add its BEGIN and COMMIT to the path of the first token.
-//! That is why they take the [`Store`], not a connection that could be inside a
-//! transaction of another scope.
+//! Each is one call of a function of migration 0016 (0017 for the branch at the current
+//! leaf) that scopes itself to the tenant and, run outside a transaction as here, commits
+//! on its own: one round trip each, where a transaction of their own would add its BEGIN
+//! and COMMIT to the path of the first token. That is why they take the [`Store`], not a
+//! connection that could be inside a transaction of another scope.
 
 use std::time::Duration;
 
@@ -26,7 +26,6 @@ use crate::{Store, StoreError, TenantId, UserId};
 #[derive(Debug, Clone)]
 pub struct Target {
     pub system_prompt: Option<String>,
-    pub current_leaf: Option<Uuid>,
     /// The model asked for, else the conversation's, else the tenant's default; `None`
     /// when there is no such model.
     pub model: Option<Model>,
@@ -80,7 +79,6 @@ pub async fn target(
     };
     Ok(Target {
         system_prompt: row.try_get("system_prompt")?,
-        current_leaf: row.try_get("current_leaf")?,
         wanted: row.try_get("wanted")?,
         model,
         grant: row.try_get("grant_roles")?,
@@ -152,30 +150,64 @@ fn foreign_parent() -> StoreError {
     }
 }
 
-/// The branch a new message continues: from the root to `parent`, with only what the
-/// model is shown (empty for a new first message). A parent that is not a message of the
-/// conversation is refused as [`store`] refuses it.
-pub async fn branch_to(
+/// Where a new user message goes in the conversation's tree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Parent {
+    /// Below the conversation's current leaf: the next message of the current branch.
+    #[default]
+    CurrentLeaf,
+    /// A new first message: editing the first message makes a sibling of it.
+    Root,
+    /// Below this message: editing or regenerating further down makes a sibling branch.
+    Message(Uuid),
+}
+
+impl Parent {
+    /// From an API field that tells "absent" (`None`) from an explicit `null` (`Some(None)`).
+    pub fn from_field(field: Option<Option<Uuid>>) -> Self {
+        match field {
+            None => Parent::CurrentLeaf,
+            Some(None) => Parent::Root,
+            Some(Some(id)) => Parent::Message(id),
+        }
+    }
+}
+
+/// The branch a new message continues, root first, with only what the model is shown: its
+/// last message is the new message's parent (empty for a new first message). It needs
+/// nothing from [`target`], so a send reads both at once. A parent that is not a message
+/// of the conversation is refused as [`store`] refuses it.
+pub async fn branch(
     store: &Store,
     tenant: TenantId,
     conversation: Uuid,
-    parent: Option<Uuid>,
+    parent: Parent,
 ) -> Result<Vec<Message>, StoreError> {
-    let Some(parent) = parent else {
-        return Ok(Vec::new());
-    };
     // Sibling counts are not computed: the model sees one branch.
-    let branch: Vec<Message> = sqlx::query_as(&format!(
-        "SELECT {BRANCH_COLUMNS}, 1::bigint AS siblings, 1::bigint AS sibling_index \
-         FROM penny_send_branch($1, $2, $3) WITH ORDINALITY AS m ORDER BY m.ordinality"
-    ))
-    .bind(tenant)
-    .bind(conversation)
-    .bind(parent)
-    .fetch_all(store.pool())
-    .await?;
-    if branch.is_empty() {
-        return Err(foreign_parent());
+    let read = |call: &str| {
+        format!(
+            "SELECT {BRANCH_COLUMNS}, 1::bigint AS siblings, 1::bigint AS sibling_index \
+             FROM {call} WITH ORDINALITY AS m ORDER BY m.ordinality"
+        )
+    };
+    match parent {
+        Parent::Root => Ok(Vec::new()),
+        Parent::CurrentLeaf => Ok(sqlx::query_as(&read("penny_send_branch_current($1, $2)"))
+            .bind(tenant)
+            .bind(conversation)
+            .fetch_all(store.pool())
+            .await?),
+        Parent::Message(id) => {
+            let branch: Vec<Message> = sqlx::query_as(&read("penny_send_branch($1, $2, $3)"))
+                .bind(tenant)
+                .bind(conversation)
+                .bind(id)
+                .fetch_all(store.pool())
+                .await?;
+            if branch.is_empty() {
+                return Err(foreign_parent());
+            }
+            Ok(branch)
+        }
     }
-    Ok(branch)
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection};
 
-use crate::{StoreError, TenantId};
+use crate::{Store, StoreError, TenantId};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ToolSetting {
@@ -21,6 +21,17 @@ pub async fn list(conn: &mut PgConnection) -> Result<Vec<ToolSetting>, StoreErro
             .fetch_all(conn)
             .await?,
     )
+}
+
+/// [`list`] in one call outside any transaction (migration 0017): one round trip, for the
+/// hot path of a send that allows tools.
+pub async fn of_tenant(store: &Store, tenant: TenantId) -> Result<Vec<ToolSetting>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT tool, enabled, roles, updated_at FROM penny_tool_settings($1) ORDER BY tool",
+    )
+    .bind(tenant)
+    .fetch_all(store.pool())
+    .await?)
 }
 
 pub async fn get(conn: &mut PgConnection, tool: &str) -> Result<Option<ToolSetting>, StoreError> {

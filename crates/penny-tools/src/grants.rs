@@ -66,10 +66,15 @@ pub async fn views(
     role: Role,
 ) -> Result<Vec<ToolView>, ToolError> {
     let stored = settings::list(conn).await?;
-    Ok(registry
+    Ok(views_under(registry, &stored, role))
+}
+
+/// Every tool with `stored` (the tenant's settings) applied, as seen by `role`.
+pub fn views_under(registry: &Registry, stored: &[ToolSetting], role: Role) -> Vec<ToolView> {
+    registry
         .all()
         .map(|def| view(def, stored.iter().find(|s| s.tool == def.name), role))
-        .collect())
+        .collect()
 }
 
 /// The tool named `name` if `role` may use it in this tenant, else why not.

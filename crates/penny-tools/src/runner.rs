@@ -63,14 +63,8 @@ impl ToolRunner for Tools {
         if allowed.is_empty() {
             return Vec::new();
         }
-        let views = async {
-            let mut db = self.store.tenant(caller.tenant).await?;
-            let v = grants::views(&self.registry, &mut db, caller.role).await?;
-            db.commit().await?;
-            Ok::<_, crate::ToolError>(v)
-        };
-        match views.await {
-            Ok(views) => views
+        match penny_store::tools::of_tenant(&self.store, caller.tenant).await {
+            Ok(stored) => grants::views_under(&self.registry, &stored, caller.role)
                 .into_iter()
                 .filter(|v| v.usable && allowed.contains(&v.name))
                 .map(|v| ToolSpec {

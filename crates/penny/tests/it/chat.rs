@@ -286,6 +286,23 @@ async fn a_refused_send_asks_no_model_and_stores_nothing() {
         let body = assert_problem(res, 422, "validation_failed").await;
         assert_eq!(body["errors"][0]["field"], "parentId", "{parent}");
     }
+    // Another user's conversation is not found, whatever the send names as its parent:
+    // its branch is read at the same time as its target, and never told.
+    let (_, creator) = chat
+        .app
+        .user_with_role(&chat.root, "default", "creator")
+        .await;
+    for body in [
+        json!({"content": "x"}),
+        json!({"content": "x", "parentId": elsewhere["messageId"]}),
+        json!({"content": "x", "parentId": "00000000-0000-0000-0000-000000000000"}),
+    ] {
+        let res = chat
+            .app
+            .post(&creator, &format!("/api/v1/chat/{other}/messages"), body)
+            .await;
+        assert_problem(res, 404, "not_found").await;
+    }
     let running = chat
         .send(&conv, json!({"content": "long [[tokens=200 delay_ms=20]]"}))
         .await;
@@ -854,6 +871,53 @@ async fn a_tool_call_is_run_and_its_result_fed_back_until_the_model_answers() {
         .unwrap()
         .contains(&unix.to_string()));
     assert_eq!(answer["tool_calls"][0]["name"], "current_time");
+    chat.stop().await;
+}
+
+/// The names of the tools the model was offered in its last request.
+fn tools_offered(chat: &Chat) -> Vec<String> {
+    let request = chat.fake.last_request().expect("the model was asked");
+    request["tools"]
+        .as_array()
+        .map(|tools| {
+            tools
+                .iter()
+                .filter_map(|t| t["function"]["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_model_is_offered_only_tools_the_message_allows_and_the_tenant_enables() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let allowed = json!({"content": "hi [[tokens=2]]", "toolsAllowed": ["current_time"]});
+    let ask = |body: Value| {
+        let (chat, conv) = (&chat, &conv);
+        async move {
+            chat.send_sse(conv, body)
+                .await
+                .until(&["run.completed"])
+                .await;
+            tools_offered(chat)
+        }
+    };
+    assert_eq!(ask(allowed.clone()).await, ["current_time"]);
+    assert!(ask(json!({"content": "hi [[tokens=2]]"})).await.is_empty());
+    let path = "/api/v1/tools/current_time";
+    let res = chat
+        .app
+        .send(Method::PATCH, &chat.root, path, json!({"enabled": false}))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(ask(allowed.clone()).await.is_empty(), "a disabled tool");
+    let res = chat
+        .app
+        .send(Method::PATCH, &chat.root, path, json!({"enabled": true}))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(ask(allowed).await, ["current_time"]);
     chat.stop().await;
 }
 
