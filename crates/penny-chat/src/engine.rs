@@ -204,20 +204,20 @@ impl Engine {
             });
         }
         let store = &self.0.store;
-        // Four reads at once, each on its own connection: the time of the slowest, not
-        // of the four in a row. Their errors are told in this order whatever comes back
-        // first, so a conversation that is not the caller's is "not found" before
-        // anything else about the send is told.
-        let (tools, target, branch, attachments) = tokio::join!(
+        // Three reads at once, each one call on its own connection: the time of the
+        // slowest, not of the three in a row. Their errors are told in this order whatever
+        // comes back first, so a conversation that is not the caller's is "not found"
+        // before anything else about the send is told.
+        let (tools, target, attachments) = tokio::join!(
             self.0.tools.offer(&who, &req.tools_allowed),
             send::target(
                 store,
                 who.tenant,
                 who.user,
                 conversation,
-                req.model.as_deref()
+                req.model.as_deref(),
+                req.parent
             ),
-            send::branch(store, who.tenant, conversation, req.parent),
             attachments(store, who, &req.attachments),
         );
         let target = target?;
@@ -235,7 +235,7 @@ impl Engine {
         }
         let attachments = attachments?;
         // The run's context, read here so the run starts without reading anything.
-        let mut branch = branch?;
+        let mut branch = target.branch.ok_or_else(send::foreign_parent)?;
         let parent = branch.last().map(|m| m.id);
         let (user_msg, assistant_msg, run) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         branch.push(Message::user(

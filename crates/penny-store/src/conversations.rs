@@ -2,7 +2,7 @@
 //! the root to a leaf; the conversation remembers its current leaf.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
@@ -142,7 +142,9 @@ pub async fn set_leaf(conn: &mut PgConnection, id: Uuid, leaf: Uuid) -> Result<(
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize, FromRow)]
+/// Also read from JSON (`penny_send_read` returns a send's branch as an array of rows;
+/// the sibling counts are not computed there).
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow)]
 pub struct Message {
     pub id: Uuid,
     pub conversation_id: Uuid,
@@ -163,7 +165,9 @@ pub struct Message {
     /// Files attached to a user message: `[{id, filename, mime, size}]`.
     pub attachments: serde_json::Value,
     /// How many messages share this one's parent (itself included), and its place among them.
+    #[serde(default)]
     pub siblings: i64,
+    #[serde(default)]
     pub sibling_index: i64,
 }
 

@@ -1,24 +1,25 @@
-//! Sending a message, the hottest write of the chat: three calls instead of a dozen
-//! statements, two of them at once. [`target`] reads, in one query, what decides whether
-//! the send may go ahead (the caller's conversation, the model it names or falls back to,
-//! that model's grant and the tenant's token cap), while [`branch`] reads the branch the
-//! message continues. [`store`] then writes the user message, the empty streaming answer,
-//! the conversation's new leaf and title, the run and its `run.started` event in one
-//! statement, so there is never a message without its run or a run without its event.
+//! Sending a message, the hottest write of the chat: two calls instead of a dozen
+//! statements. [`target`] reads, in one query, what decides whether the send may go ahead
+//! (the caller's conversation, the model it names or falls back to, that model's grant
+//! and the tenant's token cap) and the branch the message continues. [`store`] then writes
+//! the user message, the empty streaming answer, the conversation's new leaf and title,
+//! the run and its `run.started` event in one statement, so there is never a message
+//! without its run or a run without its event.
 //!
-//! Each is one call of a function of migration 0016 (0017 for the branch at the current
-//! leaf) that scopes itself to the tenant and, run outside a transaction as here, commits
-//! on its own: one round trip each, where a transaction of their own would add its BEGIN
-//! and COMMIT to the path of the first token. That is why they take the [`Store`], not a
-//! connection that could be inside a transaction of another scope.
+//! Each is one call of a function of migrations 0016 and 0017 that scopes itself to the
+//! tenant and, run outside a transaction as here, commits on its own: one round trip each,
+//! where a transaction of their own would add its BEGIN and COMMIT to the path of the
+//! first token. That is why they take the [`Store`], not a connection that could be inside
+//! a transaction of another scope.
 
 use std::time::Duration;
 
 use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::conversations::{Message, BRANCH_COLUMNS};
+use crate::conversations::Message;
 use crate::models::Model;
 use crate::{Store, StoreError, TenantId, UserId};
 
@@ -39,25 +40,38 @@ pub struct Target {
     pub wanted: Option<String>,
     /// A run is already going on in the conversation (a send now would be refused).
     pub busy: bool,
+    /// The branch the message continues, root first, with only what the model is shown:
+    /// its last message is the new message's parent (empty for a new first message).
+    /// `None`: the parent named is not a message of the conversation ([`foreign_parent`]).
+    pub branch: Option<Vec<Message>>,
 }
 
-/// The caller's conversation `id` and the model for it; another user's conversation is
-/// "not found".
+/// The caller's conversation `id`, the model for it and the branch below which `parent`
+/// puts the new message; another user's conversation is "not found".
 pub async fn target(
     store: &Store,
     tenant: TenantId,
     user: UserId,
     id: Uuid,
     model: Option<&str>,
+    parent: Parent,
 ) -> Result<Target, StoreError> {
-    let row = sqlx::query("SELECT * FROM penny_send_target($1, $2, $3, $4)")
+    let (named, below_leaf) = match parent {
+        Parent::CurrentLeaf => (None, true),
+        Parent::Root => (None, false),
+        Parent::Message(m) => (Some(m), false),
+    };
+    let row = sqlx::query("SELECT * FROM penny_send_read($1, $2, $3, $4, $5, $6)")
         .bind(tenant)
         .bind(user)
         .bind(id)
         .bind(model)
+        .bind(named)
+        .bind(below_leaf)
         .fetch_optional(store.pool())
         .await?
         .ok_or(StoreError::NotFound)?;
+    let branch: Vec<Message> = row.try_get::<Json<Vec<Message>>, _>("branch")?.0;
     let model = match row.try_get::<Option<Uuid>, _>("m_id")? {
         None => None,
         Some(id) => Some(Model {
@@ -85,6 +99,7 @@ pub async fn target(
         max_tokens_cap: row.try_get("cap")?,
         tenant_prompt: row.try_get("tenant_prompt")?,
         busy: row.try_get("busy")?,
+        branch: (named.is_none() || !branch.is_empty()).then_some(branch),
     })
 }
 
@@ -143,7 +158,8 @@ pub fn busy() -> StoreError {
     StoreError::Conflict(RUNNING)
 }
 
-fn foreign_parent() -> StoreError {
+/// The error of a send whose parent is not a message of its conversation.
+pub fn foreign_parent() -> StoreError {
     StoreError::Invalid {
         field: "parentId",
         message: "is not a message of this conversation".into(),
@@ -169,45 +185,6 @@ impl Parent {
             None => Parent::CurrentLeaf,
             Some(None) => Parent::Root,
             Some(Some(id)) => Parent::Message(id),
-        }
-    }
-}
-
-/// The branch a new message continues, root first, with only what the model is shown: its
-/// last message is the new message's parent (empty for a new first message). It needs
-/// nothing from [`target`], so a send reads both at once. A parent that is not a message
-/// of the conversation is refused as [`store`] refuses it.
-pub async fn branch(
-    store: &Store,
-    tenant: TenantId,
-    conversation: Uuid,
-    parent: Parent,
-) -> Result<Vec<Message>, StoreError> {
-    // Sibling counts are not computed: the model sees one branch.
-    let read = |call: &str| {
-        format!(
-            "SELECT {BRANCH_COLUMNS}, 1::bigint AS siblings, 1::bigint AS sibling_index \
-             FROM {call} WITH ORDINALITY AS m ORDER BY m.ordinality"
-        )
-    };
-    match parent {
-        Parent::Root => Ok(Vec::new()),
-        Parent::CurrentLeaf => Ok(sqlx::query_as(&read("penny_send_branch_current($1, $2)"))
-            .bind(tenant)
-            .bind(conversation)
-            .fetch_all(store.pool())
-            .await?),
-        Parent::Message(id) => {
-            let branch: Vec<Message> = sqlx::query_as(&read("penny_send_branch($1, $2, $3)"))
-                .bind(tenant)
-                .bind(conversation)
-                .bind(id)
-                .fetch_all(store.pool())
-                .await?;
-            if branch.is_empty() {
-                return Err(foreign_parent());
-            }
-            Ok(branch)
         }
     }
 }
