@@ -1,5 +1,5 @@
 //! The `chat` benchmark, part one: what streaming through penny costs. The fake model
-//! provider runs in this process; N concurrent conversations each stream one answer over
+//! provider runs in a process of its own ([`crate::upstream`]); N concurrent conversations each stream one answer over
 //! SSE (`POST /api/v1/chat/{id}/messages`, `Accept: text/event-stream`: the message is
 //! stored, a run calls the provider, every delta is appended to the event log and
 //! published before it reaches the client). The baseline is the same N concurrent streams
@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use http::header::ACCEPT;
 use http::{HeaderValue, Method, StatusCode};
-use penny_fake_llm::{FakeOptions, FakeServer};
 use serde_json::{json, Value};
 use tokio::sync::Barrier;
 
@@ -29,6 +28,7 @@ use crate::fanout;
 use crate::server::Launch;
 use crate::sse;
 use crate::stats::{CpuTimes, Machine, Samples};
+use crate::upstream::{Placement, Upstream};
 
 /// The key the fake provider requires, so penny's sealed-key path runs too.
 pub const PROVIDER_KEY: &str = "sk-penny-bench";
@@ -49,6 +49,7 @@ pub struct Options {
     pub follow_ups: usize,
     /// Tools each message through penny allows.
     pub tools: Vec<String>,
+    pub upstream: Placement,
     pub fanout: fanout::Options,
 }
 
@@ -109,13 +110,12 @@ pub struct Figures {
 }
 
 pub async fn run(single: &Launch, pair: [&Launch; 2], opts: &Options) -> anyhow::Result<Figures> {
-    let fake = penny_fake_llm::spawn(FakeOptions {
-        require_api_key: Some(PROVIDER_KEY.into()),
-        ..FakeOptions::default()
-    })
-    .await
-    .context("starting the fake model provider")?;
-    eprintln!("bench: fake provider on {}", fake.addr);
+    let fake = Upstream::start(opts.upstream).await?;
+    eprintln!(
+        "bench: fake provider on {} ({})",
+        fake.addr(),
+        opts.upstream.describe()
+    );
     eprintln!("bench: starting penny (one instance, in-process bus)…");
     let (server, _) = single.start().await?;
     let streamed = streaming(single.addr(), server.pid(), &fake, opts).await;
@@ -135,7 +135,7 @@ pub async fn run(single: &Launch, pair: [&Launch; 2], opts: &Options) -> anyhow:
 async fn streaming(
     addr: SocketAddr,
     pid: u32,
-    fake: &FakeServer,
+    fake: &Upstream,
     opts: &Options,
 ) -> anyhow::Result<(Side, Side, Paced, Vec<Paced>)> {
     let mut conn = Conn::open(addr).await?;
@@ -155,7 +155,7 @@ async fn streaming(
     );
     let direct = concurrently(opts.streams, |_| {
         let content = content.clone();
-        let addr = fake.addr;
+        let addr = fake.addr();
         async move { Prepared::direct(addr, &content).await }
     })
     .await?;
@@ -187,7 +187,7 @@ async fn pace(
     conn: &mut Conn,
     auth: &HeaderValue,
     (addr, pid): (SocketAddr, u32),
-    fake: &FakeServer,
+    fake: &Upstream,
     opts: &Options,
     rate: f64,
 ) -> anyhow::Result<Paced> {
@@ -215,15 +215,15 @@ async fn pace(
         opts.tokens, opts.delay_ms
     );
     eprintln!("bench: {n} streams at {rate}/s, direct and through penny…");
-    let cpu = CpuTimes::now(pid);
+    let cpu = CpuTimes::now(pid, fake.pid());
     let direct = run_streams(n, Some(rate), |_| {
         let content = content.clone();
-        let addr = fake.addr;
+        let addr = fake.addr();
         async move { Prepared::direct(addr, &content).await }
     })
     .await?;
     check_tokens(&direct, opts)?;
-    let between = CpuTimes::now(pid);
+    let between = CpuTimes::now(pid, fake.pid());
     let penny = run_streams(n, Some(rate), |i| {
         let content = content.clone();
         let conversation = conversations[i].clone();
@@ -233,7 +233,7 @@ async fn pace(
     })
     .await?;
     let direct_cpu = between.since(&cpu);
-    let penny_cpu = CpuTimes::now(pid).since(&between);
+    let penny_cpu = CpuTimes::now(pid, fake.pid()).since(&between);
     Ok(Paced {
         rate,
         direct,
@@ -262,7 +262,7 @@ fn check_tokens(side: &Side, opts: &Options) -> anyhow::Result<()> {
 pub async fn ensure_model(
     conn: &mut Conn,
     auth: &HeaderValue,
-    fake: &FakeServer,
+    fake: &Upstream,
 ) -> anyhow::Result<()> {
     let list = conn
         .json(
@@ -513,13 +513,14 @@ where
 pub fn print(f: &Figures, opts: &Options, machine: &Machine, db_local: bool) {
     println!();
     println!(
-        "PENNY chat benchmark (release, {}{}; the fake provider and the clients run in the bench process)",
+        "PENNY chat benchmark (release, {}{}; {})",
         machine.describe(),
         if db_local {
             ", shared with PostgreSQL and Redis"
         } else {
             ""
-        }
+        },
+        opts.upstream.describe()
     );
     println!(
         "streaming: {} concurrent conversations, one answer each of {} tokens {} ms apart, over SSE",
@@ -655,14 +656,17 @@ fn print_paced(p: &Paced, opts: &Options) {
     );
     let per_stream = |cpu: f64, side: &Side| cpu * 1000.0 / (side.first_delta.len().max(1) as f64);
     let (dc, pc) = (&p.direct_cpu, &p.penny_cpu);
+    // The direct side runs in the bench and the provider alone.
+    let direct_total = dc.bench + dc.upstream;
     println!(
-        "  CPU per stream            direct {:>7.2} ms            penny {:>7.2} ms (bench {:.2} + penny {:.2} + PostgreSQL {:.2})   {:.2}× direct",
-        per_stream(dc.bench, d),
+        "  CPU per stream            direct {:>7.2} ms            penny {:>7.2} ms (bench {:.2} + penny {:.2} + PostgreSQL {:.2} + provider {:.2})   {:.2}× direct",
+        per_stream(direct_total, d),
         per_stream(pc.total(), n),
         per_stream(pc.bench, n),
         per_stream(pc.server, n),
         per_stream(pc.postgres, n),
-        pc.total() / dc.bench.max(1e-9) * (d.first_delta.len().max(1) as f64) / (n.first_delta.len().max(1) as f64)
+        per_stream(pc.upstream, n),
+        pc.total() / direct_total.max(1e-9) * (d.first_delta.len().max(1) as f64) / (n.first_delta.len().max(1) as f64)
     );
     println!(
         "  errors                    direct {}   penny {}",

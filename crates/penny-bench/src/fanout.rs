@@ -14,7 +14,6 @@ use anyhow::{bail, Context};
 use futures::{SinkExt, StreamExt};
 use http::header::ACCEPT;
 use http::{HeaderValue, Method, StatusCode};
-use penny_fake_llm::FakeServer;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Semaphore};
@@ -25,6 +24,7 @@ use crate::client::Conn;
 use crate::server::{Launch, Server};
 use crate::sse;
 use crate::stats::{signed_us, Offsets, Samples};
+use crate::upstream::Upstream;
 
 /// Sockets being opened at once (connect, auth, ready, resume).
 const OPENING_AT_ONCE: usize = 64;
@@ -55,7 +55,7 @@ pub struct Figures {
 }
 
 /// Starts A, then B (so B finds what A created at start), measures, stops both.
-pub async fn run(pair: [&Launch; 2], fake: &FakeServer, opts: &Options) -> anyhow::Result<Figures> {
+pub async fn run(pair: [&Launch; 2], fake: &Upstream, opts: &Options) -> anyhow::Result<Figures> {
     eprintln!("bench: starting penny A and B on one database and Redis…");
     let (a, _) = pair[0].start().await?;
     let b = match pair[1].start().await {
@@ -85,7 +85,7 @@ type Receipts = Vec<(i64, Instant)>;
 async fn measure(
     a: SocketAddr,
     b: SocketAddr,
-    fake: &FakeServer,
+    fake: &Upstream,
     opts: &Options,
 ) -> anyhow::Result<Figures> {
     let mut conn = Conn::open(a).await?;

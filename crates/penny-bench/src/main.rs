@@ -22,6 +22,7 @@ mod server;
 mod sse;
 mod stats;
 mod tools;
+mod upstream;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,9 @@ enum Bench {
     Chat(ChatArgs),
     /// GET /api/v1/admin/analytics over 90 days of a tenant with a million messages.
     Analytics(AnalyticsArgs),
+    /// The fake model provider alone, for `chat` (prints its address; ends with stdin).
+    #[command(hide = true)]
+    Upstream,
 }
 
 /// Options every benchmark takes.
@@ -141,6 +145,10 @@ struct ChatArgs {
     /// penny delivers as one event per 16 ms frame.
     #[arg(long, default_value_t = 5)]
     fanout_delay_ms: u64,
+    /// Where the fake model provider runs: in a process of its own, reached across
+    /// processes by the baseline client as by penny, or in the bench's process.
+    #[arg(long, value_enum, default_value_t = upstream::Placement::Process)]
+    upstream: upstream::Placement,
     /// Redis for the fan-out's two instances.
     #[arg(
         long,
@@ -184,6 +192,7 @@ async fn main() -> ExitCode {
         Bench::Tools(args) => bench_tools(args).await,
         Bench::Chat(args) => bench_chat(args).await,
         Bench::Analytics(args) => bench_analytics(args).await,
+        Bench::Upstream => upstream::serve().await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -343,6 +352,7 @@ async fn bench_chat(args: ChatArgs) -> anyhow::Result<()> {
         delay_ms: args.delay_ms,
         follow_ups: args.follow_ups,
         tools: args.tools.clone(),
+        upstream: args.upstream,
         fanout: fanout::Options {
             subscribers: args.subscribers,
             tokens: args.fanout_tokens,

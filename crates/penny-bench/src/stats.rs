@@ -154,15 +154,19 @@ pub struct CpuTimes {
     pub bench: f64,
     pub server: f64,
     pub postgres: f64,
+    /// The fake model provider, when it runs in a process of its own.
+    pub upstream: f64,
 }
 
 impl CpuTimes {
-    /// Now, for the server process `server`.
-    pub fn now(server: u32) -> CpuTimes {
+    /// Now, for the server process `server` and the provider's process `upstream`.
+    pub fn now(server: u32, upstream: Option<u32>) -> CpuTimes {
+        let of = |pid: u32| proc_cpu(&pid.to_string()).map_or(0.0, |(_, s)| s);
         let mut t = CpuTimes {
             bench: proc_cpu("self").map_or(0.0, |(_, s)| s),
-            server: proc_cpu(&server.to_string()).map_or(0.0, |(_, s)| s),
+            server: of(server),
             postgres: 0.0,
+            upstream: upstream.map_or(0.0, of),
         };
         if let Ok(dir) = std::fs::read_dir("/proc") {
             for entry in dir.flatten() {
@@ -190,11 +194,12 @@ impl CpuTimes {
             bench: self.bench - earlier.bench,
             server: self.server - earlier.server,
             postgres: (self.postgres - earlier.postgres).max(0.0),
+            upstream: self.upstream - earlier.upstream,
         }
     }
 
     pub fn total(&self) -> f64 {
-        self.bench + self.server + self.postgres
+        self.bench + self.server + self.postgres + self.upstream
     }
 }
 
