@@ -35,8 +35,8 @@ fn done() -> ApiError {
 fn token_invalid() -> ApiError {
     ApiError::Denied {
         code: "setup_token_invalid",
-        detail: "this set-up link is not valid (a restart of `penny serve` prints a new one); \
-            open the latest link it printed"
+        detail: "this set-up link is not valid; open the latest link `penny serve` printed \
+            (each start prints one, and the 16 most recent work)"
             .into(),
     }
 }

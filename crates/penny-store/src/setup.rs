@@ -38,7 +38,8 @@ pub async fn lock(conn: &mut PgConnection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Makes `digest` the only valid set-up token (an earlier link stops working).
+/// Adds `digest` as a valid set-up token: each API replica's start prints a link that
+/// works, and the 16 most recent stay valid (migration 0018).
 pub async fn issue(db: impl PgExecutor<'_>, digest: &[u8]) -> Result<(), StoreError> {
     sqlx::query("SELECT penny_setup_issue($1)")
         .bind(digest)
@@ -55,7 +56,7 @@ pub async fn clear(db: impl PgExecutor<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Whether `digest` is the current set-up token (without using it).
+/// Whether `digest` is a valid set-up token (without using it).
 pub async fn is_current(db: impl PgExecutor<'_>, digest: &[u8]) -> Result<bool, StoreError> {
     Ok(sqlx::query_scalar("SELECT penny_setup_check($1)")
         .bind(digest)
@@ -63,7 +64,7 @@ pub async fn is_current(db: impl PgExecutor<'_>, digest: &[u8]) -> Result<bool, 
         .await?)
 }
 
-/// Uses up the set-up token when `digest` is it; whether it was.
+/// Uses up the set-up when `digest` is a valid token (every token goes); whether it was.
 pub async fn consume(db: impl PgExecutor<'_>, digest: &[u8]) -> Result<bool, StoreError> {
     Ok(sqlx::query_scalar("SELECT penny_setup_consume($1)")
         .bind(digest)

@@ -17,8 +17,9 @@ pub use penny_store::setup::DEFAULT_TENANT;
 pub enum FirstRun {
     /// The admin was created now from `PENNY_ADMIN_EMAIL`/`PENNY_ADMIN_PASSWORD`.
     Admin { email: String },
-    /// There is no admin yet: this one-time token (valid until used or until the next
-    /// start replaces it) lets the browser create one at `/setup#<token>`.
+    /// There is no admin yet: this one-time token (valid until an admin exists, or until
+    /// 16 later starts have printed theirs) lets the browser create one at
+    /// `/setup#<token>`.
     Setup { token: String },
 }
 

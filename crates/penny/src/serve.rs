@@ -97,9 +97,8 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
             .await
             .with_context(|| format!("binding {}:{port} (set PORT or --port)", cfg.host))?;
         let addr = listener.local_addr()?;
-        // Late: a start that fails before this issues no set-up token, so it does not
-        // replace the link a running process printed. Only a process serving the web
-        // app offers the set-up link.
+        // Late: a start that fails before this issues no set-up token. Only a process
+        // serving the web app offers the set-up link.
         let first_run = bootstrap::ensure_default_tenant(&store, cfg, roles.has(Role::Api)).await?;
         bootstrap::ensure_shortcut_models(&store, cfg, &sealing).await?;
         let sandbox = if roles.has(Role::Worker) {

@@ -23,7 +23,7 @@ export function SetupNotice() {
   return (
     <div className="setup-notice" role="status">
       <strong>This PENNY has no administrator yet</strong>
-      Open the set-up link that <code>penny serve</code> printed when it started (a restart prints a new one).
+      Open the set-up link that <code>penny serve</code> printed when it started (each start prints one).
     </div>
   );
 }

@@ -110,7 +110,9 @@ function SetupForm({ token, onDone }: { token: string; onDone: () => void }) {
       setBusy(false);
       if (err instanceof ApiProblem && err.code === 'setup_done') onDone();
       else if (err instanceof ApiProblem && err.code === 'setup_token_invalid')
-        setError('This set-up link is no longer valid: every start of `penny serve` prints a new one. Open the latest link.');
+        setError(
+          'This set-up link is not valid. Open the latest link that `penny serve` printed (each start prints one; the 16 most recent work).',
+        );
       else if (err instanceof ApiProblem) setError(err.errors.map((f) => f.message).join('; ') || err.detail || err.title);
       else setError('Could not finish set-up.');
     }

@@ -73,6 +73,13 @@ async fn the_set_up_link_creates_the_super_admin_once() {
     assert_eq!(problem["errors"][0]["field"], "displayName", "{problem}");
     assert!(needed(&app).await, "refused attempts used nothing up");
 
+    // Another replica's link, valid too until the set-up is done.
+    let mut owner = app.db.owner().await;
+    sqlx::query("SELECT penny_setup_issue(sha256('another replica'::bytea))")
+        .execute(&mut owner)
+        .await
+        .unwrap();
+
     // The right token: the admin exists and is logged in, as by a login.
     let mut good = request(&token, "Ada@Example.com", "a-good-password");
     good["displayName"] = json!("Ada Lovelace");
@@ -105,7 +112,14 @@ async fn the_set_up_link_creates_the_super_admin_once() {
     let log = audit(&app, access, "action=platform.bootstrap").await;
     assert_eq!(actions(&log), ["platform.bootstrap"], "{log}");
 
-    // Done for good: the same token, or any other, is refused; the page says so.
+    // Done for good: the same token, or any other, is refused; the page says so. No
+    // token is left (the other replica's included).
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM setup_tokens")
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    owner.close().await.unwrap();
     assert_problem(finish(&app, good).await, 404, "setup_done").await;
     let other = request("setup_other", "eve@example.com", "a-good-password");
     assert_problem(finish(&app, other).await, 404, "setup_done").await;
@@ -129,17 +143,33 @@ async fn the_set_up_link_creates_the_super_admin_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_start_replaces_the_set_up_link_until_an_admin_exists() {
+async fn each_start_prints_a_set_up_link_that_works_until_an_admin_exists() {
     let app = TestApp::spawn_with(&[NO_PASSWORD]).await;
     let first = setup_token(&app);
     let app = restart(app, &[NO_PASSWORD]).await;
     let second = setup_token(&app);
     assert_ne!(first, second);
+    // Both tokens pass the token check (and then fail on the e-mail, using nothing), as
+    // the links of two API replicas that started together must.
+    for token in [&first, &second] {
+        let probe = request(token, "not-an-email", "a-good-password");
+        assert_problem(finish(&app, probe).await, 422, "validation_failed").await;
+    }
+    // The 16 most recent stay valid: after 15 more starts, the first link is refused.
+    let mut owner = app.db.owner().await;
+    sqlx::query("SELECT penny_setup_issue(sha256(gen_random_uuid()::text::bytea)) FROM generate_series(1, 15)")
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let tokens = "SELECT count(*) FROM setup_tokens";
+    let count: i64 = sqlx::query_scalar(tokens)
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(count, 16);
     let old = request(&first, "ada@example.com", "a-good-password");
     assert_problem(finish(&app, old).await, 403, "setup_token_invalid").await;
-    // The new token passes the token check (and then fails on the e-mail, using nothing).
     let probe = request(&second, "not-an-email", "a-good-password");
-    assert_problem(finish(&app, probe.clone()).await, 422, "validation_failed").await;
 
     // A process that does not serve the web app leaves the printed link alone.
     let mut vars = base_env(&app.db, &app.data_dir);
@@ -161,6 +191,12 @@ async fn each_start_replaces_the_set_up_link_until_an_admin_exists() {
     let late = request(&second, "ada@example.com", "a-good-password");
     assert_problem(finish(&app, late).await, 404, "setup_done").await;
     assert!(!needed(&app).await);
+    let count: i64 = sqlx::query_scalar(tokens)
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(count, 0, "no set-up token outlives the set-up");
+    owner.close().await.unwrap();
     let root = app.root_token().await;
     let who = me(&app, &root).await;
     assert_eq!(who["is_super_admin"], true, "{who}");
