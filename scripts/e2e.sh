@@ -116,42 +116,41 @@ FAKE_PORT="$(free_port)"
 "$FAKE_LLM_BIN" --port "$FAKE_PORT" --token-delay-ms 20 >"$TMP/fake.log" 2>&1 &
 PIDS+=("$!")
 
+# Starts `penny serve` on port $1 against database URL $2, its data under $TMP/$3-* and its
+# log in $TMP/$3.log; further arguments are extra VAR=value settings. Sets STARTED_PID.
+start_penny() {
+  local port="$1" url="$2" name="$3"
+  shift 3
+  env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u REDIS_URL -u PENNY_CONFIG \
+    -u PENNY_ADMIN_EMAIL -u PENNY_ADMIN_PASSWORD -u PENNY_ADMIN_PASSWORD_FILE \
+    DATABASE_URL="$url" \
+    PENNY_DATA_DIR="$TMP/$name-data" \
+    OBJECTS_DIR="$TMP/$name-objects" \
+    JWT_SECRET="$JWT_SECRET_VALUE" \
+    SANDBOX_VENV="$ROOT/.penny/sandbox/venv" \
+    HOST=127.0.0.1 \
+    RUST_LOG="${RUST_LOG:-info}" \
+    "$@" \
+    "$PENNY_BIN" serve --port "$port" >"$TMP/$name.log" 2>&1 &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+}
+
 PORT="$(free_port)"
 while [ "$PORT" = "$FAKE_PORT" ]; do PORT="$(free_port)"; done
 BASE_URL="http://127.0.0.1:$PORT"
-env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u REDIS_URL -u PENNY_CONFIG \
-  DATABASE_URL="$DATABASE_URL_E2E" \
-  PENNY_DATA_DIR="$TMP/data" \
-  PENNY_ADMIN_EMAIL="$ADMIN_EMAIL" \
-  PENNY_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-  JWT_SECRET="$JWT_SECRET_VALUE" \
-  SANDBOX_VENV="$ROOT/.penny/sandbox/venv" \
+start_penny "$PORT" "$DATABASE_URL_E2E" penny \
+  PENNY_ADMIN_EMAIL="$ADMIN_EMAIL" PENNY_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
   SANDBOX_POOL_SIZE=1 \
-  OBJECTS_DIR="$TMP/objects" \
-  HOST=127.0.0.1 \
   RATE_LIMIT_PER_MINUTE=100000 RATE_LIMIT_IP_PER_MINUTE=100000 \
-  LOGIN_MAX_FAILURES=1000 LOGIN_MAX_FAILURES_PER_IP=1000 \
-  RUST_LOG="${RUST_LOG:-info}" \
-  "$PENNY_BIN" serve --port "$PORT" >"$TMP/penny.log" 2>&1 &
-PENNY_PID=$!
-PIDS+=("$PENNY_PID")
+  LOGIN_MAX_FAILURES=1000 LOGIN_MAX_FAILURES_PER_IP=1000
+PENNY_PID=$STARTED_PID
 
 # The first-run server: no admin, so it prints a set-up link (read from its output below).
 SETUP_PORT="$(free_port)"
 while [ "$SETUP_PORT" = "$FAKE_PORT" ] || [ "$SETUP_PORT" = "$PORT" ]; do SETUP_PORT="$(free_port)"; done
-env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u REDIS_URL -u PENNY_CONFIG -u PENNY_ADMIN_PASSWORD \
-  -u PENNY_ADMIN_PASSWORD_FILE \
-  DATABASE_URL="$DB_PREFIX/$SETUP_DB$DB_QUERY" \
-  PENNY_DATA_DIR="$TMP/data-setup" \
-  JWT_SECRET="$JWT_SECRET_VALUE" \
-  SANDBOX_VENV="$ROOT/.penny/sandbox/venv" \
-  SANDBOX_POOL_SIZE=0 \
-  OBJECTS_DIR="$TMP/objects-setup" \
-  HOST=127.0.0.1 \
-  RUST_LOG="${RUST_LOG:-info}" \
-  "$PENNY_BIN" serve --port "$SETUP_PORT" >"$TMP/penny-setup.log" 2>&1 &
-SETUP_PID=$!
-PIDS+=("$SETUP_PID")
+start_penny "$SETUP_PORT" "$DB_PREFIX/$SETUP_DB$DB_QUERY" penny-setup SANDBOX_POOL_SIZE=0
+SETUP_PID=$STARTED_PID
 
 # Waits until `pid` answers on `url`/ready; `log` is shown when it does not.
 wait_ready() {
