@@ -89,6 +89,17 @@ impl ToolJobs {
     }
 }
 
+/// Whether a completed job's tool did what it was asked. The job completes whenever the
+/// tool ran; a script that raised, timed out or hit a limit says so in its `outcome`
+/// (output cut at its cap after a clean exit still counts as done).
+pub(crate) fn succeeded(result: &Value) -> bool {
+    match result.get("outcome").and_then(Value::as_str) {
+        None | Some("ok") => true,
+        Some("output_truncated") => result["exitCode"] == 0,
+        Some(_) => false,
+    }
+}
+
 fn failure(e: ToolError) -> JobFailure {
     match e {
         // The caller's mistake or a missing part: trying again will not help.
@@ -158,7 +169,7 @@ impl JobHandler for ToolJobs {
                 .collect();
             list.push(
                 json!({"type": "tool.result", "jobId": job.id, "name": job.name,
-                "ok": true, "content": output}),
+                "ok": succeeded(output), "content": output}),
             );
             let stored = events::append(tx, tenant, conversation, list)
                 .await
@@ -179,5 +190,28 @@ impl JobHandler for ToolJobs {
         if let Some((conversation, events)) = stored {
             (self.publish)(conversation, events);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::succeeded;
+    use serde_json::json;
+
+    #[test]
+    fn a_script_that_raised_or_hit_a_limit_did_not_succeed() {
+        assert!(succeeded(&json!({"artifactId": "a"})), "no outcome: done");
+        assert!(succeeded(&json!({"outcome": "ok", "exitCode": 0})));
+        assert!(!succeeded(&json!({"outcome": "error", "exitCode": 1})));
+        assert!(!succeeded(&json!({"outcome": "timeout", "exitCode": null})));
+        assert!(!succeeded(
+            &json!({"outcome": "memory_limit", "exitCode": 1})
+        ));
+        assert!(succeeded(
+            &json!({"outcome": "output_truncated", "exitCode": 0})
+        ));
+        assert!(!succeeded(
+            &json!({"outcome": "output_truncated", "exitCode": null})
+        ));
     }
 }

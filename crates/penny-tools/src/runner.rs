@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::artifacts::Staged;
 use crate::grants;
-use crate::jobs::{Payload, QUEUE};
+use crate::jobs::{succeeded, Payload, QUEUE};
 use crate::registry::Registry;
 
 /// Most characters of a tool's output shown to the model.
@@ -129,7 +129,7 @@ impl ToolRunner for Tools {
             .and_then(|a| serde_json::from_value(a.clone()).ok())
             .unwrap_or_default();
         ToolOutcome {
-            ok: true,
+            ok: succeeded(&result),
             content: for_model(&result),
             artifacts: staged
                 .iter()

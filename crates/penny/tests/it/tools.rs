@@ -527,6 +527,27 @@ async fn a_models_python_call_runs_in_the_sandbox_and_its_chart_becomes_an_artif
         .unwrap();
     assert_eq!(artifact["conversationId"], conv);
     assert!(artifact["jobId"].is_string());
+
+    // A script that raises: the job ran, the call did not succeed; the model gets the
+    // traceback and the answer goes on.
+    let args = json!({"script": "raise ValueError('bad input data')"}).to_string();
+    let body = json!({"content": format!("again [[tool=python_execute args={args}]]"),
+        "toolsAllowed": ["python_execute"]});
+    let events = chat
+        .send_sse(&conv, body)
+        .await
+        .until(&["run.completed", "run.failed"])
+        .await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(*kinds.last().unwrap(), "run.completed", "{kinds:?}");
+    let result = events.iter().find(|e| e.event == "tool.result").unwrap();
+    assert_eq!(result.data["ok"], false, "{}", result.data);
+    let content: Value = serde_json::from_str(result.data["content"].as_str().unwrap()).unwrap();
+    assert_eq!(content["outcome"], "error");
+    assert!(content["stderr"]
+        .as_str()
+        .unwrap()
+        .contains("ValueError: bad input data"));
     chat.stop().await;
 }
 
