@@ -39,6 +39,8 @@ pub struct UserView {
     is_super_admin: bool,
     /// `active` or `deactivated`.
     status: String,
+    /// No password yet: the invite link has not been used.
+    invited: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -52,6 +54,7 @@ impl From<User> for UserView {
             role: u.role,
             is_super_admin: u.is_super_admin,
             status: u.status,
+            invited: u.invited,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }

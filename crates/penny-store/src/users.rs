@@ -16,6 +16,8 @@ pub struct User {
     pub role: Role,
     pub is_super_admin: bool,
     pub status: String,
+    /// No password yet: invited, and the invite link not used.
+    pub invited: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -30,7 +32,7 @@ pub struct Credentials {
 
 const SELECT: &str =
     "SELECT u.id, u.tenant_id, u.email, u.display_name, m.role, u.is_super_admin, \
-     u.status, u.created_at, u.updated_at, u.password_hash \
+     u.status, u.password_hash IS NULL AS invited, u.created_at, u.updated_at, u.password_hash \
      FROM users u JOIN memberships m ON m.tenant_id = u.tenant_id AND m.user_id = u.id";
 
 pub struct NewUser<'a> {

@@ -14,8 +14,10 @@ export interface UserView {
   display_name: string | null;
   role: Role;
   is_super_admin: boolean;
-  /** `active` or `deactivated` (an invited user who has not set a password yet may differ). */
+  /** `active` or `deactivated`. */
   status: string;
+  /** No password yet: the invite link has not been used. */
+  invited: boolean;
   created_at: string;
   updated_at: string;
 }

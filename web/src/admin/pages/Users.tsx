@@ -151,7 +151,7 @@ export function Users() {
                     </select>
                   </td>
                   <td>
-                    <Badge tone={u.status === 'active' ? 'ok' : u.status === 'deactivated' ? 'bad' : 'warn'}>{u.status}</Badge>
+                    <UserStatus user={u} />
                   </td>
                   <td title={formatDateTime(u.created_at)}>{formatDate(u.created_at)}</td>
                   <td>
@@ -191,6 +191,18 @@ export function Users() {
       </Modal>
     </div>
   );
+}
+
+/** Deactivated, invited (the invite link not used yet), or active. */
+function UserStatus({ user }: { user: UserView }) {
+  if (user.status === 'deactivated') return <Badge tone="bad">deactivated</Badge>;
+  if (user.invited)
+    return (
+      <span title="The invite link has not been used yet; a new one comes from Reset link.">
+        <Badge tone="warn">invited</Badge>
+      </span>
+    );
+  return <Badge tone={user.status === 'active' ? 'ok' : 'warn'}>{user.status}</Badge>;
 }
 
 function LinkResult({ intro, link, onDone }: { intro: string; link: OneTimeLink; onDone: () => void }) {

@@ -24,6 +24,7 @@ async fn an_invited_user_sets_a_password_once_and_is_logged_in() {
     assert_eq!(invited["user"]["email"], "new.person@example.com");
     assert_eq!(invited["user"]["role"], "creator");
     assert_eq!(invited["user"]["display_name"], "New Person");
+    assert_eq!(invited["user"]["invited"], true);
 
     // Only the digest is stored, and the link lasts seven days.
     let mut owner = app.db.owner().await;
@@ -76,6 +77,9 @@ async fn an_invited_user_sets_a_password_once_and_is_logged_in() {
     assert_eq!(who["role"], "creator");
     app.token("new.person@example.com", "invited-password-1", "default")
         .await;
+    let id = invited["user"]["id"].as_str().unwrap();
+    let user = body(app.get(&root, &format!("/api/v1/users/{id}")).await, 200).await;
+    assert_eq!(user["invited"], false, "{user}");
 
     // The link works once.
     assert_problem(
