@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react';
+import { useState, type ChangeEvent, type FormEvent } from 'react';
 import { Navigate, useLocation } from 'react-router-dom';
 import { ApiProblem } from '../api/problem';
 import { SetupNotice } from '../setup/SetupNotice';
@@ -18,6 +18,12 @@ export function LoginPage() {
     const to = (location.state as { from?: string } | null)?.from ?? '/';
     return <Navigate to={to} replace />;
   }
+
+  // An edit starts a new attempt: the last attempt's error no longer applies.
+  const edit = (set: (v: string) => void) => (e: ChangeEvent<HTMLInputElement>) => {
+    set(e.target.value);
+    setError(null);
+  };
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -47,15 +53,15 @@ export function LoginPage() {
         <SetupNotice />
         <label className="field">
           <span>Email</span>
-          <input type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} autoFocus />
+          <input type="email" autoComplete="username" required value={email} onChange={edit(setEmail)} autoFocus />
         </label>
         <label className="field">
           <span>Password</span>
-          <input type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
+          <input type="password" autoComplete="current-password" required value={password} onChange={edit(setPassword)} />
         </label>
         <label className="field">
           <span>Workspace</span>
-          <input type="text" autoComplete="organization" required value={tenant} onChange={(e) => setTenant(e.target.value)} />
+          <input type="text" autoComplete="organization" required value={tenant} onChange={edit(setTenant)} />
         </label>
         {error && (
           <div className="form-error" role="alert">

@@ -9,6 +9,7 @@ import { useToast } from '../ui/toast';
 import { Composer } from './Composer';
 import { MessageList } from './MessageList';
 import type { DisplayMessage } from './stream';
+import { loadToolChoice, saveToolChoice } from './tools';
 import { useChat } from './useChat';
 
 let catalog: Promise<[ModelInfo[], ToolInfo[]]> | null = null;
@@ -32,7 +33,15 @@ function Chat({ id, onActivity }: { id: string; onActivity: () => void }) {
   const [models, setModels] = useState<ModelInfo[]>([]);
   const [tools, setTools] = useState<ToolInfo[]>([]);
   const [model, setModel] = useState('');
-  const [toolsAllowed, setToolsAllowed] = useState<string[]>([]);
+  // The tools chosen here last time (a new chat starts with none).
+  const [toolsAllowed, setToolsAllowed] = useState<string[]>(() => loadToolChoice(id) ?? []);
+  const chooseTools = useCallback(
+    (names: string[]) => {
+      setToolsAllowed(names);
+      saveToolChoice(id, names);
+    },
+    [id],
+  );
   const [artifacts, setArtifacts] = useState<Artifact[]>([]);
   const [panel, setPanel] = useState<{ open: boolean; selected: string | null }>({ open: false, selected: null });
 
@@ -162,7 +171,7 @@ function Chat({ id, onActivity }: { id: string; onActivity: () => void }) {
           onModel={setModel}
           tools={tools}
           toolsAllowed={toolsAllowed}
-          onToolsAllowed={setToolsAllowed}
+          onToolsAllowed={chooseTools}
           onSend={(content, attachments) => sendWith(content, lastId, attachments)}
           onStop={() => void chat.cancel()}
         />

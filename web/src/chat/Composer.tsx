@@ -3,6 +3,7 @@ import { api } from '../api';
 import type { ModelInfo, ToolInfo, UploadedFile } from '../api/types';
 import { PaperclipIcon } from '../ui/icons';
 import { useToast } from '../ui/toast';
+import { toolLabel } from './tools';
 
 interface Props {
   disabled: boolean;
@@ -123,12 +124,21 @@ export function Composer(p: Props) {
             {usable.length > 0 && (
               <fieldset className="tool-toggles">
                 <legend className="visually-hidden">Tools the model may use</legend>
-                {usable.map((t) => (
-                  <label key={t.name} className="tool-toggle" title={t.description}>
-                    <input type="checkbox" checked={p.toolsAllowed.includes(t.name)} onChange={(e) => toggleTool(t.name, e.target.checked)} />
-                    <span>{t.name}</span>
-                  </label>
-                ))}
+                {usable.map((t) => {
+                  const label = toolLabel(t.name);
+                  // The accessible name keeps the tool's own name (what the chat and the admin show).
+                  return (
+                    <label key={t.name} className="tool-toggle" title={t.description ? `${t.name}: ${t.description}` : t.name}>
+                      <input
+                        type="checkbox"
+                        aria-label={label === t.name ? label : `${label} (${t.name})`}
+                        checked={p.toolsAllowed.includes(t.name)}
+                        onChange={(e) => toggleTool(t.name, e.target.checked)}
+                      />
+                      <span>{label}</span>
+                    </label>
+                  );
+                })}
               </fieldset>
             )}
           </div>

@@ -1,8 +1,11 @@
-import { memo, useState } from 'react';
+import { memo, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { formatSize } from '../artifacts/renderers';
 import { Markdown } from '../markdown/Markdown';
+import { copyText } from '../ui/clipboard';
 import { PaperclipIcon } from '../ui/icons';
+import { failureText } from './failure';
 import type { DisplayMessage } from './stream';
+import { fitHeight, textRows } from './textRows';
 import { ToolCallView } from './ToolCallView';
 
 interface Props {
@@ -17,10 +20,20 @@ interface Props {
 export const MessageItem = memo(function MessageItem({ message: m, busy, onEdit, onRegenerate, onSwitch, onOpenArtifact }: Props) {
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(m.content);
+  const editBox = useRef<HTMLTextAreaElement>(null);
   const isUser = m.role === 'user';
+  const failed = m.status === 'failed';
+
+  // The edit box grows with its text (up to its CSS max-height).
+  useLayoutEffect(() => {
+    if (editing && editBox.current) fitHeight(editBox.current);
+  }, [editing, draft]);
 
   return (
-    <article className={`msg msg-${isUser ? 'user' : 'assistant'}${m.streaming ? ' streaming' : ''}`} aria-label={isUser ? 'You said' : 'Assistant said'}>
+    <article
+      className={`msg msg-${isUser ? 'user' : 'assistant'}${m.streaming ? ' streaming' : ''}${editing ? ' msg-editing' : ''}`}
+      aria-label={isUser ? 'You said' : 'Assistant said'}
+    >
       <div className="msg-inner">
         {!isUser && m.tools.length > 0 && (
           <div className="toolcalls">
@@ -41,7 +54,14 @@ export const MessageItem = memo(function MessageItem({ message: m, busy, onEdit,
             <label className="visually-hidden" htmlFor={`edit-${m.id}`}>
               Edit message
             </label>
-            <textarea id={`edit-${m.id}`} value={draft} onChange={(e) => setDraft(e.target.value)} rows={Math.min(10, draft.split('\n').length + 1)} autoFocus />
+            <textarea
+              id={`edit-${m.id}`}
+              ref={editBox}
+              value={draft}
+              onChange={(e) => setDraft(e.target.value)}
+              rows={textRows(draft)}
+              autoFocus
+            />
             <div className="row">
               <button type="submit" className="btn btn-primary btn-small" disabled={busy}>
                 Send as new branch
@@ -63,8 +83,8 @@ export const MessageItem = memo(function MessageItem({ message: m, busy, onEdit,
           </div>
         ) : null}
         {m.error && (
-          <div className="msg-error" role="alert">
-            {m.status === 'failed' ? 'The answer failed' : 'Error'}: {m.error.message} <span className="muted">({m.error.code})</span>
+          <div className="msg-error" role="alert" title={`Error code: ${m.error.code}`}>
+            {failureText(m.error)}
           </div>
         )}
         {m.status === 'cancelled' && <div className="muted small">Stopped.</div>}
@@ -113,7 +133,7 @@ export const MessageItem = memo(function MessageItem({ message: m, busy, onEdit,
             </span>
           )}
           {!m.local && !m.streaming && (
-            <span className="msg-actions">
+            <span className={`msg-actions${failed ? ' msg-actions-shown' : ''}`}>
               {isUser ? (
                 <button
                   type="button"
@@ -131,9 +151,7 @@ export const MessageItem = memo(function MessageItem({ message: m, busy, onEdit,
                   <button type="button" className="btn-ghost btn-small" disabled={busy} onClick={() => onRegenerate(m)}>
                     Regenerate
                   </button>
-                  <button type="button" className="btn-ghost btn-small" onClick={() => void navigator.clipboard?.writeText(m.content)}>
-                    Copy
-                  </button>
+                  {m.content.trim() && <CopyButton text={m.content} />}
                 </>
               )}
               {!isUser && m.model && <span className="muted small">{m.model}</span>}
@@ -144,3 +162,29 @@ export const MessageItem = memo(function MessageItem({ message: m, busy, onEdit,
     </article>
   );
 });
+
+/** Copy, then "Copied" for a moment, or a short note when this browser allows no copying. */
+function CopyButton({ text }: { text: string }) {
+  const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
+  const timer = useRef<number>();
+  useEffect(() => () => window.clearTimeout(timer.current), []);
+
+  const copy = async () => {
+    const ok = await copyText(text);
+    setState(ok ? 'copied' : 'failed');
+    window.clearTimeout(timer.current);
+    timer.current = window.setTimeout(() => setState('idle'), ok ? 1500 : 3000);
+  };
+
+  return (
+    <button
+      type="button"
+      className="btn-ghost btn-small"
+      onClick={() => void copy()}
+      aria-live="polite"
+      title={state === 'failed' ? 'This browser does not allow copying here. Select the text and copy it by hand.' : undefined}
+    >
+      {state === 'copied' ? 'Copied' : state === 'failed' ? 'Could not copy' : 'Copy'}
+    </button>
+  );
+}

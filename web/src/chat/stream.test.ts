@@ -101,6 +101,12 @@ describe('chat stream reducer', () => {
     expect(s.activeRunId).toBeNull();
   });
 
+  it('keeps only the code of a failed answer loaded over REST (no made-up message)', () => {
+    const failed = { ...msg('a1', 'u1', 'assistant', '', 'failed'), error_code: 'provider_error' };
+    const s = chatReducer(initialChatState, { kind: 'snapshot', messages: [msg('u1', null, 'user', 'Hi'), failed] });
+    expect(displayMessages(s)[1]!.error).toEqual({ code: 'provider_error', message: '' });
+  });
+
   it('tracks tool calls, their results and artifacts', () => {
     let s = apply(sentState(), [
       started(1),

@@ -259,7 +259,7 @@ function applyEvent(state: ChatState, e: StreamEvent): ChatState {
     case 'run.completed':
       return finishRun(state, e.runId, 'complete', undefined, e.messageId);
     case 'run.failed':
-      return finishRun(state, e.runId, 'failed', { code: e.code ?? 'failed', message: e.message ?? 'The run failed.' }, e.messageId);
+      return finishRun(state, e.runId, 'failed', { code: e.code ?? 'failed', message: e.message ?? '' }, e.messageId);
     case 'run.cancelled':
       return finishRun(state, e.runId, 'cancelled', undefined, e.messageId);
     default:
@@ -388,7 +388,8 @@ export function displayMessages(state: ChatState): DisplayMessage[] {
       ...m,
       tools: l && l.tools.length && !m.tool_calls ? l.tools : storedTools(m.tool_calls),
       streaming: false,
-      error: m.status === 'failed' ? { code: m.error_code ?? 'failed', message: l?.error?.message ?? 'The answer failed.' } : undefined,
+      // No message after a reload (only the code is stored): failureText() words the code.
+      error: m.status === 'failed' ? { code: m.error_code ?? 'failed', message: l?.error?.message ?? '' } : undefined,
       artifacts: arts,
     };
   });

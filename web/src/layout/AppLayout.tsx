@@ -65,7 +65,7 @@ function Welcome({ onCreated }: { onCreated: () => void }) {
   return (
     <div className="welcome">
       <h1>What shall we work on?</h1>
-      <p className="muted">Start a chat, or pick one on the left. Models can run Python, make charts and write reports; results appear beside the chat.</p>
+      <p className="muted">Start a new chat, or open an earlier one from your chat list. Models can run Python, make charts and write reports; results appear beside the chat.</p>
       <button type="button" className="btn btn-primary" onClick={start}>
         Start a new chat
       </button>

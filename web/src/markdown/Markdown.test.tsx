@@ -32,6 +32,13 @@ describe('Markdown', () => {
     expect(screen.getByText('python')).toBeInTheDocument();
     expect(screen.getByRole('button', { name: 'Copy code' })).toBeInTheDocument();
   });
+
+  it('gives table cells of prose a minimum width, not cells of numbers', () => {
+    const { container } = render(<Markdown text={'| Q1 | Notes |\n|---:|---|\n| 120 | Strong finish driven by the new distribution centre |'} />);
+    const cells = Array.from(container.querySelectorAll('td'));
+    expect(cells.map((c) => c.className)).toEqual(['', 'cell-prose']);
+    expect(cells[0]!.style.textAlign).toBe('right');
+  });
 });
 
 describe('CodeBlock', () => {

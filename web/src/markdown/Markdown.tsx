@@ -18,6 +18,15 @@ export function rehypeHtmlAsText() {
   return (tree: HastNode) => walk(tree);
 }
 
+const textLength = (node: HastNode | undefined): number =>
+  node ? (node.value?.length ?? 0) + (node.children ?? []).reduce((n, c) => n + textLength(c), 0) : 0;
+
+/**
+ * Table cells keep words and numbers whole (the table scrolls instead); a cell of prose gets
+ * a minimum width so a narrow table does not stack it a word per line.
+ */
+const cellClass = (node: unknown) => (textLength(node as HastNode) > 30 ? 'cell-prose' : undefined);
+
 interface Props {
   text: string;
   live?: boolean;
@@ -49,6 +58,8 @@ export const Markdown = memo(function Markdown({ text, live }: Props) {
         <table>{children}</table>
       </div>
     ),
+    th: ({ node, ...props }) => <th {...props} className={cellClass(node)} />,
+    td: ({ node, ...props }) => <td {...props} className={cellClass(node)} />,
     img: ({ src, alt }) => (
       // Images from model text could track readers; show them as links instead.
       <a href={src} target="_blank" rel="noopener noreferrer nofollow">

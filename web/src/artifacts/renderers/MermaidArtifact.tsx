@@ -1,4 +1,5 @@
 import { useEffect, useId, useState } from 'react';
+import { RenderError } from './RenderError';
 
 /** A mermaid diagram (mermaid is its own chunk, loaded only here; strict security level). */
 export default function MermaidArtifact({ text, dark }: { text: string; dark: boolean }) {
@@ -7,6 +8,7 @@ export default function MermaidArtifact({ text, dark }: { text: string; dark: bo
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     let gone = false;
+    setError(null);
     (async () => {
       try {
         const { default: mermaid } = await import('mermaid');
@@ -21,7 +23,7 @@ export default function MermaidArtifact({ text, dark }: { text: string; dark: bo
       gone = true;
     };
   }, [text, dark, id]);
-  if (error) return <p className="form-error">Could not draw the diagram: {error}</p>;
+  if (error) return <RenderError heading="This diagram could not be drawn" message={error} source={text} />;
   if (svg === null) return <p className="muted">Drawing…</p>;
   // mermaid's strict mode sanitizes the SVG it produces (DOMPurify).
   return <div className="mermaid" dangerouslySetInnerHTML={{ __html: svg }} />;

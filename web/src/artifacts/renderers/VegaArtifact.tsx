@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
+import { RenderError } from './RenderError';
 
 /** A Vega-Lite spec, drawn by vega-embed (its own chunk, loaded only for this renderer). */
 export default function VegaArtifact({ text, dark }: { text: string; dark: boolean }) {
@@ -7,6 +8,7 @@ export default function VegaArtifact({ text, dark }: { text: string; dark: boole
   useEffect(() => {
     let result: { finalize: () => void } | null = null;
     let gone = false;
+    setError(null);
     (async () => {
       try {
         const spec = JSON.parse(text) as Record<string, unknown>;
@@ -22,7 +24,7 @@ export default function VegaArtifact({ text, dark }: { text: string; dark: boole
           config: { background: 'transparent' },
         });
       } catch (e) {
-        setError(e instanceof Error ? e.message : String(e));
+        if (!gone) setError(e instanceof Error ? e.message : String(e));
       }
     })();
     return () => {
@@ -30,5 +32,11 @@ export default function VegaArtifact({ text, dark }: { text: string; dark: boole
       result?.finalize();
     };
   }, [text, dark]);
-  return error ? <p className="form-error">Could not draw the chart: {error}</p> : <div ref={ref} className="vega" />;
+  // The chart's element stays mounted, so a new version of the spec can draw into it.
+  return (
+    <>
+      {error && <RenderError heading="This chart could not be drawn" message={error} source={text} />}
+      <div ref={ref} className="vega" hidden={error !== null} />
+    </>
+  );
 }
