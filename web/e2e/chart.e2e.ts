@@ -40,4 +40,9 @@ test('asking for a chart: the model calls python_execute and the chart shows in 
   await expect(answer.locator('.markdown')).toContainText('Tool result');
   await expect(page.getByRole('button', { name: /^Artifacts \(1\)$/ })).toBeVisible();
   await shot(page, 'chart');
+
+  // After a reload the answer still shows what it made (once).
+  await page.reload();
+  await expect(page.locator('.msg-assistant').last().locator('.artifact-chip')).toHaveCount(1);
+  await expect(page.locator('.msg-assistant').last().locator('.artifact-chip')).toContainText('chart.png');
 });

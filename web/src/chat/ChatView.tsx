@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import { useParams } from 'react-router-dom';
 import { api } from '../api';
 import type { Artifact, Conversation, ModelInfo, ToolInfo, UploadedFile } from '../api/types';
@@ -8,7 +8,7 @@ import { saveBlob } from '../ui/download';
 import { useToast } from '../ui/toast';
 import { Composer } from './Composer';
 import { MessageList } from './MessageList';
-import type { DisplayMessage } from './stream';
+import { withStoredArtifacts, type DisplayMessage } from './stream';
 import { loadToolChoice, saveToolChoice } from './tools';
 import { useChat } from './useChat';
 
@@ -84,6 +84,7 @@ function Chat({ id, onActivity }: { id: string; onActivity: () => void }) {
     [send, model, toolsAllowed, conv, id, onActivity],
   );
 
+  const messages = useMemo(() => withStoredArtifacts(chat.messages, artifacts), [chat.messages, artifacts]);
   const lastId = chat.messages.at(-1)?.id ?? null;
   const onEdit = useCallback((m: DisplayMessage, content: string) => void sendWith(content, m.parent_id), [sendWith]);
   const onRegenerate = useCallback(
@@ -152,7 +153,7 @@ function Chat({ id, onActivity }: { id: string; onActivity: () => void }) {
           </div>
         ) : (
           <MessageList
-            messages={chat.messages}
+            messages={messages}
             hasOlder={chat.hasOlder}
             loadingOlder={chat.loadingOlder}
             onLoadOlder={onLoadOlder}

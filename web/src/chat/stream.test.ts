@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { BranchMessage } from '../api/types';
-import { chatReducer, displayMessages, initialChatState, resumeAfter, type ChatState, type StreamEvent } from './stream';
+import type { Artifact, BranchMessage } from '../api/types';
+import { chatReducer, displayMessages, initialChatState, resumeAfter, withStoredArtifacts, type ChatState, type StreamEvent } from './stream';
 
 const msg = (id: string, parent: string | null, role: string, content: string, status = 'complete'): BranchMessage => ({
   id,
@@ -199,5 +199,25 @@ describe('chat stream reducer', () => {
     const edited = { ...msg('u2b', 'a1', 'user', 'C edited'), siblings: 2, sibling_index: 2, sibling_ids: ['u2', 'u2b'] };
     const s = chatReducer(initialChatState, { kind: 'snapshot', messages: [msg('u1', null, 'user', 'A'), msg('a1', 'u1', 'assistant', 'B'), edited] });
     expect(displayMessages(s)[2]).toMatchObject({ sibling_ids: ['u2', 'u2b'], sibling_index: 2, siblings: 2 });
+  });
+
+  it('after a reload, each answer shows the chips of the artifacts it made, once', () => {
+    const s = chatReducer(initialChatState, { kind: 'snapshot', messages: [msg('u1', null, 'user', 'A'), msg('a1', 'u1', 'assistant', 'B')] });
+    const art = (id: string, messageId: string | null): Artifact => ({
+      id,
+      conversationId: 'c',
+      messageId,
+      type: 'chart',
+      title: `Chart ${id}`,
+      latestVersion: 2,
+      createdAt: '2026-01-01T00:00:00Z',
+      updatedAt: '2026-01-01T00:00:00Z',
+    });
+    const view = withStoredArtifacts(displayMessages(s), [art('x', 'a1'), art('y', null), art('z', 'other')]);
+    expect(view[0]!.artifacts).toEqual([]);
+    expect(view[1]!.artifacts).toEqual([{ artifactId: 'x', artifactType: 'chart', title: 'Chart x', mime: '', version: 2, messageId: 'a1' }]);
+    // One announced live keeps its own chip, not a second one.
+    const live = withStoredArtifacts(view, [art('x', 'a1')]);
+    expect(live[1]!.artifacts).toHaveLength(1);
   });
 });

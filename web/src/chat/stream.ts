@@ -4,7 +4,7 @@
 // a reconnect may deliver it again), a jump past lastSeq + 1 marks the state stale so the
 // branch is refetched over REST.
 
-import type { UploadedFile, BranchMessage, StoredToolCall } from '../api/types';
+import type { Artifact, UploadedFile, BranchMessage, StoredToolCall } from '../api/types';
 
 interface EventBase {
   seq: number;
@@ -406,4 +406,26 @@ export function resumeAfter(messages: BranchMessage[], serverLastSeq: number): n
   if (starts.length === 0) return serverLastSeq;
   if (starts.some((s) => s == null)) return 0;
   return Math.max(0, Math.min(...(starts as number[])) - 1);
+}
+
+/**
+ * Adds, under each answer, the stored artifacts it made (`stored`: the conversation's
+ * artifact list). The stream announces only artifacts made while the chat is open; after a
+ * reload an answer would lose its chips. An artifact announced live keeps its own chip.
+ */
+export function withStoredArtifacts(messages: DisplayMessage[], stored: Artifact[]): DisplayMessage[] {
+  if (stored.length === 0) return messages;
+  const byMessage = new Map<string, Artifact[]>();
+  for (const a of stored) {
+    if (a.messageId) byMessage.set(a.messageId, [...(byMessage.get(a.messageId) ?? []), a]);
+  }
+  return messages.map((m) => {
+    const made = byMessage.get(m.id);
+    if (!made) return m;
+    const shown = new Set(m.artifacts.map((a) => a.artifactId));
+    const more: ArtifactRef[] = made
+      .filter((a) => !shown.has(a.id))
+      .map((a) => ({ artifactId: a.id, artifactType: a.type, title: a.title, mime: '', version: a.latestVersion, messageId: m.id }));
+    return more.length ? { ...m, artifacts: [...m.artifacts, ...more] } : m;
+  });
 }
