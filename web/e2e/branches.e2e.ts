@@ -67,3 +67,26 @@ test('editing the first message of a chat makes a new branch', async ({ page }) 
   await expect(userMessages(page)).toHaveCount(1, { timeout: 3_000 });
   await expect(page.getByRole('group', { name: 'Branches' })).toContainText('2/2', { timeout: 3_000 });
 });
+
+test('regenerating an answer makes a sibling answer to the same question', async ({ page }) => {
+  await login(page);
+  await newChat(page);
+  await send(page, 'Which answer [[tokens=5]]');
+  await waitIdle(page);
+  const answer = assistantMessages(page).first();
+  await answer.hover();
+  await answer.getByRole('button', { name: 'Regenerate' }).click();
+  await waitIdle(page);
+
+  // The switcher sits on the answer, not on the question, which is asked once.
+  const switcher = answer.getByRole('group', { name: 'Branches' });
+  await expect(switcher).toContainText('2/2');
+  await expect(userMessages(page)).toHaveCount(1);
+  await expect(assistantMessages(page)).toHaveCount(1);
+  await expect(userMessages(page).first().getByRole('group', { name: 'Branches' })).toHaveCount(0);
+  await switcher.getByRole('button', { name: 'Previous branch' }).click();
+  await expect(switcher).toContainText('1/2');
+  await expect(answer.locator('.markdown')).toHaveText('Echo: Which answer t4 t5');
+  await expect(userMessages(page)).toHaveCount(1);
+  await shot(page, 'regenerated');
+});

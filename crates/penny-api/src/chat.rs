@@ -61,6 +61,8 @@ pub(crate) fn caller(who: &Principal) -> Caller {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SendMessage {
+    /// The message (1-100000 characters); empty when regenerating.
+    #[serde(default)]
     content: String,
     /// Answer below this message (editing or branching); `null`: a new first message;
     /// omitted: below the current leaf.
@@ -80,6 +82,10 @@ pub struct SendMessage {
     /// asked for them. At most 10, each 1-40 characters.
     #[serde(default)]
     artifacts_expected: Vec<String>,
+    /// Answer the question `parentId` names again: a new answer, a sibling of the ones it
+    /// has (no new message; `content` and `attachments` stay empty).
+    #[serde(default)]
+    regenerate: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -111,6 +117,7 @@ async fn send(
         tools_allowed: b.tools_allowed,
         attachments: b.attachments,
         artifacts_expected: b.artifacts_expected,
+        regenerate: b.regenerate,
     };
     if wants_sse(&headers) {
         let (started, stream) = state.engine.send_and_follow(caller(&who), id, req).await?;

@@ -363,6 +363,7 @@ struct ResumeFrame {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct SendFrame {
+    #[serde(default)]
     content: String,
     #[serde(default, deserialize_with = "crate::extract::double_option")]
     parent_id: Option<Option<Uuid>>,
@@ -373,6 +374,8 @@ struct SendFrame {
     tools_allowed: Vec<String>,
     #[serde(default)]
     artifacts_expected: Vec<String>,
+    #[serde(default)]
+    regenerate: bool,
 }
 
 #[derive(Deserialize)]
@@ -514,6 +517,7 @@ impl Reader {
             tools_allowed: f.tools_allowed,
             attachments: f.attachments,
             artifacts_expected: f.artifacts_expected,
+            regenerate: f.regenerate,
         };
         match self
             .state

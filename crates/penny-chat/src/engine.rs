@@ -87,6 +87,9 @@ pub struct SendRequest {
     pub attachments: Vec<Uuid>,
     /// Kinds of artifact the answer should produce; the model is asked for them.
     pub artifacts_expected: Vec<String>,
+    /// Answer the question `parent` names again, as a sibling of its answers: no new user
+    /// message (`content` and `attachments` stay empty).
+    pub regenerate: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -141,6 +144,33 @@ async fn attachments(
         .map(serde_json::Value::Array)
 }
 
+/// A regeneration names the question and brings nothing new.
+fn check_regenerate(req: &SendRequest) -> Result<(), ChatError> {
+    let invalid = |field: &'static str, message: &str| ChatError::Invalid {
+        field,
+        message: message.into(),
+    };
+    if !matches!(req.parent, Parent::Message(_)) {
+        return Err(invalid(
+            "parentId",
+            "must name the question whose answer to regenerate",
+        ));
+    }
+    if !req.content.trim().is_empty() {
+        return Err(invalid(
+            "content",
+            "must be empty when regenerating an answer",
+        ));
+    }
+    if !req.attachments.is_empty() {
+        return Err(invalid(
+            "attachments",
+            "must be empty when regenerating an answer",
+        ));
+    }
+    Ok(())
+}
+
 impl Engine {
     pub fn new(
         store: Store,
@@ -180,7 +210,9 @@ impl Engine {
         req: SendRequest,
     ) -> Result<Started, ChatError> {
         let content = req.content.trim();
-        if content.is_empty() || content.len() > MAX_CONTENT {
+        if req.regenerate {
+            check_regenerate(&req)?;
+        } else if content.is_empty() || content.len() > MAX_CONTENT {
             return Err(ChatError::Invalid {
                 field: "content",
                 message: format!("must be 1-{MAX_CONTENT} characters"),
@@ -236,15 +268,24 @@ impl Engine {
         let attachments = attachments?;
         // The run's context, read here so the run starts without reading anything.
         let mut branch = target.branch.ok_or_else(send::foreign_parent)?;
-        let parent = branch.last().map(|m| m.id);
-        let (user_msg, assistant_msg, run) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        branch.push(Message::user(
-            user_msg,
-            conversation,
-            parent,
-            content,
-            attachments.clone(),
-        ));
+        let (assistant_msg, run) = (Uuid::new_v4(), Uuid::new_v4());
+        // The question answered, and its parent.
+        let (user_msg, parent) = if req.regenerate {
+            match branch.last() {
+                Some(q) if q.role == "user" => (q.id, q.parent_id),
+                _ => return Err(send::not_a_question().into()),
+            }
+        } else {
+            let (user_msg, parent) = (Uuid::new_v4(), branch.last().map(|m| m.id));
+            branch.push(Message::user(
+                user_msg,
+                conversation,
+                parent,
+                content,
+                attachments.clone(),
+            ));
+            (user_msg, parent)
+        };
         let plan = RunPlan {
             tenant: who.tenant,
             conversation,
@@ -285,6 +326,7 @@ impl Engine {
                 owner: &self.0.instance,
                 lease: self.0.settings.lease,
                 started: &started,
+                regenerate: req.regenerate,
             },
         )
         .await?;

@@ -123,12 +123,19 @@ pub struct NewSend<'a> {
     pub lease: Duration,
     /// The `run.started` event (without `seq`).
     pub started: &'a Value,
+    /// A new answer to `user_message`, a question already asked (regenerating an
+    /// answer): no user message is stored, and `parent`, `content`, `attachments` and
+    /// `first_title` are not used.
+    pub regenerate: bool,
 }
 
 /// Stores a send; returns the seq of its `run.started`. A parent that is not a message of
 /// the conversation is `Invalid { field: "parentId" }`; a run already going on in the
 /// conversation is `Conflict`.
 pub async fn store(store: &Store, s: NewSend<'_>) -> Result<i64, StoreError> {
+    if s.regenerate {
+        return store_answer(store, s).await;
+    }
     let seq: Option<i64> = sqlx::query_scalar(
         "SELECT penny_send_store($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
@@ -151,6 +158,25 @@ pub async fn store(store: &Store, s: NewSend<'_>) -> Result<i64, StoreError> {
     seq.ok_or_else(foreign_parent)
 }
 
+/// A new answer to the question `s.user_message` (migration 0019).
+async fn store_answer(store: &Store, s: NewSend<'_>) -> Result<i64, StoreError> {
+    let seq: Option<i64> =
+        sqlx::query_scalar("SELECT penny_send_store_answer($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(s.tenant)
+            .bind(s.conversation)
+            .bind(s.user_message)
+            .bind(s.assistant_message)
+            .bind(s.run)
+            .bind(s.model)
+            .bind(s.owner)
+            .bind(s.lease.as_secs_f64())
+            .bind(s.started)
+            .fetch_one(store.pool())
+            .await
+            .map_err(|e| StoreError::unique(e, RUNNING))?;
+    seq.ok_or_else(not_a_question)
+}
+
 const RUNNING: &str = "a running generation in this conversation";
 
 /// The error of a send to a conversation where a run is going on.
@@ -163,6 +189,14 @@ pub fn foreign_parent() -> StoreError {
     StoreError::Invalid {
         field: "parentId",
         message: "is not a message of this conversation".into(),
+    }
+}
+
+/// The error of a regeneration whose parent is not a question of the conversation.
+pub fn not_a_question() -> StoreError {
+    StoreError::Invalid {
+        field: "parentId",
+        message: "must name the question (a user message) whose answer to regenerate".into(),
     }
 }
 

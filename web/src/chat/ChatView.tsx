@@ -87,12 +87,13 @@ function Chat({ id, onActivity }: { id: string; onActivity: () => void }) {
   const messages = useMemo(() => withStoredArtifacts(chat.messages, artifacts), [chat.messages, artifacts]);
   const lastId = chat.messages.at(-1)?.id ?? null;
   const onEdit = useCallback((m: DisplayMessage, content: string) => void sendWith(content, m.parent_id), [sendWith]);
+  const { regenerate } = chat;
   const onRegenerate = useCallback(
     (m: DisplayMessage) => {
-      const user = chat.state.branch.find((x) => x.id === m.parent_id);
-      if (user) void sendWith(user.content, user.parent_id);
+      // A sibling of this answer, to the same question.
+      if (m.parent_id) void regenerate(m.parent_id, { model: model || undefined, toolsAllowed }).then((ok) => ok && onActivity());
     },
-    [chat.state.branch, sendWith],
+    [regenerate, model, toolsAllowed, onActivity],
   );
   const { switchBranch, loadOlder } = chat;
   const onLoadOlder = useCallback(() => void loadOlder(), [loadOlder]);

@@ -124,6 +124,20 @@ export function useChat(conversationId: string) {
     }
   }, []);
 
+  /** A new answer to `question` (a user message), a sibling of the answers it has. */
+  const regenerate = useCallback(async (question: string, opts: Pick<SendOptions, 'model' | 'toolsAllowed'>): Promise<boolean> => {
+    const socket = socketRef.current;
+    if (!socket) return false;
+    try {
+      // No local message: run.started puts the new answer under the question.
+      await socket.send({ content: '', parentId: question, regenerate: true, model: opts.model, toolsAllowed: opts.toolsAllowed });
+      return true;
+    } catch (e) {
+      toastRef.current.error(e, 'Could not regenerate the answer');
+      return false;
+    }
+  }, []);
+
   const cancel = useCallback(async () => {
     const runId = stateRef.current.activeRunId;
     if (!runId) return;
@@ -171,6 +185,7 @@ export function useChat(conversationId: string) {
     connection,
     running: state.activeRunId !== null,
     send,
+    regenerate,
     cancel,
     switchBranch,
     hasOlder: state.hasOlder,

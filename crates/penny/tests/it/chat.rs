@@ -1218,3 +1218,73 @@ async fn messages_page_back_from_the_leaf_with_limit_and_before() {
     assert!(nothing.is_empty() && !more);
     chat.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regenerating_an_answer_makes_a_sibling_answer_to_the_same_question() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    chat.send(&conv, json!({"content": "question [[tokens=3]]"}))
+        .await;
+    let first = chat.settled(&conv).await;
+    let (q, a1) = (first[0]["id"].clone(), first[1]["id"].clone());
+
+    let again = chat
+        .send(&conv, json!({"regenerate": true, "parentId": q}))
+        .await;
+    assert_eq!(again["messageId"], q, "{again}");
+    let second = chat.settled(&conv).await;
+    assert_eq!(
+        ids(&second),
+        [
+            q.as_str().unwrap(),
+            again["assistantMessageId"].as_str().unwrap()
+        ]
+    );
+    let a2 = &second[1];
+    assert_eq!(a2["parent_id"], q);
+    assert_eq!(a2["status"], "complete");
+    // The model answered the same question (its directive asked for three tokens).
+    assert_eq!(a2["content"], first[1]["content"]);
+    assert_eq!(a2["sibling_ids"], json!([a1, a2["id"]]));
+    assert_eq!(second[0]["siblings"], 1, "no new question");
+
+    // Refused, with nothing stored: no question named, an answer named, a message of
+    // another conversation, or something new in the request.
+    let other = chat.conversation(&chat.root).await;
+    let unknown = uuid::Uuid::new_v4().to_string();
+    for (body, field) in [
+        (json!({"regenerate": true}), "parentId"),
+        (json!({"regenerate": true, "parentId": null}), "parentId"),
+        (json!({"regenerate": true, "parentId": a1}), "parentId"),
+        (json!({"regenerate": true, "parentId": unknown}), "parentId"),
+        (
+            json!({"regenerate": true, "parentId": q, "content": "new words"}),
+            "content",
+        ),
+    ] {
+        let res = chat
+            .app
+            .post(
+                &chat.root,
+                &format!("/api/v1/chat/{conv}/messages"),
+                body.clone(),
+            )
+            .await;
+        let problem = assert_problem(res, 422, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{body}: {problem}");
+    }
+    let res = chat
+        .app
+        .post(
+            &chat.root,
+            &format!("/api/v1/chat/{other}/messages"),
+            json!({"regenerate": true, "parentId": q}),
+        )
+        .await;
+    let problem = assert_problem(res, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "parentId", "{problem}");
+    let after = chat.branch(&conv).await;
+    assert_eq!(ids(&after), ids(&second));
+    assert_eq!(after[1]["sibling_ids"], json!([a1, a2["id"]]));
+    chat.stop().await;
+}
