@@ -91,7 +91,8 @@ impl ToolJobs {
 
 /// Whether a completed job's tool did what it was asked. The job completes whenever the
 /// tool ran; a script that raised, timed out or hit a limit says so in its `outcome`
-/// (output cut at its cap after a clean exit still counts as done).
+/// (output cut at its cap after a clean exit still counts as done). The rollups count
+/// failures by the same rule (migration 0020).
 pub(crate) fn succeeded(result: &Value) -> bool {
     match result.get("outcome").and_then(Value::as_str) {
         None | Some("ok") => true,

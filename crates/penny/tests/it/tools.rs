@@ -548,6 +548,24 @@ async fn a_models_python_call_runs_in_the_sandbox_and_its_chart_becomes_an_artif
         .as_str()
         .unwrap()
         .contains("ValueError: bad input data"));
+    // The usage report counts it as a failed run of the tool.
+    let report: Value = app
+        .get(&chat.root, "/api/v1/admin/analytics?groupBy=tool")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let python = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "python_execute")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(
+        (python["toolRuns"].as_i64(), python["toolFailures"].as_i64()),
+        (Some(2), Some(1)),
+        "{python}"
+    );
     chat.stop().await;
 }
 
