@@ -18,7 +18,8 @@ test('asking for a chart: the model calls python_execute and the chart shows in 
   const answer = assistantMessages(page).last();
   const call = answer.locator('details.toolcall');
   await expect(call).toBeVisible();
-  await expect(call).toContainText('python_execute');
+  await expect(call).toContainText('Python');
+  await expect(call.locator('.toolcall-name')).toHaveAttribute('title', 'python_execute');
   await expect(call).toContainText('done', { timeout: 30_000 });
   await expect(call).toHaveClass(/toolcall-ok/);
 

@@ -1,8 +1,9 @@
-import { useRef, useState, type KeyboardEvent } from 'react';
+import { useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
 import { api } from '../api';
 import type { ModelInfo, ToolInfo, UploadedFile } from '../api/types';
 import { PaperclipIcon } from '../ui/icons';
 import { useToast } from '../ui/toast';
+import { fitHeight } from './textRows';
 import { toolLabel } from './tools';
 
 interface Props {
@@ -28,6 +29,11 @@ interface Attachment {
 export function Composer(p: Props) {
   const [text, setText] = useState('');
   const [attachments, setAttachments] = useState<Attachment[]>([]);
+  // The box grows with its text, wrapped lines included (up to its CSS max-height).
+  const input = useRef<HTMLTextAreaElement>(null);
+  useLayoutEffect(() => {
+    if (input.current) fitHeight(input.current);
+  }, [text]);
   const fileInput = useRef<HTMLInputElement>(null);
   const toast = useToast();
   const usable = p.tools.filter((t) => t.usable);
@@ -95,12 +101,13 @@ export function Composer(p: Props) {
         </label>
         <textarea
           id="composer-input"
+          ref={input}
           value={text}
           onChange={(e) => setText(e.target.value)}
           onKeyDown={onKey}
           placeholder={p.disabled ? 'Connecting…' : 'Message PENNY…'}
           aria-describedby="composer-hint"
-          rows={Math.min(8, Math.max(1, text.split('\n').length))}
+          rows={1}
         />
         <div className="composer-row">
           <div className="composer-controls">

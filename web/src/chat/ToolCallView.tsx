@@ -1,4 +1,5 @@
 import type { ToolCallState } from './stream';
+import { toolLabel } from './tools';
 
 function pretty(s: string | undefined): string {
   if (!s) return '';
@@ -18,7 +19,9 @@ export function ToolCallView({ call }: { call: ToolCallState }) {
         <span className="toolcall-icon" aria-hidden="true">
           {call.status === 'running' ? '⋯' : call.status === 'ok' ? '✓' : '!'}
         </span>
-        <span className="toolcall-name">{call.name}</span>
+        <span className="toolcall-name" title={call.name}>
+          {toolLabel(call.name)}
+        </span>
         <span className="toolcall-status">{label}</span>
       </summary>
       {call.arguments && (

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadToolChoice, saveToolChoice, toolLabel } from './tools';
+import { forgetToolChoice, loadToolChoice, saveToolChoice, toolLabel } from './tools';
 
 afterEach(() => localStorage.clear());
 
@@ -17,6 +17,9 @@ describe('tool chips', () => {
     expect(loadToolChoice('c1')).toEqual(['python_execute']);
     expect(loadToolChoice('c2')).toEqual([]);
     expect(loadToolChoice('c3')).toBeNull();
+    forgetToolChoice('c1');
+    expect(loadToolChoice('c1')).toBeNull();
+    expect(loadToolChoice('c2')).toEqual([]);
   });
 
   it('ignores a stored value it cannot read', () => {

@@ -25,6 +25,15 @@ export function loadToolChoice(conversationId: string): string[] | null {
   }
 }
 
+/** Forgets a deleted conversation's choice. */
+export function forgetToolChoice(conversationId: string): void {
+  try {
+    localStorage.removeItem(KEY + conversationId);
+  } catch {
+    // Storage blocked: nothing was kept.
+  }
+}
+
 export function saveToolChoice(conversationId: string, names: string[]): void {
   try {
     localStorage.setItem(KEY + conversationId, JSON.stringify(names));

@@ -7,6 +7,7 @@ import { isStaff } from '../admin/guard';
 import { useMe } from '../auth/AuthContext';
 import { PencilIcon, TrashIcon } from '../ui/icons';
 import { useToast } from '../ui/toast';
+import { forgetToolChoice } from '../chat/tools';
 
 interface Props {
   conversations: Conversation[];
@@ -51,6 +52,7 @@ export function Sidebar({ conversations, query, onQuery, onChanged, onNavigate }
     if (!window.confirm(`Delete “${c.title}”? This cannot be undone.`)) return;
     try {
       await api.deleteConversation(c.id);
+      forgetToolChoice(c.id);
       onChanged();
       if (window.location.pathname.endsWith(c.id)) navigate('/');
     } catch (err) {
