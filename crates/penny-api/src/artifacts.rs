@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use penny_objects::Bucket;
 use penny_store::artifacts::{self, Artifact, Origin, Version};
-use penny_store::{conversations, Role, StoreError, TenantId, TenantTx};
+use penny_store::{access, conversations, Role, StoreError, TenantId, TenantTx};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use utoipa::{IntoParams, ToSchema};
@@ -54,20 +54,9 @@ pub struct ArtifactView {
     versions: Option<Vec<Version>>,
 }
 
-/// The artifact if the caller may read it, else `NotFound`.
+/// The artifact if the caller may read it, else `NotFound` (the store's one rule).
 async fn readable(tx: &mut TenantTx, who: &Principal, id: Uuid) -> ApiResult<Artifact> {
-    let a = artifacts::get(tx, id).await?;
-    if who.role.at_least(Role::Admin) {
-        return Ok(a);
-    }
-    match a.conversation_id {
-        Some(c) => {
-            conversations::get(tx, who.user, c).await?;
-        }
-        None if a.created_by == Some(who.user.0) => {}
-        None => return Err(ApiError::NotFound),
-    }
-    Ok(a)
+    Ok(access::artifact(tx, &who.reader(), id).await?)
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -124,6 +124,11 @@ impl Principal {
         }
     }
 
+    /// The caller as a reader of files and artifacts.
+    pub fn reader(&self) -> penny_store::access::Reader {
+        penny_store::access::Reader::new(self.user, self.role)
+    }
+
     /// A key for per-caller limits: API keys and users are counted apart.
     pub fn limit_key(&self) -> String {
         match self.api_key {

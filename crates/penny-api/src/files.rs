@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use penny_objects::{Bucket, ObjectKey};
 use penny_store::files::{self, File, NewFile};
-use penny_store::{Role, StoreError};
+use penny_store::{access, Role, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -230,14 +230,11 @@ fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     }
 }
 
-/// The file if it is the caller's (or the caller is an admin), else `NotFound`.
+/// The file if the caller may read it, else `NotFound` (the store's one rule).
 async fn readable(state: &AppState, who: &Principal, id: Uuid) -> ApiResult<File> {
     let mut tx = state.store.tenant(who.tenant).await?;
-    let f = files::get(&mut tx, id).await?;
+    let f = access::file(&mut tx, &who.reader(), id).await?;
     tx.commit().await.map_err(StoreError::from)?;
-    if f.user_id != who.user.0 && !who.role.at_least(Role::Admin) {
-        return Err(ApiError::NotFound);
-    }
     Ok(f)
 }
 

@@ -1,5 +1,7 @@
-//! Users of the caller's tenant: admins and managers manage them. A manager cannot touch
-//! admins or make anyone an admin; the last active admin cannot be removed or demoted.
+//! Users of the caller's tenant: admins and managers manage them. No one acts on a user whose
+//! role is above their own or grants a role above their own; only the super-admin acts on
+//! the super-admin's account; the last active admin cannot be removed or demoted (checked
+//! under a per-tenant lock, so two concurrent requests cannot both pass).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -88,10 +90,26 @@ fn manage(who: &Principal) -> ApiResult<()> {
     who.require(Role::Manager)
 }
 
-/// Managers may not act on admins nor hand out the admin role.
-fn may_touch(who: &Principal, target_role: Role, new_role: Option<Role>) -> ApiResult<()> {
-    if who.role < Role::Admin && (target_role == Role::Admin || new_role == Some(Role::Admin)) {
-        return Err(ApiError::Forbidden("only an admin may manage admins"));
+/// The one rule for acting on a user's account (role, status, password, reset link,
+/// deletion): only the super-admin acts on the super-admin's account, no one acts on a user
+/// whose role is above their own, and no one grants a role above their own.
+fn may_act_on(who: &Principal, target: Option<&User>, new_role: Option<Role>) -> ApiResult<()> {
+    if let Some(t) = target {
+        if t.is_super_admin && !who.super_admin {
+            return Err(ApiError::Forbidden(
+                "only the super-admin may change the super-admin's account",
+            ));
+        }
+        if t.role > who.role {
+            return Err(ApiError::Forbidden(
+                "you cannot manage a user whose role is above yours",
+            ));
+        }
+    }
+    if new_role.is_some_and(|r| r > who.role) {
+        return Err(ApiError::Forbidden(
+            "you cannot grant a role above your own",
+        ));
     }
     Ok(())
 }
@@ -157,7 +175,7 @@ async fn add_user(
     password: Option<String>,
     display_name: Option<String>,
 ) -> ApiResult<(TenantTx, User)> {
-    may_touch(who, role, None)?;
+    may_act_on(who, None, Some(role))?;
     let email = Email::parse(email)?;
     let password_hash = match password {
         Some(p) => Some(hash(p).await?),
@@ -200,10 +218,15 @@ async fn show(
     Ok(Json(user.into()))
 }
 
-/// Ensures the tenant keeps an active admin after `target` stops being one.
+/// Ensures the tenant keeps an active admin after `target` stops being one. Takes the
+/// tenant's admin lock first (held to commit) and re-reads the target under it: two
+/// requests demoting the last two admins at once are serialised, and the second sees the
+/// first's change.
 async fn keep_an_admin(tx: &mut TenantTx, target: &User) -> ApiResult<()> {
-    if target.role == Role::Admin
-        && target.status == "active"
+    users::lock_admins(tx).await?;
+    let current = find(tx, target.id.0).await?;
+    if current.role == Role::Admin
+        && current.status == "active"
         && users::count_with_role(tx, Role::Admin).await? <= 1
     {
         return Err(ApiError::Conflict(
@@ -232,7 +255,7 @@ async fn update(
     };
     let mut tx = state.store.tenant(who.tenant).await?;
     let target = find(&mut tx, id).await?;
-    may_touch(&who, target.role, req.role)?;
+    may_act_on(&who, Some(&target), req.role)?;
     let demoted = req.role.is_some_and(|r| r != Role::Admin);
     let deactivated = req.status.as_deref() == Some("deactivated");
     if demoted || deactivated {
@@ -278,7 +301,7 @@ async fn remove(
     }
     let mut tx = state.store.tenant(who.tenant).await?;
     let target = find(&mut tx, id).await?;
-    may_touch(&who, target.role, None)?;
+    may_act_on(&who, Some(&target), None)?;
     keep_an_admin(&mut tx, &target).await?;
     users::delete(&mut tx, target.id).await?;
     let change = Change {
@@ -399,7 +422,7 @@ async fn reset_link(
     manage(&who)?;
     let mut tx = state.store.tenant(who.tenant).await?;
     let target = find(&mut tx, id).await?;
-    may_touch(&who, target.role, None)?;
+    may_act_on(&who, Some(&target), None)?;
     if target.status != "active" {
         return Err(ApiError::Conflict(
             "the user is deactivated; reactivate them first".into(),

@@ -127,8 +127,9 @@ pub struct NewJob {
     pub timeout: Duration,
     /// Run no earlier than this from now; the job is `delayed` until then.
     pub delay: Option<Duration>,
-    /// A second enqueue with the same key in the same tenant and queue returns the first
-    /// job's id (while that job is retained).
+    /// A second enqueue with the same key, by the same creator, for the same job name in
+    /// the same tenant and queue returns the first job's id (while that job is retained);
+    /// anyone else's use of the key makes a job of its own.
     pub idempotency_key: Option<String>,
     pub conversation_id: Option<Uuid>,
     pub created_by: Option<Uuid>,
@@ -191,8 +192,9 @@ impl NewJob {
 }
 
 /// Enqueues `job` in the caller's tenant transaction: the job exists, and workers are
-/// woken, only if that transaction commits. With an idempotency key already used in this
-/// tenant and queue, returns the existing job's id and enqueues nothing.
+/// woken, only if that transaction commits. With an idempotency key this creator already
+/// used for this job name in this tenant and queue, returns the existing job's id and
+/// enqueues nothing.
 pub async fn enqueue(tx: &mut TenantTx, job: NewJob) -> Result<JobId, QueueError> {
     let (timeout_ms, delay_ms) = job.check()?;
     // `ON CONFLICT DO NOTHING` waits for a concurrent insert of the same key to commit or
@@ -203,7 +205,8 @@ pub async fn enqueue(tx: &mut TenantTx, job: NewJob) -> Result<JobId, QueueError
          VALUES (penny_current_tenant(), $1, $2, $3,
                  CASE WHEN $4 > 0 THEN 'delayed' ELSE 'waiting' END, $5, $6,
                  now() + $4 * interval '1 millisecond', $7, $8, $9)
-         ON CONFLICT (tenant_id, queue, idempotency_key) WHERE idempotency_key IS NOT NULL
+         ON CONFLICT (tenant_id, queue, created_by, name, idempotency_key)
+           WHERE idempotency_key IS NOT NULL
          DO NOTHING
          RETURNING id",
     )
@@ -223,10 +226,13 @@ pub async fn enqueue(tx: &mut TenantTx, job: NewJob) -> Result<JobId, QueueError
     }
     let existing: Uuid = sqlx::query_scalar(
         "SELECT id FROM jobs WHERE queue = $1 AND idempotency_key = $2
-            AND tenant_id = penny_current_tenant()",
+            AND tenant_id = penny_current_tenant()
+            AND created_by IS NOT DISTINCT FROM $3 AND name = $4",
     )
     .bind(&job.queue)
     .bind(&job.idempotency_key)
+    .bind(job.created_by)
+    .bind(&job.name)
     .fetch_one(&mut **tx)
     .await?;
     Ok(JobId(existing))

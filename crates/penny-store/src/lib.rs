@@ -8,6 +8,7 @@
 //!
 //! This crate knows nothing about HTTP.
 
+pub mod access;
 pub mod analytics;
 pub mod api_keys;
 pub mod artifacts;

@@ -94,6 +94,18 @@ pub async fn list(conn: &mut PgConnection) -> Result<Vec<User>, StoreError> {
     )
 }
 
+/// Serialises the changes that can take away a tenant's last admin (demote, deactivate,
+/// delete): a transaction-scoped advisory lock keyed by the transaction's tenant, held
+/// until commit.
+pub async fn lock_admins(conn: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('penny.admins:' || current_setting('app.tenant_id'), 0))",
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn count_with_role(conn: &mut PgConnection, role: Role) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
         "SELECT count(*) FROM memberships m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id \

@@ -132,9 +132,9 @@ impl JobHandler for ToolJobs {
             self.announce(tenant, conversation, progress).await;
         }
         match job.name.as_str() {
-            "python_execute" => builtin::python::run(self, tenant, &payload.params, ctx).await,
+            "python_execute" => builtin::python::run(self, job, &payload.params, ctx).await,
             "create_artifact" => builtin::create::run(self, tenant, &payload.params).await,
-            "generate_report" => builtin::report::run(self, tenant, &payload.params).await,
+            "generate_report" => builtin::report::run(self, job, &payload.params).await,
             "current_time" => builtin::time::run(&payload.params),
             other => Err(ToolError::Unavailable(format!(
                 "tool {other} has no runner"

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use penny_objects::{Bucket, ObjectKey};
-use penny_queue::JobContext;
+use penny_queue::{Job, JobContext};
 use penny_sandbox::{InputFile, RunRequest};
-use penny_store::{files, TenantId};
+use penny_store::{access, StoreError};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -32,10 +32,11 @@ pub fn kind_of(mime: &str) -> &'static str {
 
 pub async fn run(
     jobs: &ToolJobs,
-    tenant: TenantId,
+    job: &Job,
     params: &Value,
     ctx: &JobContext,
 ) -> Result<Value, ToolError> {
+    let tenant = job.tenant_id;
     let sandbox = jobs
         .sandbox
         .as_ref()
@@ -56,12 +57,19 @@ pub async fn run(
     let mut inputs = Vec::with_capacity(ids.len());
     if !ids.is_empty() {
         let mut db = jobs.store.tenant(tenant).await?;
-        let rows = files::get_many(&mut db, &ids)
-            .await
-            .map_err(|_| ToolError::Invalid {
+        // Read for the job's creator: their own uploads (all of the tenant's for an admin).
+        let reader = access::Reader::for_job(&mut db, job.created_by).await;
+        let rows = match reader {
+            Ok(reader) => access::files(&mut db, &reader, &ids).await,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| match e {
+            StoreError::NotFound => ToolError::Invalid {
                 field: "params.files".into(),
                 message: "no such uploaded file".into(),
-            })?;
+            },
+            other => other.into(),
+        })?;
         db.commit().await?;
         for f in rows {
             let key: ObjectKey = f.object_key.parse()?;

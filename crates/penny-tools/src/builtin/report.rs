@@ -5,7 +5,8 @@
 use base64::Engine as _;
 use bytes::Bytes;
 use penny_objects::{Bucket, ObjectKey};
-use penny_store::{artifacts as rows, TenantId};
+use penny_queue::Job;
+use penny_store::{access, artifacts as rows};
 use pulldown_cmark::{html, Options, Parser};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -24,7 +25,8 @@ struct Embedded {
     bytes: Bytes,
 }
 
-pub async fn run(jobs: &ToolJobs, tenant: TenantId, params: &Value) -> Result<Value, ToolError> {
+pub async fn run(jobs: &ToolJobs, job: &Job, params: &Value) -> Result<Value, ToolError> {
+    let tenant = job.tenant_id;
     let title = params["title"].as_str().unwrap_or_default();
     let sections = params["sections"].as_array().cloned().unwrap_or_default();
     let mut markdown = format!("# {title}\n");
@@ -47,7 +49,7 @@ pub async fn run(jobs: &ToolJobs, tenant: TenantId, params: &Value) -> Result<Va
                         field: format!("params.sections.{i}.artifactIds.{j}"),
                         message: "must be an artifact id".into(),
                     })?;
-            let embedded = load(jobs, tenant, id).await.map_err(|e| match e {
+            let embedded = load(jobs, job, id).await.map_err(|e| match e {
                 ToolError::NotFound | ToolError::Store(penny_store::StoreError::NotFound) => {
                     ToolError::Invalid {
                         field: format!("params.sections.{i}.artifactIds.{j}"),
@@ -85,9 +87,11 @@ pub async fn run(jobs: &ToolJobs, tenant: TenantId, params: &Value) -> Result<Va
     Ok(json!({"documentId": doc.id, "artifacts": [doc, md]}))
 }
 
-async fn load(jobs: &ToolJobs, tenant: TenantId, id: Uuid) -> Result<Embedded, ToolError> {
-    let mut db = jobs.store.tenant(tenant).await?;
-    let artifact = rows::get(&mut db, id).await?;
+/// An artifact to embed, if the job's creator may read it (the store's one rule).
+async fn load(jobs: &ToolJobs, job: &Job, id: Uuid) -> Result<Embedded, ToolError> {
+    let mut db = jobs.store.tenant(job.tenant_id).await?;
+    let reader = access::Reader::for_job(&mut db, job.created_by).await?;
+    let artifact = access::artifact(&mut db, &reader, id).await?;
     let version = rows::version(&mut db, id, None).await?;
     db.commit().await?;
     let bytes = if u64::try_from(version.size).unwrap_or(u64::MAX) <= MAX_EMBED {

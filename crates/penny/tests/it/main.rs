@@ -14,6 +14,7 @@ mod cluster;
 mod isolation;
 mod limits;
 mod roles;
+mod security;
 mod setup;
 mod sweep;
 mod tools;

@@ -1,0 +1,5 @@
+//! Regression tests of the holes closed by the security review: each test attacks as an
+//! outsider, another tenant, a lower role or a hostile upstream would.
+
+mod accounts;
+mod reads;
