@@ -34,6 +34,8 @@ pub struct EngineSettings {
     pub delta_frame: Duration,
     /// Event writer tasks (see [`crate::writer`]): each stores one batch at a time.
     pub event_writers: usize,
+    /// What model calls may reach besides public addresses.
+    pub outbound: penny_outbound::Policy,
 }
 
 impl Default for EngineSettings {
@@ -45,6 +47,7 @@ impl Default for EngineSettings {
             idle_timeout: Duration::from_secs(60),
             delta_frame: Duration::from_millis(16),
             event_writers: 2,
+            outbound: penny_outbound::Policy::loopback(),
         }
     }
 }
@@ -184,7 +187,7 @@ impl Engine {
             log: crate::writer::EventLog::spawn(store.clone(), bus.clone(), settings.event_writers),
             shutdown,
             tools,
-            client: penny_models::Client::new(settings.idle_timeout),
+            client: penny_models::Client::new(settings.idle_timeout, settings.outbound.clone()),
             store,
             bus,
             sealing,

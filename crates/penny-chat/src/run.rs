@@ -293,7 +293,7 @@ fn failed(model: &Option<Model>, e: ProviderError) -> Outcome {
         ProviderError::Auth { status, .. } => format!(
             "model {name}: the upstream rejected its API key ({status}); an admin must fix the key of model {name}"
         ),
-        other => format!("model {name}: {other}"),
+        other => format!("model {name}: {}", other.public_message()),
     };
     Outcome::Failed {
         code: e.code(),

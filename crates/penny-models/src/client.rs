@@ -10,7 +10,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 
 use crate::anthropic::{self, AnthropicDecoder};
 use crate::decode::Decoder;
-use crate::error::error_chain;
+use crate::error::{error_chain, MAX_ERROR_BODY};
 use crate::openai::{self, OpenAiDecoder};
 use crate::sse::SseParser;
 use crate::{ChatRequest, ModelEndpoint, Provider, ProviderError, StreamEvent};
@@ -27,22 +27,19 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 /// A client for every provider. Cheap to clone; share one per process.
 #[derive(Debug, Clone)]
 pub struct Client {
-    http: reqwest::Client,
+    http: penny_outbound::Outbound,
     idle_timeout: Duration,
 }
 
 impl Client {
     /// `idle_timeout` bounds connecting, waiting for the response headers, and every gap
-    /// between two chunks of the stream.
-    pub fn new(idle_timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
+    /// between two chunks of the stream. Every call goes through `policy`.
+    pub fn new(idle_timeout: Duration, policy: penny_outbound::Policy) -> Self {
+        let builder = reqwest::Client::builder()
             .connect_timeout(idle_timeout)
             .tcp_nodelay(true)
-            .user_agent(concat!("penny/", env!("CARGO_PKG_VERSION")))
-            .build()
-            // Building fails only when the TLS backend cannot start; the default client
-            // reports the same problem on its first request.
-            .unwrap_or_default();
+            .user_agent(concat!("penny/", env!("CARGO_PKG_VERSION")));
+        let http = penny_outbound::Outbound::new(policy, builder);
         Client { http, idle_timeout }
     }
 
@@ -57,7 +54,8 @@ impl Client {
             Provider::OpenAi => {
                 let mut request = self
                     .http
-                    .post(openai::url(ep))
+                    .post(&openai::url(ep))
+                    .map_err(ProviderError::from_outbound)?
                     .json(&openai::request_body(ep, req));
                 if let Some(key) = &ep.api_key {
                     request = request.bearer_auth(key);
@@ -67,7 +65,8 @@ impl Client {
             Provider::Anthropic => {
                 let mut request = self
                     .http
-                    .post(anthropic::url(ep))
+                    .post(&anthropic::url(ep))
+                    .map_err(ProviderError::from_outbound)?
                     .header("anthropic-version", anthropic::VERSION)
                     .json(&anthropic::request_body(ep, req));
                 if let Some(key) = &ep.api_key {
@@ -79,20 +78,21 @@ impl Client {
         tracing::debug!(provider = %ep.provider, model = %ep.model, "calling model provider");
         let response = tokio::time::timeout(
             self.idle_timeout,
-            request.header(ACCEPT, "text/event-stream").send(),
+            self.http.send(request.header(ACCEPT, "text/event-stream")),
         )
         .await
         .map_err(|_| ProviderError::Timeout)?
-        .map_err(|e| ProviderError::from_send(&e))?;
+        .map_err(ProviderError::from_outbound)?;
 
         let status = response.status();
         if !status.is_success() {
             let headers = response.headers().clone();
-            let body = tokio::time::timeout(self.idle_timeout, response.bytes())
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default();
+            let body = tokio::time::timeout(
+                self.idle_timeout,
+                penny_outbound::read_prefix(response, MAX_ERROR_BODY),
+            )
+            .await
+            .unwrap_or_default();
             return Err(ProviderError::from_status(status.as_u16(), &headers, &body));
         }
         let is_json = response
@@ -173,7 +173,9 @@ impl<D: Decoder> Driver<D> {
     async fn read(&mut self) {
         match tokio::time::timeout(self.idle_timeout, self.body.next()).await {
             Err(_) => self.error = Some(ProviderError::Timeout),
-            Ok(Some(Err(e))) => self.error = Some(ProviderError::Disconnected(error_chain(&e))),
+            Ok(Some(Err(e))) => {
+                self.error = Some(ProviderError::Disconnected(error_chain(&e.without_url())))
+            }
             Ok(Some(Ok(bytes))) => {
                 let result = self.parser.feed(&bytes).and_then(|events| {
                     for event in events {

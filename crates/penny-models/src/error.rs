@@ -4,8 +4,12 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 
-/// Error bodies are read only this far: enough for any provider's message.
-const MAX_MESSAGE_CHARS: usize = 500;
+/// An upstream's own message is kept only this far, redacted; it is shown to admins (the
+/// model test) and logged, never to users.
+const MAX_MESSAGE_CHARS: usize = 200;
+
+/// Of an error body, only this much is read.
+pub(crate) const MAX_ERROR_BODY: usize = 16 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
@@ -26,6 +30,9 @@ pub enum ProviderError {
     Disconnected(String),
     #[error("the provider sent malformed data: {0}")]
     Protocol(String),
+    /// The model's address is refused by the outbound policy.
+    #[error("the model's address is refused: {0}")]
+    Refused(String),
 }
 
 impl ProviderError {
@@ -38,7 +45,8 @@ impl ProviderError {
             ProviderError::Upstream { status, .. } => *status >= 500,
             ProviderError::Auth { .. }
             | ProviderError::Disconnected(_)
-            | ProviderError::Protocol(_) => false,
+            | ProviderError::Protocol(_)
+            | ProviderError::Refused(_) => false,
         }
     }
 
@@ -52,6 +60,27 @@ impl ProviderError {
             ProviderError::Connect(_) => "provider_unreachable",
             ProviderError::Disconnected(_) => "provider_disconnected",
             ProviderError::Protocol(_) => "provider_protocol",
+            ProviderError::Refused(_) => "outbound_refused",
+        }
+    }
+
+    /// What a user may be told: the kind of failure, never the upstream's own words
+    /// (which could be anything the upstream chose to send, or an internal service's
+    /// answer).
+    pub fn public_message(&self) -> String {
+        match self {
+            ProviderError::Auth { status, .. } => {
+                format!("the provider refused the credentials (HTTP {status})")
+            }
+            ProviderError::RateLimited { .. } => "the provider is rate limiting".into(),
+            ProviderError::Upstream { status, .. } => {
+                format!("the provider failed (HTTP {status})")
+            }
+            ProviderError::Timeout => "the provider did not answer in time".into(),
+            ProviderError::Connect(_) => "cannot reach the provider".into(),
+            ProviderError::Disconnected(_) => "the provider's stream ended early".into(),
+            ProviderError::Protocol(_) => "the provider sent malformed data".into(),
+            ProviderError::Refused(reason) => format!("the model's address is refused: {reason}"),
         }
     }
 
@@ -68,16 +97,22 @@ impl ProviderError {
         }
     }
 
-    pub(crate) fn from_send(err: &reqwest::Error) -> Self {
-        if err.is_timeout() {
-            ProviderError::Timeout
-        } else {
-            ProviderError::Connect(error_chain(err))
+    pub(crate) fn from_outbound(err: penny_outbound::OutboundError) -> Self {
+        use penny_outbound::OutboundError as E;
+        match err {
+            E::Refused(reason) => ProviderError::Refused(reason),
+            E::BadUrl(why) => ProviderError::Refused(format!("not a usable URL: {why}")),
+            E::TooLarge { limit } => {
+                ProviderError::Protocol(format!("a response larger than {limit} bytes"))
+            }
+            E::Transport(text) if text.contains("timed out") => ProviderError::Timeout,
+            E::Transport(text) => ProviderError::Connect(text),
         }
     }
 }
 
-/// reqwest's top-level message ("error sending request") hides the useful part.
+/// reqwest's top-level message ("error sending request") hides the useful part; the URL
+/// (which may carry credentials) is left out and the rest redacted.
 pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
@@ -86,7 +121,7 @@ pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    text
+    penny_outbound::redact(&text)
 }
 
 /// `error.message` (OpenAI and Anthropic), a bare `error` string (Ollama), or the raw text.
@@ -107,7 +142,7 @@ fn error_message(body: &[u8]) -> String {
     } else {
         text
     };
-    truncate(text, MAX_MESSAGE_CHARS)
+    truncate(penny_outbound::redact(&text), MAX_MESSAGE_CHARS)
 }
 
 pub(crate) fn truncate(mut text: String, max_chars: usize) -> String {
@@ -203,7 +238,11 @@ mod tests {
         assert_eq!(error_message(b""), "no error message");
         assert_eq!(
             error_message("é".repeat(600).as_bytes()).chars().count(),
-            501
+            201
+        );
+        assert_eq!(
+            error_message(br#"{"error":{"message":"bad key sk-abcdefghijklmnopqrstuv"}}"#),
+            "bad key [redacted]"
         );
     }
 }

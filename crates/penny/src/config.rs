@@ -115,6 +115,10 @@ pub struct Config {
     pub login_max_failures_per_ip: u64,
     pub login_window: Duration,
     pub trust_proxy: bool,
+    /// What server-side requests (model providers…) may reach besides public addresses:
+    /// `OUTBOUND_ALLOW`, by default the loopback addresses in development and nothing in
+    /// production.
+    pub outbound: penny_outbound::Policy,
 }
 
 /// Raw `NAME → value` pairs, before typing.
@@ -405,6 +409,14 @@ impl Config {
                 "a number of seconds",
             )?),
             trust_proxy: src.flag("TRUST_PROXY")?,
+            outbound: match src.get("OUTBOUND_ALLOW") {
+                Some(spec) => penny_outbound::Policy::parse(spec).map_err(|e| ConfigError {
+                    var: "OUTBOUND_ALLOW".into(),
+                    expected: e.to_string(),
+                })?,
+                None if env == Environment::Production => penny_outbound::Policy::strict(),
+                None => penny_outbound::Policy::loopback(),
+            },
         })
     }
 }

@@ -124,6 +124,7 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
         lease: cfg.run_lease,
         delta_frame: cfg.delta_frame,
         event_writers: cfg.event_writers,
+        outbound: cfg.outbound.clone(),
         ..EngineSettings::default()
     };
     let (shutdown, signal) = watch::channel(false);

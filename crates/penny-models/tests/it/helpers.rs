@@ -101,7 +101,7 @@ pub fn text_of(events: &[StreamEvent]) -> String {
 
 /// Streams a call to its end. Panics if the call fails before streaming.
 pub async fn collect(ep: &ModelEndpoint, request: &ChatRequest, idle_timeout: Duration) -> Run {
-    let client = Client::new(idle_timeout);
+    let client = Client::new(idle_timeout, penny_outbound::Policy::loopback());
     let mut stream = client.stream(ep, request).await.unwrap();
     let mut run = Run {
         events: Vec::new(),
@@ -121,7 +121,7 @@ pub async fn collect(ep: &ModelEndpoint, request: &ChatRequest, idle_timeout: Du
 
 /// The error of a call that must fail before streaming.
 pub async fn start_error(ep: &ModelEndpoint, request: &ChatRequest) -> ProviderError {
-    match Client::new(Duration::from_secs(5))
+    match Client::new(Duration::from_secs(5), penny_outbound::Policy::loopback())
         .stream(ep, request)
         .await
     {
