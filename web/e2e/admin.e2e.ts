@@ -39,9 +39,9 @@ test('an admin invites a user, who sets a password and lands in the chat; a role
   await dialog.getByRole('button', { name: 'Create invitation' }).click();
   const created = page.getByRole('dialog', { name: 'Invitation created' });
   const linkField = created.getByLabel('One-time link');
-  await expect(linkField).toHaveValue(/\/invite\/\S+$/);
+  await expect(linkField).toHaveValue(/\/invite#\S+$/);
   const link = await linkField.inputValue();
-  expect(link.startsWith(`${new URL(page.url()).origin}/invite/`)).toBe(true);
+  expect(link.startsWith(`${new URL(page.url()).origin}/invite#`)).toBe(true);
   await expect(created.getByRole('button', { name: 'Copy' })).toBeVisible();
   await shot(page, 'admin-invite');
   await created.getByRole('button', { name: 'Done' }).click();

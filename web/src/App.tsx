@@ -17,7 +17,7 @@ export function App() {
     <Routes>
       <Route path="/login" element={<LoginPage />} />
       <Route
-        path="/invite/:token"
+        path="/invite"
         element={
           <Suspense fallback={<Splash />}>
             <InvitePage />

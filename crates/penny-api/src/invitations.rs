@@ -1,9 +1,11 @@
 //! Invitation and password-reset links, used without being logged in: show what a link
 //! is for, and accept it by choosing a password (which logs the user in). A link works
-//! once; an unknown, used, revoked or expired one is `404 invite_invalid`.
+//! once; an unknown, used, revoked or expired one is `404 invite_invalid`. The token travels
+//! in request bodies and in the web page's fragment (`/invite#<token>`), never in a path,
+//! so it lands in no access log.
 
-use axum::extract::{Path, State};
-use axum::routing::{get, post};
+use axum::extract::State;
+use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use penny_auth::{digest, new_refresh_token};
@@ -21,8 +23,8 @@ use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/invitations/{token}", get(show))
-        .route("/invitations/{token}/accept", post(accept))
+        .route("/invitations/inspect", post(show))
+        .route("/invitations/accept", post(accept))
 }
 
 /// Invitation and reset tokens start with this, so they are recognisable in logs.
@@ -38,9 +40,9 @@ pub(crate) fn new_link_token() -> (String, Vec<u8>) {
     (token, d)
 }
 
-/// The web app's page for a link.
+/// The web app's page for a link: the token in the fragment, which browsers never send.
 pub(crate) fn invite_url(token: &str) -> String {
-    format!("/invite/{token}")
+    format!("/invite#{token}")
 }
 
 fn invalid() -> ApiError {
@@ -64,7 +66,16 @@ pub struct InvitationView {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct LinkBody {
+    /// The link's token (`inv_…`).
+    token: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AcceptBody {
+    /// The link's token (`inv_…`).
+    token: String,
     /// The new password (at least 8 characters).
     password: String,
 }
@@ -83,14 +94,13 @@ async fn open(state: &AppState, token: &str) -> ApiResult<(TenantId, Vec<u8>, Te
 }
 
 /// What a link is for, and for whom.
-#[utoipa::path(get, path = "/api/v1/invitations/{token}", tag = "users",
-    params(("token" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/invitations/inspect", tag = "users", request_body = LinkBody,
     responses((status = 200, body = InvitationView), (status = 404, description = "invite_invalid")))]
 async fn show(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    body: Payload<LinkBody>,
 ) -> ApiResult<Json<InvitationView>> {
-    let (tenant_id, d, mut tx) = open(&state, &token).await?;
+    let (tenant_id, d, mut tx) = open(&state, &body.value.token).await?;
     let link = invitations::pending(&mut tx, &d, false)
         .await?
         .ok_or_else(invalid)?;
@@ -109,16 +119,15 @@ async fn show(
 
 /// Sets the user's password from a link and logs them in (the body of
 /// `POST /api/v1/auth/login`). The link stops working; the user's other sessions end.
-#[utoipa::path(post, path = "/api/v1/invitations/{token}/accept", tag = "users",
-    params(("token" = String, Path)), request_body = AcceptBody,
+#[utoipa::path(post, path = "/api/v1/invitations/accept", tag = "users", request_body = AcceptBody,
     responses((status = 200, body = TokenResponse), (status = 403, description = "tenant_suspended"),
         (status = 404, description = "invite_invalid"), (status = 422)))]
 async fn accept(
     State(state): State<AppState>,
     meta: ClientMeta,
-    Path(token): Path<String>,
     body: Payload<AcceptBody>,
 ) -> ApiResult<Json<TokenResponse>> {
+    let AcceptBody { token, password } = body.value;
     // Check the link before spending a password hash on it (without holding a
     // connection while hashing).
     let (tenant_id, d, mut tx) = open(&state, &token).await?;
@@ -132,7 +141,7 @@ async fn accept(
     if tenant.status != "active" {
         return Err(ApiError::TenantSuspended);
     }
-    let password_hash = crate::users::hash(body.value.password).await?;
+    let password_hash = crate::users::hash(password).await?;
     let mut tx = state.store.tenant(tenant_id).await?;
     // The row lock makes a second, concurrent use of the same link wait, then fail.
     let link = invitations::pending(&mut tx, &d, true)
@@ -185,6 +194,6 @@ mod tests {
         assert!(a.starts_with("inv_"), "{a}");
         assert_eq!(a.len(), TOKEN_PREFIX.len() + 48);
         assert_eq!(digest(&a), da);
-        assert_eq!(invite_url("inv_x"), "/invite/inv_x");
+        assert_eq!(invite_url("inv_x"), "/invite#inv_x");
     }
 }

@@ -58,7 +58,7 @@ pub fn wrap(api: Router<AppState>, root: Router<AppState>, state: AppState, web:
                         tracing::info_span!(
                             "request",
                             method = %req.method(),
-                            path = %req.uri().path(),
+                            path = %redact_path(req.uri().path()),
                             request_id,
                             route = tracing::field::Empty,
                             tenant_id = tracing::field::Empty,
@@ -147,4 +147,48 @@ where
         fresh.headers_mut().insert(k.clone(), v.clone());
     }
     fresh
+}
+
+/// Secret prefixes of PENNY's own tokens and of upstream keys.
+const SECRET_PREFIXES: [&str; 6] = ["inv_", "rt_", "pk_", "setup_", "sk-", "sk_"];
+
+/// A request path for the log, with every segment that looks like a secret replaced: one
+/// of PENNY's token prefixes, or a long opaque string that is not a UUID. Ids stay, so a
+/// log still tells which resource was asked for.
+pub(crate) fn redact_path(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            let secret = SECRET_PREFIXES.iter().any(|p| seg.starts_with(p))
+                || (seg.len() >= 32 && uuid::Uuid::parse_str(seg).is_err());
+            if secret {
+                "[redacted]"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redact_path;
+
+    #[test]
+    fn token_like_segments_are_redacted_and_ids_kept() {
+        let id = "0b9a7c52-5b8e-4a5e-9c8e-2f1d3c4b5a69";
+        assert_eq!(
+            redact_path(&format!("/api/v1/users/{id}/reset-link")),
+            format!("/api/v1/users/{id}/reset-link")
+        );
+        assert_eq!(redact_path("/invite/inv_abc"), "/invite/[redacted]");
+        assert_eq!(
+            redact_path("/api/v1/x/Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4eHh4"),
+            "/api/v1/x/[redacted]"
+        );
+        assert_eq!(
+            redact_path("/assets/index-9nslBgD0.js"),
+            "/assets/index-9nslBgD0.js"
+        );
+    }
 }

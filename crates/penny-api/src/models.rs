@@ -49,6 +49,9 @@ pub struct ModelView {
     price_output_per_1k: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     fallback: Option<String>,
+    /// Configured by the operator's environment: endpoint and key cannot be changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operator_managed: Option<bool>,
 }
 
 fn view(m: Model, admin: bool) -> ModelView {
@@ -65,6 +68,7 @@ fn view(m: Model, admin: bool) -> ModelView {
         price_input_per_1k: admin.then_some(m.price_input_per_1k),
         price_output_per_1k: admin.then_some(m.price_output_per_1k),
         fallback: if admin { m.fallback } else { None },
+        operator_managed: admin.then_some(m.operator_managed),
     }
 }
 
@@ -114,6 +118,21 @@ fn spec(state: &AppState, b: ModelBody, base: Option<&Model>) -> ApiResult<Model
             "base_url",
             "must be an http:// or https:// URL",
         ));
+    }
+    if let Some(m) = base {
+        let moved = base_url != m.base_url || provider != m.provider;
+        if m.operator_managed && (moved || b.api_key.is_some()) {
+            return Err(ApiError::Forbidden(
+                "this model is configured by the operator's environment: its endpoint and key cannot be changed here",
+            ));
+        }
+        // The sealed key must never follow the model to another host.
+        if moved && b.api_key.is_none() && m.api_key_sealed.is_some() {
+            return Err(ApiError::validation(
+                "api_key",
+                "changing base_url or provider needs the API key again (or \"\" to remove it)",
+            ));
+        }
     }
     let api_key_sealed = match b.api_key {
         Some(k) if k.is_empty() => None,

@@ -333,7 +333,7 @@ pub struct InviteUser {
 #[serde(rename_all = "camelCase")]
 pub struct LinkView {
     token: String,
-    /// The web app's page for the link: `/invite/<token>`.
+    /// The web app's page for the link: `/invite#<token>` (the token in the fragment).
     invite_url: String,
     expires_at: DateTime<Utc>,
 }

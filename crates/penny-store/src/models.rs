@@ -21,13 +21,16 @@ pub struct Model {
     pub price_output_per_1k: f64,
     pub is_default: bool,
     pub fallback: Option<String>,
+    /// Configured by the operator's environment: its endpoint and key are not editable.
+    pub operator_managed: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 const COLUMNS: &str =
     "id, name, provider, base_url, api_key_sealed, model, context_window, max_output_tokens, \
-     price_input_per_1k, price_output_per_1k, is_default, fallback, created_at, updated_at";
+     price_input_per_1k, price_output_per_1k, is_default, fallback, operator_managed, created_at, \
+     updated_at";
 
 /// Every field of a model; `create` and `update` take the whole thing.
 #[derive(Debug, Clone)]
@@ -156,6 +159,42 @@ pub async fn resolve(
     .bind(name)
     .fetch_optional(conn)
     .await?)
+}
+
+/// Makes the model `name` the operator's, with the endpoint and key of the environment
+/// (creating it from `s` when missing): the environment is the truth for these models.
+pub async fn put_operator_model(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    s: ModelSpec,
+) -> Result<Model, StoreError> {
+    let existing: Option<Uuid> = sqlx::query_scalar("SELECT id FROM models WHERE name = $1")
+        .bind(&s.name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let id = match existing {
+        Some(id) => {
+            sqlx::query(
+                "UPDATE models SET provider = $2, base_url = $3, api_key_sealed = $4, updated_at = now() \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(&s.provider)
+            .bind(&s.base_url)
+            .bind(&s.api_key_sealed)
+            .execute(&mut *conn)
+            .await?;
+            id
+        }
+        None => create(conn, tenant, s).await?.id,
+    };
+    sqlx::query_as(&format!(
+        "UPDATE models SET operator_managed = true WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_one(conn)
+    .await
+    .map_err(StoreError::from)
 }
 
 pub async fn delete(conn: &mut PgConnection, id: Uuid) -> Result<(), StoreError> {

@@ -87,6 +87,8 @@ pub async fn target(
             price_output_per_1k: row.try_get("m_price_output_per_1k")?,
             is_default: row.try_get("m_is_default")?,
             fallback: row.try_get("m_fallback")?,
+            // Not read by a send, which never edits the model.
+            operator_managed: false,
             created_at: row.try_get("m_created_at")?,
             updated_at: row.try_get("m_updated_at")?,
         }),

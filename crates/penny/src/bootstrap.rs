@@ -146,8 +146,10 @@ async fn issue_setup_token(store: &Store, tenant: TenantId) -> anyhow::Result<Op
     Ok(Some(FirstRun::Setup { token }))
 }
 
-/// `OPENAI_API_KEY` / `ANTHROPIC_API_KEY` (with `*_BASE_URL`, `*_MODEL`) add a model to
-/// tenant `default` at start unless one with that name exists; the first becomes default.
+/// `OPENAI_API_KEY` / `ANTHROPIC_API_KEY` (with `*_BASE_URL`, `*_MODEL`) put a model in
+/// tenant `default` at start; the first becomes default. Such a model is the operator's:
+/// its endpoint and key come from the environment at every start, and tenant admins
+/// cannot change them.
 pub async fn ensure_shortcut_models(
     store: &Store,
     cfg: &Config,
@@ -160,9 +162,6 @@ pub async fn ensure_shortcut_models(
         let Some(s) = shortcut else { continue };
         let mut tx = store.tenant(tenant.id).await?;
         let existing = models::list(&mut tx).await?;
-        if existing.iter().any(|m| m.name == s.model) {
-            continue;
-        }
         let spec = ModelSpec {
             name: s.model.clone(),
             provider: provider.into(),
@@ -176,9 +175,9 @@ pub async fn ensure_shortcut_models(
             is_default: existing.is_empty(),
             fallback: None,
         };
-        models::create(&mut tx, tenant.id, spec).await?;
+        models::put_operator_model(&mut tx, tenant.id, spec).await?;
         tx.commit().await?;
-        tracing::info!(model = %s.model, provider, "added a model from the environment");
+        tracing::info!(model = %s.model, provider, "model from the environment in place");
     }
     Ok(())
 }

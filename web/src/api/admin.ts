@@ -29,7 +29,7 @@ export interface UserUpdate {
   password?: string;
 }
 
-/** A one-time link: `inviteUrl` is a path (`/invite/<token>`); prefix the page's origin. */
+/** A one-time link: `inviteUrl` is a path (`/invite#<token>`); prefix the page's origin. */
 export interface OneTimeLink {
   token: string;
   inviteUrl: string;

@@ -217,13 +217,13 @@ export class ApiClient {
 
   /** An invitation or reset link's details (no login needed); 404 `invite_invalid` when unusable. */
   invitation(token: string): Promise<Invitation> {
-    return this.json(`/api/v1/invitations/${encodeURIComponent(token)}`, { anonymous: true });
+    return this.json('/api/v1/invitations/inspect', { body: { token }, anonymous: true });
   }
 
   /** Sets the password of an invitation or reset link; the user is then logged in, as by `login`. */
   async acceptInvitation(token: string, password: string): Promise<void> {
-    const pair = await this.json<TokenPair>(`/api/v1/invitations/${encodeURIComponent(token)}/accept`, {
-      body: { password },
+    const pair = await this.json<TokenPair>('/api/v1/invitations/accept', {
+      body: { token, password },
       anonymous: true,
     });
     this.setTokens(pair);

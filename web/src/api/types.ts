@@ -158,7 +158,7 @@ export interface SetupRequest {
   displayName?: string;
 }
 
-/** A one-time invitation or password-reset link (GET /api/v1/invitations/{token}, no auth). */
+/** A one-time invitation or password-reset link (POST /api/v1/invitations/inspect, no auth). */
 export interface Invitation {
   email: string;
   tenantName: string;

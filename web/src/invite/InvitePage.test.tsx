@@ -7,9 +7,9 @@ import InvitePage from './InvitePage';
 
 function open(token = 'tok-1') {
   render(
-    <MemoryRouter initialEntries={[`/invite/${token}`]} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
+    <MemoryRouter initialEntries={[`/invite#${token}`]} future={{ v7_startTransition: true, v7_relativeSplatPath: true }}>
       <Routes>
-        <Route path="/invite/:token" element={<InvitePage />} />
+        <Route path="/invite" element={<InvitePage />} />
       </Routes>
     </MemoryRouter>,
   );

@@ -1,7 +1,7 @@
-// /invite/:token — accept an invitation (or a password-reset link) without being signed in:
+// /invite#<token> — accept an invitation (or a password-reset link) without being signed in:
 // choose a password, get signed in, land in the chat.
 import { useEffect, useState, type FormEvent } from 'react';
-import { Link, useParams } from 'react-router-dom';
+import { Link, useLocation } from 'react-router-dom';
 import { api } from '../api';
 import { ApiProblem } from '../api/problem';
 import { MIN_PASSWORD, NewPasswordFields } from '../auth/NewPasswordFields';
@@ -21,7 +21,8 @@ export function invalidReason(e: unknown): string {
 }
 
 export default function InvitePage() {
-  const { token = '' } = useParams();
+  // The token is in the fragment, which the browser never sends: it lands in no log.
+  const token = decodeURIComponent(useLocation().hash.replace(/^#/, ''));
   const [state, setState] = useState<State>({ status: 'loading' });
 
   useEffect(() => {

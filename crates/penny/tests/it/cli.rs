@@ -379,9 +379,14 @@ struct Server {
 
 impl Server {
     async fn start(s: &Scratch) -> Server {
+        Server::start_with(s, &[]).await
+    }
+
+    async fn start_with(s: &Scratch, extra: &[(&str, &str)]) -> Server {
         let log = s.0.join("serve.log");
         let vars = [("PORT", "0"), ("HOST", "127.0.0.1"), ("LOG_FORMAT", "json")];
         let mut cmd = s.penny(&["serve"], &vars);
+        cmd.envs(extra.iter().copied());
         cmd.env("RUST_LOG", "info")
             .stderr(std::fs::File::create(&log).unwrap());
         let mut child = cmd.spawn().expect("spawning penny serve");
@@ -552,5 +557,84 @@ async fn processes_share_the_embedded_cluster_and_a_killed_ones_is_adopted() {
     assert!(
         !s.postmaster_pid().exists(),
         "the adopted cluster stops with its last user"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_and_reset_tokens_never_land_in_the_log() {
+    let s = Scratch::new("logs");
+    let db = TestDb::create().await;
+    let vars = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("PENNY_ADMIN_EMAIL", ADMIN_EMAIL),
+        ("PENNY_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ("JWT_SECRET", JWT_SECRET),
+        ("RUST_LOG", "debug,sqlx=warn,hyper=warn,tower_http=debug"),
+    ];
+    let server = Server::start_with(&s, &vars).await;
+    let http = reqwest::Client::new();
+    let login: serde_json::Value = http
+        .post(server.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "tenant": "default"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = login["access_token"].as_str().unwrap();
+    let refresh = login["refresh_token"].as_str().unwrap().to_string();
+    let invited: serde_json::Value = http
+        .post(server.url("/api/v1/users/invite"))
+        .bearer_auth(access)
+        .json(&serde_json::json!({"email": "log@example.com", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = invited["token"].as_str().unwrap().to_string();
+    assert_eq!(invited["inviteUrl"], format!("/invite#{token}"));
+    let post = |path: &str, body: serde_json::Value| http.post(server.url(path)).json(&body).send();
+    let shown = post(
+        "/api/v1/invitations/inspect",
+        serde_json::json!({"token": token}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(shown.status(), 200);
+    // A client still using a token in a path (an old link, a guess) is logged redacted.
+    for path in [
+        format!("/api/v1/invitations/{token}"),
+        format!("/invite/{token}"),
+        format!("/api/v1/anything/{refresh}"),
+    ] {
+        let _ = http.get(server.url(&path)).send().await.unwrap();
+    }
+    let accepted = post(
+        "/api/v1/invitations/accept",
+        serde_json::json!({"token": token, "password": "a-good-password-1"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(accepted.status(), 200);
+    let log_path = server.log.clone();
+    server.stop().await;
+    let log = std::fs::read_to_string(log_path).unwrap();
+    assert!(
+        log.contains("/api/v1/invitations/inspect"),
+        "the requests were logged"
+    );
+    assert!(
+        log.contains("[redacted]"),
+        "the token-like paths were logged redacted"
+    );
+    let random = token.trim_start_matches("inv_");
+    assert!(!log.contains(random), "an invite token is in the log");
+    let refresh_random = refresh.trim_start_matches("rt_");
+    assert!(
+        !log.contains(refresh_random),
+        "a refresh token is in the log"
     );
 }

@@ -2,4 +2,5 @@
 //! outsider, another tenant, a lower role or a hostile upstream would.
 
 mod accounts;
+mod outbound;
 mod reads;

@@ -20,7 +20,7 @@ async fn an_invited_user_sets_a_password_once_and_is_logged_in() {
     let invited = body(res, 201).await;
     let token = invited["token"].as_str().unwrap().to_string();
     assert!(token.starts_with("inv_") && token.len() == 52, "{token}");
-    assert_eq!(invited["inviteUrl"], format!("/invite/{token}"));
+    assert_eq!(invited["inviteUrl"], format!("/invite#{token}"));
     assert_eq!(invited["user"]["email"], "new.person@example.com");
     assert_eq!(invited["user"]["role"], "creator");
     assert_eq!(invited["user"]["display_name"], "New Person");
@@ -45,17 +45,7 @@ async fn an_invited_user_sets_a_password_once_and_is_logged_in() {
         .await;
     assert_eq!(res.status(), 401);
 
-    let shown = body(
-        anon(
-            &app,
-            Method::GET,
-            &format!("/api/v1/invitations/{token}"),
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
+    let shown = body(inspect(&app, &token).await, 200).await;
     assert_eq!(shown["email"], "new.person@example.com");
     assert_eq!(shown["tenantName"], "Default");
     assert_eq!(shown["tenantSlug"], "default");
@@ -88,21 +78,9 @@ async fn an_invited_user_sets_a_password_once_and_is_logged_in() {
         "invite_invalid",
     )
     .await;
-    let path = format!("/api/v1/invitations/{token}");
-    assert_problem(
-        anon(&app, Method::GET, &path, None).await,
-        404,
-        "invite_invalid",
-    )
-    .await;
+    assert_problem(inspect(&app, &token).await, 404, "invite_invalid").await;
     for unknown in ["inv_doesnotexist", "garbage"] {
-        let path = format!("/api/v1/invitations/{unknown}");
-        assert_problem(
-            anon(&app, Method::GET, &path, None).await,
-            404,
-            "invite_invalid",
-        )
-        .await;
+        assert_problem(inspect(&app, unknown).await, 404, "invite_invalid").await;
         assert_problem(
             accept(&app, unknown, "a-good-password").await,
             404,
@@ -133,13 +111,7 @@ async fn an_expired_invitation_is_refused() {
         .execute(&mut owner)
         .await
         .unwrap();
-    let path = format!("/api/v1/invitations/{token}");
-    assert_problem(
-        anon(&app, Method::GET, &path, None).await,
-        404,
-        "invite_invalid",
-    )
-    .await;
+    assert_problem(inspect(&app, token).await, 404, "invite_invalid").await;
     assert_problem(
         accept(&app, token, "a-good-password").await,
         404,
@@ -235,27 +207,11 @@ async fn a_reset_link_sets_a_new_password_and_ends_old_sessions() {
     let second = body(app.post(&root, &path, json!({})).await, 201).await;
     let first_token = first["token"].as_str().unwrap();
     let token = second["token"].as_str().unwrap();
-    assert_eq!(second["inviteUrl"], format!("/invite/{token}"));
+    assert_eq!(second["inviteUrl"], format!("/invite#{token}"));
     // A newer link replaces the older one.
-    let res = anon(
-        &app,
-        Method::GET,
-        &format!("/api/v1/invitations/{first_token}"),
-        None,
-    )
-    .await;
+    let res = inspect(&app, first_token).await;
     assert_problem(res, 404, "invite_invalid").await;
-    let shown = body(
-        anon(
-            &app,
-            Method::GET,
-            &format!("/api/v1/invitations/{token}"),
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
+    let shown = body(inspect(&app, token).await, 200).await;
     assert_eq!(shown["purpose"], "reset");
     assert_eq!(shown["email"], email.as_str());
 
