@@ -35,10 +35,13 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             return ApiError::Unauthenticated("Authorization must be `Bearer <token or API key>`")
                 .into_response()
         }
-        Some(Some(token)) => match resolve_with(&state, token, &request_meta(&state, &req)).await {
-            Ok(p) => Some(p),
-            Err(e) => return e.into_response(),
-        },
+        Some(Some(token)) => {
+            let meta = request_meta(&state, &req);
+            match resolve_counted(&state, token, &meta).await {
+                Ok(p) => Some(p),
+                Err(e) => return e.into_response(),
+            }
+        }
     };
     if let Some(p) = principal {
         span.record("tenant_id", tracing::field::display(p.tenant));
@@ -53,7 +56,37 @@ fn request_meta(state: &AppState, req: &Request) -> ClientMeta {
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    ClientMeta::from_parts(req.headers(), peer, state.settings.trust_proxy)
+    ClientMeta::from_parts(req.headers(), peer, &state.settings.trust_proxy)
+}
+
+const EXPIRED: &str = "access token has expired; refresh it";
+
+/// Resolves a credential, counting bad ones against the caller's IP: past
+/// `auth_max_failures_per_ip` a minute, the IP is refused before any lookup, so guessing
+/// API keys or forging tokens costs the guesser, not the database. An expired token is a
+/// genuine one, not a guess, and is not counted.
+async fn resolve_counted(
+    state: &AppState,
+    token: &str,
+    meta: &ClientMeta,
+) -> Result<Principal, ApiError> {
+    let key = format!(
+        "authfail:ip:{}",
+        meta.ip_string().unwrap_or_else(|| "unknown".into())
+    );
+    let max = state.settings.auth_max_failures_per_ip;
+    let window = std::time::Duration::from_secs(60);
+    let seen = state.limiter.peek(&key, max, window).await?;
+    if !seen.allowed {
+        return Err(ApiError::RateLimited {
+            retry_after: seen.reset_secs,
+        });
+    }
+    let resolved = resolve_with(state, token, meta).await;
+    if matches!(resolved, Err(ApiError::Unauthenticated(m)) if m != EXPIRED) {
+        state.limiter.hit(&key, max, window).await?;
+    }
+    resolved
 }
 
 /// Resolves a bearer credential; an API key's use is audited without client details.
@@ -74,9 +107,7 @@ async fn resolve_with(
         from_api_key(state, token, meta).await?
     } else {
         let claims = state.tokens.verify(token).map_err(|e| match e {
-            TokenError::Expired => {
-                ApiError::Unauthenticated("access token has expired; refresh it")
-            }
+            TokenError::Expired => ApiError::Unauthenticated(EXPIRED),
             TokenError::Invalid => ApiError::Unauthenticated("access token is invalid"),
         })?;
         let role: Role = claims

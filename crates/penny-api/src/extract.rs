@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::client_ip::TrustProxy;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -129,12 +130,13 @@ impl Principal {
         penny_store::access::Reader::new(self.user, self.role)
     }
 
-    /// A key for per-caller limits: API keys and users are counted apart.
-    pub fn limit_key(&self) -> String {
-        match self.api_key {
-            Some(k) => format!("key:{k}"),
-            None => format!("user:{}", self.user),
+    /// The rate-limit windows the caller spends: their user's, and their API key's too.
+    pub fn limit_keys(&self) -> Vec<String> {
+        let mut keys = vec![format!("rq:user:{}", self.user)];
+        if let Some(k) = self.api_key {
+            keys.push(format!("rq:key:{k}"));
         }
+        keys
     }
 }
 
@@ -160,22 +162,13 @@ pub struct ClientMeta {
 }
 
 impl ClientMeta {
-    pub fn from_parts(headers: &HeaderMap, peer: Option<SocketAddr>, trust_proxy: bool) -> Self {
-        let forwarded = trust_proxy
-            .then(|| {
-                headers
-                    .get("x-forwarded-for")?
-                    .to_str()
-                    .ok()?
-                    .split(',')
-                    .next()?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-            .flatten();
+    pub fn from_parts(
+        headers: &HeaderMap,
+        peer: Option<SocketAddr>,
+        trust_proxy: &TrustProxy,
+    ) -> Self {
         ClientMeta {
-            ip: forwarded.or(peer.map(|p| p.ip())),
+            ip: trust_proxy.client_ip(headers, peer.map(|p| p.ip())),
             user_agent: headers
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
@@ -202,7 +195,7 @@ impl FromRequestParts<AppState> for ClientMeta {
         Ok(ClientMeta::from_parts(
             &parts.headers,
             peer,
-            state.settings.trust_proxy,
+            &state.settings.trust_proxy,
         ))
     }
 }

@@ -10,6 +10,7 @@ mod artifacts;
 mod audit;
 mod auth;
 mod chat;
+mod client_ip;
 mod conversations;
 mod error;
 mod extract;
@@ -43,6 +44,7 @@ use penny_chat::Engine;
 use penny_limits::Limiter;
 use penny_store::Store;
 
+pub use client_ip::TrustProxy;
 pub use error::{ApiError, PROBLEM_JSON};
 pub use extract::Principal;
 pub use openapi::openapi_json;
@@ -63,12 +65,18 @@ pub struct ApiSettings {
     pub rate_limit_per_minute: u64,
     /// Requests per minute per IP address for unauthenticated calls.
     pub rate_limit_ip_per_minute: u64,
-    /// Failed logins per account, and per IP, before logins are refused for the window.
+    /// Login attempts that may fail within `login_window`: per (account, IP) — the
+    /// lockout a user meets —, per IP whatever the account, and per account from every
+    /// IP together (the ceiling against distributed guessing; `penny admin unlock-login`
+    /// lifts it).
     pub login_max_failures: u64,
     pub login_max_failures_per_ip: u64,
+    pub login_max_failures_per_account: u64,
+    /// Bad credentials (tokens, API keys) per IP per minute before the IP is refused.
+    pub auth_max_failures_per_ip: u64,
     pub login_window: Duration,
-    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
-    pub trust_proxy: bool,
+    /// Which proxies may tell the client's address in `X-Forwarded-For`.
+    pub trust_proxy: TrustProxy,
     /// Whether a Redis is configured (readiness reports it).
     pub redis_configured: bool,
 }
@@ -86,8 +94,10 @@ impl Default for ApiSettings {
             rate_limit_ip_per_minute: 300,
             login_max_failures: 5,
             login_max_failures_per_ip: 30,
+            login_max_failures_per_account: 50,
+            auth_max_failures_per_ip: 60,
             login_window: Duration::from_secs(900),
-            trust_proxy: false,
+            trust_proxy: TrustProxy::None,
             redis_configured: false,
         }
     }

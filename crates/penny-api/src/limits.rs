@@ -1,5 +1,5 @@
 //! Per-caller rate limits (the seed's edge rate limit, done in the service): per user,
-//! per API key, or per IP for anonymous calls; the tenant may set its own per-minute
+//! per API key (which also spends its user's window), or per IP for anonymous calls; the tenant may set its own per-minute
 //! limit. Answers carry `RateLimit-*` headers; refusals are 429 with `Retry-After`.
 
 use std::time::Duration;
@@ -17,14 +17,16 @@ use crate::AppState;
 const WINDOW: Duration = Duration::from_secs(60);
 
 pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let (key, limit) = match req.extensions().get::<Principal>() {
+    // An API key has its own window and also spends its user's: minting more keys buys
+    // no more requests.
+    let (keys, limit) = match req.extensions().get::<Principal>() {
         Some(p) => {
             let tenant_limit = match state.tenants.get(&state.store, p.tenant).await {
                 Ok(f) => f.rate_limit_per_minute,
                 Err(e) => return e.into_response(),
             };
             (
-                format!("rq:{}", p.limit_key()),
+                p.limit_keys(),
                 tenant_limit.unwrap_or(state.settings.rate_limit_per_minute),
             )
         }
@@ -33,17 +35,27 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
                 .extensions()
                 .get::<ConnectInfo<std::net::SocketAddr>>()
                 .map(|c| c.0);
-            let meta = ClientMeta::from_parts(req.headers(), peer, state.settings.trust_proxy);
+            let meta = ClientMeta::from_parts(req.headers(), peer, &state.settings.trust_proxy);
             let ip = meta.ip_string().unwrap_or_else(|| "unknown".into());
             (
-                format!("rq:ip:{ip}"),
+                vec![format!("rq:ip:{ip}")],
                 state.settings.rate_limit_ip_per_minute,
             )
         }
     };
-    let decision = match state.limiter.hit(&key, limit, WINDOW).await {
-        Ok(d) => d,
-        Err(e) => return ApiError::from(e).into_response(),
+    let mut decision: Option<Decision> = None;
+    for key in &keys {
+        let d = match state.limiter.hit(key, limit, WINDOW).await {
+            Ok(d) => d,
+            Err(e) => return ApiError::from(e).into_response(),
+        };
+        // The window nearest its end is the one the caller meets.
+        if decision.is_none_or(|best| d.remaining < best.remaining || !d.allowed) {
+            decision = Some(d);
+        }
+    }
+    let Some(decision) = decision else {
+        return next.run(req).await;
     };
     let mut res = if decision.allowed {
         next.run(req).await

@@ -8,7 +8,7 @@ use chrono::Duration;
 use penny_auth::{digest, new_refresh_token, verify_password};
 use penny_store::sessions::{self, NewSession, Rotation};
 use penny_store::users::User;
-use penny_store::{audit, tenants, users, Email, StoreError, TenantId, TenantTx, UserId};
+use penny_store::{audit, tenants, users, Email, Slug, StoreError, TenantId, TenantTx, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -64,63 +64,53 @@ async fn login(
     body: Payload<LoginRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
     let req = body.value;
-    let s = &state.settings;
-    let account_key = format!(
-        "login:acct:{}:{}",
-        req.tenant.to_lowercase(),
-        req.email.trim().to_lowercase()
+    let ip = meta.ip_string().unwrap_or_else(|| "unknown".into());
+    let mut counted = Attempt::new(&state);
+    counted
+        .count(
+            format!("login:ip:{ip}"),
+            state.settings.login_max_failures_per_ip,
+        )
+        .await?;
+    // Limiter keys are built only from a valid slug and e-mail address (bounded, one
+    // spelling); anything else cannot name an account and is refused like a bad password.
+    let parsed = (
+        Slug::parse(&req.tenant.trim().to_lowercase()).ok(),
+        Email::parse(&req.email).ok(),
     );
-    let ip_key = format!("login:ip:{}", meta.ip_string().unwrap_or_default());
-    for (key, max) in [
-        (&account_key, s.login_max_failures),
-        (&ip_key, s.login_max_failures_per_ip),
-    ] {
-        let d = state.limiter.peek(key, max, s.login_window).await?;
-        if !d.allowed {
-            return Err(ApiError::RateLimited {
-                retry_after: d.reset_secs,
-            });
-        }
-    }
-    match check_credentials(&state, &req, &meta).await {
-        Ok(tokens) => {
-            state.limiter.reset(&account_key).await?;
-            Ok(Json(tokens))
-        }
-        Err(e) => {
-            if matches!(e, ApiError::Unauthenticated(_)) {
-                state
-                    .limiter
-                    .hit(&account_key, s.login_max_failures, s.login_window)
-                    .await?;
-                state
-                    .limiter
-                    .hit(&ip_key, s.login_max_failures_per_ip, s.login_window)
-                    .await?;
-            }
-            Err(e)
-        }
-    }
-}
-
-async fn check_credentials(
-    state: &AppState,
-    req: &LoginRequest,
-    meta: &ClientMeta,
-) -> ApiResult<TokenResponse> {
-    let tenant = tenants::by_slug(state.store.pool(), &req.tenant.to_lowercase()).await?;
-    let email = Email::parse(&req.email).ok();
-    let (tenant, email) = match (tenant, email) {
-        (Some(t), Some(e)) => (t, e),
-        _ => {
-            // Spend the same time as a real check, so the answer's timing reveals nothing.
-            let pw = req.password.clone();
-            let _ = tokio::task::spawn_blocking(move || verify_password(&pw, None)).await;
-            return Err(BAD_LOGIN);
-        }
+    let (Some(slug), Some(email)) = parsed else {
+        spend_a_password_check(&req.password).await;
+        return Err(BAD_LOGIN);
     };
-    let mut tx = state.store.tenant(tenant.id).await?;
-    let creds = users::credentials(&mut tx, &email).await?;
+    let tenant = tenants::by_slug(state.store.pool(), slug.as_str()).await?;
+    let mut found = None;
+    if let Some(tenant) = tenant {
+        let mut tx = state.store.tenant(tenant.id).await?;
+        let creds = users::credentials(&mut tx, &email).await?;
+        found = Some((tenant, tx, creds));
+    }
+    let generation = found
+        .as_ref()
+        .and_then(|(_, _, c)| c.as_ref())
+        .map_or(0, |c| c.login_unlock_gen);
+    let account = format!(
+        "login:acct:{}:{}:{generation}",
+        slug.as_str(),
+        email.as_str()
+    );
+    counted
+        .count(
+            format!("{account}:ip:{ip}"),
+            state.settings.login_max_failures,
+        )
+        .await?;
+    counted
+        .count(account, state.settings.login_max_failures_per_account)
+        .await?;
+    let Some((tenant, mut tx, creds)) = found else {
+        spend_a_password_check(&req.password).await;
+        return Err(BAD_LOGIN);
+    };
     let stored = creds.as_ref().and_then(|c| c.password_hash.clone());
     let pw = req.password.clone();
     let ok = tokio::task::spawn_blocking(move || verify_password(&pw, stored.as_deref()))
@@ -132,12 +122,70 @@ async fn check_credentials(
     if user.status != "active" {
         return Err(BAD_LOGIN);
     }
+    // The right password: this attempt was no guess.
+    counted.succeeded().await?;
     if tenant.status != "active" {
         return Err(ApiError::TenantSuspended);
     }
-    let tokens = begin_login(state, &mut tx, &user, meta).await?;
+    let tokens = begin_login(&state, &mut tx, &user, &meta).await?;
     tx.commit().await.map_err(StoreError::from)?;
-    Ok(tokens)
+    Ok(Json(tokens))
+}
+
+/// One login attempt, counted against each of its failure windows *before* the password
+/// is checked (so parallel guesses cannot all pass a peek), and taken back when it turns
+/// out right.
+struct Attempt<'a> {
+    state: &'a AppState,
+    /// Keys hit so far; the first is the (account, IP) lockout once the account is known.
+    keys: Vec<String>,
+}
+
+impl<'a> Attempt<'a> {
+    fn new(state: &'a AppState) -> Self {
+        Attempt {
+            state,
+            keys: Vec::new(),
+        }
+    }
+
+    /// Counts the attempt in `key`'s window; over `max`, it is refused and the windows
+    /// counted before are given their hit back (a refused attempt checks no password, so
+    /// it must not lock anyone else out: a client locked on its own IP cannot push the
+    /// account's global ceiling).
+    async fn count(&mut self, key: String, max: u64) -> ApiResult<()> {
+        let window = self.state.settings.login_window;
+        let d = self.state.limiter.hit(&key, max, window).await?;
+        if d.allowed {
+            self.keys.push(key);
+            return Ok(());
+        }
+        for earlier in &self.keys {
+            self.state.limiter.forgive(earlier).await?;
+        }
+        Err(ApiError::RateLimited {
+            retry_after: d.reset_secs,
+        })
+    }
+
+    /// The password was right: the account's own lockout from this IP starts afresh, the
+    /// shared windows get this attempt back.
+    async fn succeeded(self) -> ApiResult<()> {
+        for key in &self.keys {
+            if key.starts_with("login:acct:") && key.contains(":ip:") {
+                self.state.limiter.reset(key).await?;
+            } else {
+                self.state.limiter.forgive(key).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Spends the time of a real password check, so the answer's timing reveals nothing.
+async fn spend_a_password_check(password: &str) {
+    let pw = password.to_string();
+    let _ = tokio::task::spawn_blocking(move || verify_password(&pw, None)).await;
 }
 
 /// Starts a login of `user` in `tx` (a new refresh family and its `auth.login` record) and

@@ -45,6 +45,9 @@ pub trait Limiter: Send + Sync + 'static {
     async fn hit(&self, key: &str, limit: u64, window: Duration) -> Result<Decision, LimitError>;
     /// Reads the current count without adding a hit.
     async fn peek(&self, key: &str, limit: u64, window: Duration) -> Result<Decision, LimitError>;
+    /// Takes back one hit of `key` in its current window (an attempt counted before it
+    /// was known to succeed); never below zero, never reopens an expired window.
+    async fn forgive(&self, key: &str) -> Result<(), LimitError>;
     /// Forgets `key` (e.g. failed-login counter after a successful login).
     async fn reset(&self, key: &str) -> Result<(), LimitError>;
     /// Pings the backend (readiness).

@@ -57,6 +57,15 @@ impl Limiter for MemoryLimiter {
         Ok(Decision::from_count(count + 1, limit, ttl))
     }
 
+    async fn forgive(&self, key: &str) -> Result<(), LimitError> {
+        let now = Instant::now();
+        let mut map = self.shard(key).lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = map.get_mut(key).filter(|e| e.1 > now) {
+            entry.0 = entry.0.saturating_sub(1);
+        }
+        Ok(())
+    }
+
     async fn reset(&self, key: &str) -> Result<(), LimitError> {
         self.shard(key)
             .lock()
@@ -100,5 +109,20 @@ mod tests {
         l.reset("k").await.unwrap();
         assert!(l.peek("k", 1, w).await.unwrap().allowed);
         assert!(l.peek("k", 1, w).await.unwrap().allowed);
+    }
+
+    #[tokio::test]
+    async fn forgive_takes_back_one_hit_and_never_goes_below_zero() {
+        let l = MemoryLimiter::new();
+        let w = Duration::from_secs(60);
+        l.hit("k", 2, w).await.unwrap();
+        l.hit("k", 2, w).await.unwrap();
+        assert!(!l.peek("k", 2, w).await.unwrap().allowed);
+        l.forgive("k").await.unwrap();
+        assert!(l.peek("k", 2, w).await.unwrap().allowed);
+        l.forgive("k").await.unwrap();
+        l.forgive("k").await.unwrap();
+        l.forgive("absent").await.unwrap();
+        assert_eq!(l.hit("k", 2, w).await.unwrap().remaining, 1);
     }
 }

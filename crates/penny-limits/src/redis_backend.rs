@@ -18,10 +18,20 @@ end
 return {n, ttl}
 "#;
 
+/// Takes back one hit if the window still exists and holds any.
+const FORGIVE: &str = r#"
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return 0
+"#;
+
 #[derive(Clone)]
 pub struct RedisLimiter {
     conn: ConnectionManager,
     script: Script,
+    forgive: Script,
     namespace: String,
 }
 
@@ -42,6 +52,7 @@ impl RedisLimiter {
         Ok(Self {
             conn,
             script: Script::new(HIT),
+            forgive: Script::new(FORGIVE),
             namespace: namespace.to_string(),
         })
     }
@@ -75,6 +86,16 @@ impl Limiter for RedisLimiter {
     async fn peek(&self, key: &str, limit: u64, window: Duration) -> Result<Decision, LimitError> {
         let (n, ttl) = self.count(key, window, 0).await?;
         Ok(Decision::from_count(n + 1, limit, ttl))
+    }
+
+    async fn forgive(&self, key: &str) -> Result<(), LimitError> {
+        let mut conn = self.conn.clone();
+        self.forgive
+            .key(format!("{}:rl:{key}", self.namespace))
+            .invoke_async::<i64>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| LimitError::Backend(e.to_string()))
     }
 
     async fn reset(&self, key: &str) -> Result<(), LimitError> {
@@ -132,5 +153,26 @@ mod tests {
         b.reset("u").await.unwrap();
         assert!(a.hit("u", 2, w).await.unwrap().allowed);
         a.reset("u").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn hits_count_across_clients_and_forgive_takes_one_back() {
+        let ns = format!("penny-test-{}", uuid::Uuid::new_v4().simple());
+        let a = RedisLimiter::connect(&url(), &ns).await.unwrap();
+        let b = RedisLimiter::connect(&url(), &ns).await.unwrap();
+        let key = "forgive";
+        let w = Duration::from_secs(30);
+        assert!(a.hit(key, 2, w).await.unwrap().allowed);
+        assert!(b.hit(key, 2, w).await.unwrap().allowed);
+        assert!(!a.peek(key, 2, w).await.unwrap().allowed);
+        b.forgive(key).await.unwrap();
+        assert!(a.peek(key, 2, w).await.unwrap().allowed);
+        for _ in 0..3 {
+            a.forgive(key).await.unwrap();
+        }
+        assert_eq!(a.hit(key, 2, w).await.unwrap().remaining, 1);
+        a.forgive("never-hit").await.unwrap();
+        a.reset(key).await.unwrap();
+        a.reset("never-hit").await.unwrap();
     }
 }

@@ -28,11 +28,14 @@ pub struct Credentials {
     #[sqlx(flatten)]
     pub user: User,
     pub password_hash: Option<String>,
+    /// Generation of the account's failed-login counters (bumped to unlock it).
+    pub login_unlock_gen: i32,
 }
 
 const SELECT: &str =
     "SELECT u.id, u.tenant_id, u.email, u.display_name, m.role, u.is_super_admin, \
-     u.status, u.password_hash IS NULL AS invited, u.created_at, u.updated_at, u.password_hash \
+     u.status, u.password_hash IS NULL AS invited, u.created_at, u.updated_at, u.password_hash, \
+     u.login_unlock_gen \
      FROM users u JOIN memberships m ON m.tenant_id = u.tenant_id AND m.user_id = u.id";
 
 pub struct NewUser<'a> {
@@ -92,6 +95,15 @@ pub async fn list(conn: &mut PgConnection) -> Result<Vec<User>, StoreError> {
             .fetch_all(conn)
             .await?,
     )
+}
+
+/// Starts the account's failed-login counters afresh (`penny admin unlock-login`).
+pub async fn unlock_login(conn: &mut PgConnection, user: UserId) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET login_unlock_gen = login_unlock_gen + 1 WHERE id = $1")
+        .bind(user)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Serialises the changes that can take away a tenant's last admin (demote, deactivate,

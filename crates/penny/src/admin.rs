@@ -128,6 +128,26 @@ pub async fn run(
             tx.commit().await?;
             println!("password of {} reset; their sessions were ended", u.email);
         }
+        AdminCommand::UnlockLogin { tenant, email } => {
+            let tid = tenant_id(store, &tenant).await?;
+            let mut tx = store.tenant(tid).await?;
+            let u = user(&mut tx, &email).await?;
+            users::unlock_login(&mut tx, u.id).await?;
+            record(
+                &mut tx,
+                tid,
+                "user.update",
+                "user",
+                u.id.to_string(),
+                json!({"login_unlocked": true}),
+            )
+            .await?;
+            tx.commit().await?;
+            println!(
+                "{} may log in again; failed attempts were forgotten",
+                u.email
+            );
+        }
         AdminCommand::CreateApiKey {
             tenant,
             email,

@@ -73,6 +73,14 @@ pub enum AdminCommand {
         #[command(flatten)]
         password: PasswordArgs,
     },
+    /// Let a user log in again after failed attempts locked the account (every IP, every
+    /// instance), whatever rate-limit backend runs.
+    UnlockLogin {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+    },
     /// Create an API key for a user; the key is printed once.
     CreateApiKey {
         #[arg(long)]

@@ -113,8 +113,10 @@ pub struct Config {
     pub rate_limit_ip_per_minute: u64,
     pub login_max_failures: u64,
     pub login_max_failures_per_ip: u64,
+    pub login_max_failures_per_account: u64,
+    pub auth_max_failures_per_ip: u64,
     pub login_window: Duration,
-    pub trust_proxy: bool,
+    pub trust_proxy: penny_api::TrustProxy,
     /// What server-side requests (model providers…) may reach besides public addresses:
     /// `OUTBOUND_ALLOW`, by default the loopback addresses in development and nothing in
     /// production.
@@ -184,17 +186,6 @@ impl Source {
             Some(raw) => raw.parse().map_err(|_| ConfigError {
                 var: name.to_string(),
                 expected: format!("must be {expected}, got {raw:?}"),
-            }),
-        }
-    }
-
-    fn flag(&self, name: &str) -> Result<bool, ConfigError> {
-        match self.get(name).map(str::to_ascii_lowercase).as_deref() {
-            None | Some("0" | "false" | "no" | "off") => Ok(false),
-            Some("1" | "true" | "yes" | "on") => Ok(true),
-            Some(other) => Err(ConfigError {
-                var: name.to_string(),
-                expected: format!("must be true or false, got {other:?}"),
             }),
         }
     }
@@ -403,12 +394,28 @@ impl Config {
                 30,
                 "a positive number",
             )?,
+            login_max_failures_per_account: src.parse(
+                "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                50,
+                "a positive number",
+            )?,
+            auth_max_failures_per_ip: src.parse(
+                "AUTH_MAX_FAILURES_PER_IP",
+                60,
+                "a positive number",
+            )?,
             login_window: Duration::from_secs(src.parse(
                 "LOGIN_LOCKOUT_SECS",
                 900,
                 "a number of seconds",
             )?),
-            trust_proxy: src.flag("TRUST_PROXY")?,
+            trust_proxy: match src.get("TRUST_PROXY") {
+                Some(raw) => penny_api::TrustProxy::parse(raw).map_err(|e| ConfigError {
+                    var: "TRUST_PROXY".into(),
+                    expected: format!("must be {e}, got {raw:?}"),
+                })?,
+                None => penny_api::TrustProxy::None,
+            },
             outbound: match src.get("OUTBOUND_ALLOW") {
                 Some(spec) => penny_outbound::Policy::parse(spec).map_err(|e| ConfigError {
                     var: "OUTBOUND_ALLOW".into(),
@@ -554,6 +561,14 @@ mod tests {
             load(&[("TRUST_PROXY", "maybe")]).unwrap_err().var,
             "TRUST_PROXY"
         );
+        assert_eq!(
+            load(&[("TRUST_PROXY", "2")]).unwrap().trust_proxy,
+            penny_api::TrustProxy::Hops(2)
+        );
+        assert!(matches!(
+            load(&[("TRUST_PROXY", "10.0.0.0/8,192.0.2.1")]).unwrap().trust_proxy,
+            penny_api::TrustProxy::Networks(n) if n.len() == 2
+        ));
         for var in ["DELTA_FRAME_MS", "EVENT_WRITERS"] {
             assert_eq!(load(&[(var, "-1")]).unwrap_err().var, var);
         }

@@ -373,8 +373,10 @@ fn api_settings(cfg: &Config) -> ApiSettings {
         rate_limit_ip_per_minute: cfg.rate_limit_ip_per_minute,
         login_max_failures: cfg.login_max_failures,
         login_max_failures_per_ip: cfg.login_max_failures_per_ip,
+        login_max_failures_per_account: cfg.login_max_failures_per_account,
+        auth_max_failures_per_ip: cfg.auth_max_failures_per_ip,
         login_window: cfg.login_window,
-        trust_proxy: cfg.trust_proxy,
+        trust_proxy: cfg.trust_proxy.clone(),
         redis_configured: cfg.redis_url.is_some(),
     }
 }

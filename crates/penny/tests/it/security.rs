@@ -2,5 +2,6 @@
 //! outsider, another tenant, a lower role or a hostile upstream would.
 
 mod accounts;
+mod brute_force;
 mod outbound;
 mod reads;
