@@ -9,7 +9,7 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use penny_auth::{digest, TokenError, API_KEY_PREFIX};
-use penny_store::{api_keys, audit, users, Role, TenantId, UserId};
+use penny_store::{api_keys, audit, users, TenantId, UserId};
 
 use crate::error::ApiError;
 use crate::extract::{ClientMeta, Principal};
@@ -60,6 +60,8 @@ fn request_meta(state: &AppState, req: &Request) -> ClientMeta {
 }
 
 const EXPIRED: &str = "access token has expired; refresh it";
+/// The login the token came from ended (logout, deactivation, password reset).
+const ENDED: &str = "this login has ended; log in again";
 
 /// Resolves a credential, counting bad ones against the caller's IP: past
 /// `auth_max_failures_per_ip` a minute, the IP is refused before any lookup, so guessing
@@ -83,7 +85,7 @@ async fn resolve_counted(
         });
     }
     let resolved = resolve_with(state, token, meta).await;
-    if matches!(resolved, Err(ApiError::Unauthenticated(m)) if m != EXPIRED) {
+    if matches!(resolved, Err(ApiError::Unauthenticated(m)) if m != EXPIRED && m != ENDED) {
         state.limiter.hit(&key, max, window).await?;
     }
     resolved
@@ -110,15 +112,19 @@ async fn resolve_with(
             TokenError::Expired => ApiError::Unauthenticated(EXPIRED),
             TokenError::Invalid => ApiError::Unauthenticated("access token is invalid"),
         })?;
-        let role: Role = claims
-            .role
-            .parse()
-            .map_err(|_| ApiError::Unauthenticated("access token is invalid"))?;
+        let (user, tenant) = (UserId(claims.sub), TenantId(claims.tid));
+        // The token says who; whether they still may, and as what, is today's answer.
+        let access = state
+            .access
+            .get(&state.store, tenant, user, claims.sid)
+            .await?
+            .filter(|a| a.active && a.live)
+            .ok_or(ApiError::Unauthenticated(ENDED))?;
         Principal {
-            user: UserId(claims.sub),
-            tenant: TenantId(claims.tid),
-            role,
-            super_admin: claims.sa,
+            user,
+            tenant,
+            role: access.role,
+            super_admin: access.is_super_admin,
             session: Some(claims.sid),
             api_key: None,
         }

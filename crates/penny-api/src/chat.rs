@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Payload, Principal};
+use crate::streams::StreamSlot;
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -101,7 +102,7 @@ pub struct Accepted {
 /// when the client disconnects.
 #[utoipa::path(post, path = "/api/v1/chat/{id}/messages", tag = "chat", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = SendMessage,
-    responses((status = 202, body = Accepted), (status = 403, description = "model_forbidden"), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 202, body = Accepted), (status = 403, description = "model_forbidden"), (status = 404), (status = 409), (status = 422), (status = 429, description = "too_many_streams (SSE)")))]
 async fn send(
     State(state): State<AppState>,
     who: Principal,
@@ -120,8 +121,9 @@ async fn send(
         regenerate: b.regenerate,
     };
     if wants_sse(&headers) {
+        let slot = state.streams.acquire(who.user)?;
         let (started, stream) = state.engine.send_and_follow(caller(&who), id, req).await?;
-        return Ok(sse(until_run_ends(stream, started.run_id)).into_response());
+        return Ok(sse(until_run_ends(stream, started.run_id), slot).into_response());
     }
     let started = state.engine.send(caller(&who), id, req).await?;
     let accepted = Accepted {
@@ -156,10 +158,13 @@ fn until_run_ends(
     )
 }
 
+/// The events as an SSE response, holding one of the user's stream slots while open.
 fn sse(
     events: impl Stream<Item = ChatEvent> + Send + 'static,
+    slot: StreamSlot,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let stream = events.map(|e| {
+    let stream = events.map(move |e| {
+        let _held = &slot;
         Ok(Event::default()
             .data(e.text())
             .id(e.seq.to_string())
@@ -177,7 +182,7 @@ pub struct EventsQuery {
 
 /// The conversation's events after `after`, then live ones.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/events", tag = "chat", security(("bearer" = [])),
-    params(("id" = Uuid, Path), EventsQuery), responses((status = 200, content_type = "text/event-stream"), (status = 404)))]
+    params(("id" = Uuid, Path), EventsQuery), responses((status = 200, content_type = "text/event-stream"), (status = 404), (status = 429, description = "too_many_streams")))]
 async fn events(
     State(state): State<AppState>,
     who: Principal,
@@ -190,8 +195,9 @@ async fn events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<i64>().ok());
     let after = q.after.or(last_event_id).unwrap_or(0);
+    let slot = state.streams.acquire(who.user)?;
     let stream = state.engine.events(caller(&who), id, after).await?;
-    Ok(sse(stream).into_response())
+    Ok(sse(stream, slot).into_response())
 }
 
 /// Stops a run; its answer is kept as far as it got, with status `cancelled`.

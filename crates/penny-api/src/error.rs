@@ -30,6 +30,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("too many requests; retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
+    #[error("you have {max} event streams open, the most allowed; close one first")]
+    TooManyStreams { max: usize },
     #[error("a dependency is unavailable")]
     Unavailable,
     /// Refused for a reason with its own stable code (e.g. `tool_disabled`).
@@ -112,6 +114,11 @@ impl ApiError {
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 "Too many requests",
+            ),
+            TooManyStreams { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_streams",
+                "Too many streams",
             ),
             Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,

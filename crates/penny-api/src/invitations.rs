@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use penny_auth::{digest, new_refresh_token};
 use penny_store::invitations::{self, Pending};
 use penny_store::users::{self, Changes};
-use penny_store::{audit, sessions, tenants, StoreError, TenantId, TenantTx};
+use penny_store::{api_keys, audit, sessions, tenants, StoreError, TenantId, TenantTx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -156,9 +156,12 @@ async fn accept(
     };
     let user = users::update(&mut tx, link.user, changes).await?;
     sessions::revoke_user(&mut tx, user.id).await?;
+    // Whoever knew the old password may have made keys with it.
+    api_keys::revoke_user(&mut tx, user.id).await?;
     record_accept(&mut tx, tenant_id, &link, &meta).await?;
     let tokens = begin_login(&state, &mut tx, &user, &meta).await?;
     tx.commit().await.map_err(StoreError::from)?;
+    crate::access::changed(&state, tenant_id, Some(user.id)).await;
     Ok(Json(tokens))
 }
 

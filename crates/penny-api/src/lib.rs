@@ -3,6 +3,7 @@
 //!
 //! Handlers speak HTTP and call `penny-store`; they never hold SQL.
 
+mod access;
 mod admin_health;
 mod analytics;
 mod api_keys;
@@ -26,6 +27,7 @@ mod openapi;
 mod policies;
 mod sessions;
 mod setup;
+mod streams;
 mod tenant_cache;
 mod tenants;
 mod themes;
@@ -57,6 +59,8 @@ pub struct ApiSettings {
     pub version: &'static str,
     pub access_ttl_secs: i64,
     pub refresh_ttl_days: i64,
+    /// How long a login lasts at most, however often it is refreshed.
+    pub login_max_age_days: i64,
     /// Origins allowed by CORS (`FRONTEND_URL`, comma separated). Empty: same origin only.
     pub cors_origins: Vec<String>,
     pub request_timeout: Duration,
@@ -77,6 +81,8 @@ pub struct ApiSettings {
     pub login_window: Duration,
     /// Which proxies may tell the client's address in `X-Forwarded-For`.
     pub trust_proxy: TrustProxy,
+    /// Event streams (WebSockets and SSE responses) one user may hold open per instance.
+    pub max_streams_per_user: usize,
     /// Whether a Redis is configured (readiness reports it).
     pub redis_configured: bool,
 }
@@ -87,6 +93,7 @@ impl Default for ApiSettings {
             version: env!("CARGO_PKG_VERSION"),
             access_ttl_secs: 900,
             refresh_ttl_days: 30,
+            login_max_age_days: 30,
             cors_origins: Vec::new(),
             request_timeout: Duration::from_secs(30),
             body_limit_bytes: 1024 * 1024,
@@ -98,6 +105,7 @@ impl Default for ApiSettings {
             auth_max_failures_per_ip: 60,
             login_window: Duration::from_secs(900),
             trust_proxy: TrustProxy::None,
+            max_streams_per_user: 16,
             redis_configured: false,
         }
     }
@@ -116,7 +124,8 @@ pub struct ToolServices {
     pub link_ttl: Duration,
 }
 
-/// Shared by every handler; cheap to clone.
+/// Shared by every handler; cheap to clone. Made inside the runtime: it starts the
+/// listener for changes of access.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
@@ -126,6 +135,8 @@ pub struct AppState {
     pub settings: Arc<ApiSettings>,
     pub tools: Arc<ToolServices>,
     tenants: Arc<TenantCache>,
+    access: Arc<access::AccessCache>,
+    streams: Arc<streams::StreamSlots>,
 }
 
 impl AppState {
@@ -137,6 +148,10 @@ impl AppState {
         settings: ApiSettings,
         tools: ToolServices,
     ) -> Self {
+        let tenants = Arc::new(TenantCache::new(Duration::from_secs(5)));
+        let access = Arc::new(access::AccessCache::new());
+        access::listen(engine.bus().clone(), access.clone(), tenants.clone());
+        let streams = streams::StreamSlots::new(settings.max_streams_per_user);
         Self {
             store,
             engine,
@@ -144,7 +159,9 @@ impl AppState {
             limiter,
             settings: Arc::new(settings),
             tools: Arc::new(tools),
-            tenants: Arc::new(TenantCache::new(Duration::from_secs(5))),
+            tenants,
+            access,
+            streams,
         }
     }
 }

@@ -19,17 +19,8 @@ const WINDOW: Duration = Duration::from_secs(60);
 pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // An API key has its own window and also spends its user's: minting more keys buys
     // no more requests.
-    let (keys, limit) = match req.extensions().get::<Principal>() {
-        Some(p) => {
-            let tenant_limit = match state.tenants.get(&state.store, p.tenant).await {
-                Ok(f) => f.rate_limit_per_minute,
-                Err(e) => return e.into_response(),
-            };
-            (
-                p.limit_keys(),
-                tenant_limit.unwrap_or(state.settings.rate_limit_per_minute),
-            )
-        }
+    let decision = match req.extensions().get::<Principal>() {
+        Some(p) => spend(&state, p).await,
         None => {
             let peer = req
                 .extensions()
@@ -37,25 +28,13 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
                 .map(|c| c.0);
             let meta = ClientMeta::from_parts(req.headers(), peer, &state.settings.trust_proxy);
             let ip = meta.ip_string().unwrap_or_else(|| "unknown".into());
-            (
-                vec![format!("rq:ip:{ip}")],
-                state.settings.rate_limit_ip_per_minute,
-            )
+            let limit = state.settings.rate_limit_ip_per_minute;
+            hit_all(&state, &[format!("rq:ip:{ip}")], limit).await
         }
     };
-    let mut decision: Option<Decision> = None;
-    for key in &keys {
-        let d = match state.limiter.hit(key, limit, WINDOW).await {
-            Ok(d) => d,
-            Err(e) => return ApiError::from(e).into_response(),
-        };
-        // The window nearest its end is the one the caller meets.
-        if decision.is_none_or(|best| d.remaining < best.remaining || !d.allowed) {
-            decision = Some(d);
-        }
-    }
-    let Some(decision) = decision else {
-        return next.run(req).await;
+    let decision = match decision {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
     };
     let mut res = if decision.allowed {
         next.run(req).await
@@ -67,6 +46,29 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
     };
     set_headers(res.headers_mut(), &decision);
     res
+}
+
+/// Spends one request of `p`'s windows (the user's and, for an API key, the key's): what
+/// an HTTP request or a WebSocket frame costs.
+pub(crate) async fn spend(state: &AppState, p: &Principal) -> Result<Decision, ApiError> {
+    let tenant_limit = state.tenants.get(&state.store, p.tenant).await?;
+    let limit = tenant_limit
+        .rate_limit_per_minute
+        .unwrap_or(state.settings.rate_limit_per_minute);
+    hit_all(state, &p.limit_keys(), limit).await
+}
+
+/// Hits every window in `keys` (at least one); the answer is the window nearest its end,
+/// or one that refused.
+async fn hit_all(state: &AppState, keys: &[String], limit: u64) -> Result<Decision, ApiError> {
+    let mut decision: Option<Decision> = None;
+    for key in keys {
+        let d = state.limiter.hit(key, limit, WINDOW).await?;
+        if decision.is_none_or(|best| d.remaining < best.remaining || !d.allowed) {
+            decision = Some(d);
+        }
+    }
+    decision.ok_or_else(|| ApiError::Internal("no rate-limit window to spend".into()))
 }
 
 pub fn set_headers(h: &mut HeaderMap, d: &Decision) {

@@ -204,6 +204,7 @@ pub(crate) async fn begin_login(
             user: user.id,
             digest: &refresh_digest,
             ttl: Duration::days(state.settings.refresh_ttl_days),
+            max_age: Duration::days(state.settings.login_max_age_days),
             ip: meta.ip_string(),
             user_agent: meta.user_agent.clone(),
         },
@@ -306,6 +307,7 @@ async fn logout(State(state): State<AppState>, who: Principal) -> ApiResult<Stat
         let mut tx = state.store.tenant(who.tenant).await?;
         sessions::revoke_family(&mut tx, family).await?;
         tx.commit().await.map_err(StoreError::from)?;
+        crate::access::changed(&state, who.tenant, Some(who.user)).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -242,8 +242,9 @@ async fn update(
     };
     trail::record(&mut tx, &who, &meta, change).await?;
     tx.commit().await.map_err(StoreError::from)?;
-    // This instance sees the new status at once; others within their cache's few seconds.
-    state.tenants.forget(id);
+    // Every instance sees the new status at once (or, missing the announcement, within
+    // its cache's few seconds).
+    crate::access::changed(&state, id, None).await;
     let usage = usage_of(&state, id).await?;
     Ok(Json(TenantView::new(tenant, usage.as_ref())))
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use penny_auth::hash_password;
 use penny_store::invitations::{self, NewLink, Purpose};
 use penny_store::users::{self, Changes, NewUser, User};
-use penny_store::{sessions, Email, Role, StoreError, TenantTx, UserId};
+use penny_store::{api_keys, sessions, Email, Role, StoreError, TenantTx, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -261,7 +261,9 @@ async fn update(
     if demoted || deactivated {
         keep_an_admin(&mut tx, &target).await?;
     }
-    let ends_sessions = deactivated || password_hash.is_some();
+    let reset = password_hash.is_some();
+    let ends_sessions = deactivated || reset;
+    let access_changes = ends_sessions || req.role.is_some() || req.status.is_some();
     let details = json!({"role": req.role, "status": req.status, "display_name": req.display_name,
         "password_reset": password_hash.is_some()});
     let changes = Changes {
@@ -274,6 +276,10 @@ async fn update(
     if ends_sessions {
         sessions::revoke_user(&mut tx, user.id).await?;
     }
+    if reset {
+        // Whoever knew the old password may have made keys with it.
+        api_keys::revoke_user(&mut tx, user.id).await?;
+    }
     let change = Change {
         action: "user.update",
         target_type: "user",
@@ -283,6 +289,9 @@ async fn update(
     };
     trail::record(&mut tx, &who, &meta, change).await?;
     tx.commit().await.map_err(StoreError::from)?;
+    if access_changes {
+        crate::access::changed(&state, who.tenant, Some(user.id)).await;
+    }
     Ok(Json(user.into()))
 }
 
@@ -313,6 +322,7 @@ async fn remove(
     };
     trail::record(&mut tx, &who, &meta, change).await?;
     tx.commit().await.map_err(StoreError::from)?;
+    crate::access::changed(&state, who.tenant, Some(target.id)).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

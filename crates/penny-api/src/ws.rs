@@ -28,6 +28,18 @@
 //! which one an error belongs to. Events never carry it. A frame without `id` is answered
 //! as before, without `requestId`; a bad `id` is an `invalid_frame` error.
 //!
+//! Access is checked for the whole life of a socket, not only at `auth`: the token is
+//! resolved again on every client frame and every [`ACCESS_TTL`] (answers cached at most
+//! that long), and when access ends the socket is closed: 4401 when the token expired or
+//! the login, user or API key ended (the client refreshes and reconnects), 4403 when the
+//! tenant is suspended. A demoted user's frames act under the new role from then on.
+//! Every client frame spends a request of the caller's rate limit, as an HTTP request
+//! would; a frame over the limit is answered `{"type":"error","code":"rate_limited",
+//! "message","retryAfter"}` and not acted on (the socket stays open). A user holds at most
+//! `MAX_STREAMS_PER_USER` streams (sockets and SSE responses) per instance: one more is
+//! closed with 4429 before `ready`. A socket follows one stream at a time (a `resume`
+//! replaces it).
+//!
 //! The server pings every [`PING_EVERY`] and closes a socket it has heard nothing from for
 //! [`IDLE_TIMEOUT`]. Buffers are bounded: a client that does not read what it is sent is
 //! closed with 1008 "too slow" rather than buffered for.
@@ -54,9 +66,11 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::access::ACCESS_TTL;
 use crate::error::ApiError;
 use crate::extract::Principal;
-use crate::{auth, AppState};
+use crate::streams::StreamSlot;
+use crate::{auth, limits, AppState};
 
 /// How long a new socket may take to send its auth frame.
 pub(crate) const AUTH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -82,6 +96,7 @@ pub(crate) const MAX_REQUEST_ID: usize = 64;
 const UNAUTHENTICATED: (u16, &str) = (4401, "unauthenticated");
 const SUSPENDED: (u16, &str) = (4403, "tenant suspended");
 const NOT_FOUND: (u16, &str) = (4404, "not found");
+const TOO_MANY_STREAMS: (u16, &str) = (4429, "too many streams");
 const INTERNAL: (u16, &str) = (1011, "internal error");
 const GOING_AWAY: (u16, &str) = (1001, "going away");
 const TOO_SLOW: (u16, &str) = (1008, "too slow");
@@ -125,11 +140,18 @@ enum Out {
 }
 
 async fn session(mut socket: WebSocket, state: AppState, conversation: Uuid) {
-    let (who, last_seq) = match authenticate(&mut socket, &state, conversation).await {
+    let (who, token, last_seq) = match authenticate(&mut socket, &state, conversation).await {
         Ok(found) => found,
         Err(close) => {
             tracing::debug!(code = close.0, reason = close.1, "websocket refused");
             return close_socket(socket, close).await;
+        }
+    };
+    let slot = match state.streams.acquire(who.user) {
+        Ok(slot) => slot,
+        Err(_) => {
+            tracing::debug!("websocket refused: the user holds too many streams");
+            return close_socket(socket, TOO_MANY_STREAMS).await;
         }
     };
     let span = tracing::Span::current();
@@ -148,6 +170,9 @@ async fn session(mut socket: WebSocket, state: AppState, conversation: Uuid) {
     let reader = Reader {
         state,
         caller: crate::chat::caller(&who),
+        who,
+        token,
+        _slot: slot,
         conversation,
         last_seq,
         started: false,
@@ -168,12 +193,13 @@ async fn session(mut socket: WebSocket, state: AppState, conversation: Uuid) {
 }
 
 /// Waits for the auth frame, resolves its token and checks the conversation is the
-/// caller's. Returns the caller and the conversation's last seq, or the close to send.
+/// caller's. Returns the caller, the token (to check again later) and the conversation's
+/// last seq, or the close to send.
 async fn authenticate(
     socket: &mut WebSocket,
     state: &AppState,
     conversation: Uuid,
-) -> Result<(Principal, i64), (u16, &'static str)> {
+) -> Result<(Principal, String, i64), (u16, &'static str)> {
     #[derive(Deserialize)]
     #[serde(tag = "type", rename_all = "lowercase")]
     enum First {
@@ -191,16 +217,13 @@ async fn authenticate(
     let Ok(First::Auth { token }) = serde_json::from_str::<First>(text.as_str()) else {
         return Err(UNAUTHENTICATED);
     };
-    let who = auth::resolve(state, token.trim())
-        .await
-        .map_err(|e| match e {
-            ApiError::Unauthenticated(_) => UNAUTHENTICATED,
-            ApiError::TenantSuspended => SUSPENDED,
-            other => {
-                tracing::error!(error = %other, "websocket authentication failed");
-                INTERNAL
-            }
-        })?;
+    let token = token.trim().to_string();
+    let who = auth::resolve(state, &token).await.map_err(|e| {
+        access_ended(&e).unwrap_or_else(|| {
+            tracing::error!(error = %e, "websocket authentication failed");
+            INTERNAL
+        })
+    })?;
     let found = async {
         let mut tx = state.store.tenant(who.tenant).await?;
         let conv = conversations::get(&mut tx, who.user, conversation).await?;
@@ -209,12 +232,21 @@ async fn authenticate(
     }
     .await;
     match found {
-        Ok(last_seq) => Ok((who, last_seq)),
+        Ok(last_seq) => Ok((who, token, last_seq)),
         Err(StoreError::NotFound) => Err(NOT_FOUND),
         Err(e) => {
             tracing::error!(error = %e, "websocket: reading the conversation failed");
             Err(INTERNAL)
         }
+    }
+}
+
+/// The close a refused credential earns, if the error says access ended.
+fn access_ended(e: &ApiError) -> Option<(u16, &'static str)> {
+    match e {
+        ApiError::Unauthenticated(_) => Some(UNAUTHENTICATED),
+        ApiError::TenantSuspended => Some(SUSPENDED),
+        _ => None,
     }
 }
 
@@ -392,6 +424,12 @@ struct Empty {}
 struct Reader {
     state: AppState,
     caller: Caller,
+    /// Who the token said, when it was last resolved.
+    who: Principal,
+    /// The credential from the auth frame, resolved again as the socket lives.
+    token: String,
+    /// Held while the socket is open: one of the user's streams.
+    _slot: StreamSlot,
     conversation: Uuid,
     /// The conversation's last seq when the client was told `ready`.
     last_seq: i64,
@@ -407,22 +445,81 @@ struct Stop;
 
 impl Reader {
     async fn run(mut self, mut stream: SplitStream<WebSocket>, heard: &Heard) {
+        let mut recheck =
+            tokio::time::interval_at(tokio::time::Instant::now() + ACCESS_TTL, ACCESS_TTL);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let msg = tokio::select! {
                 m = stream.next() => m,
                 // The writer ended (client gone, too slow, shutdown).
                 _ = self.tx.closed() => return,
+                // A socket that only listens loses its stream when access ends, too.
+                _ = recheck.tick() => match self.authorise().await {
+                    Ok(()) => continue,
+                    Err(Stop) => return,
+                },
             };
             let Some(Ok(msg)) = msg else { return };
             heard.touch();
             let handled = match msg {
-                Message::Text(text) => self.frame(text.as_str()).await,
+                Message::Text(text) => match self.admit().await {
+                    Ok(true) => self.frame(text.as_str()).await,
+                    Ok(false) => Ok(()),
+                    Err(Stop) => Err(Stop),
+                },
                 Message::Binary(_) => self.invalid("frames must be JSON text"),
                 Message::Close(_) => return,
                 Message::Ping(_) | Message::Pong(_) => Ok(()),
             };
             if handled.is_err() {
                 return;
+            }
+        }
+    }
+
+    /// Resolves the token again: the caller as they are now, or the socket closed because
+    /// their access ended. A failing dependency keeps the caller as they were (their
+    /// requests meet the same failure).
+    async fn authorise(&mut self) -> Result<(), Stop> {
+        match auth::resolve(&self.state, &self.token).await {
+            Ok(who) => {
+                self.caller = crate::chat::caller(&who);
+                self.who = who;
+                Ok(())
+            }
+            Err(e) => match access_ended(&e) {
+                Some(close) => {
+                    tracing::debug!(code = close.0, "websocket access ended");
+                    if let Some(kill) = self.kill.take() {
+                        let _ = kill.send(close);
+                    }
+                    Err(Stop)
+                }
+                None => {
+                    tracing::warn!(error = %e, "websocket: checking access failed");
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// Whether a client frame may be acted on: the caller still has access (else the
+    /// socket closes) and the frame fits their rate limit (else it is answered
+    /// `rate_limited`).
+    async fn admit(&mut self) -> Result<bool, Stop> {
+        self.request_id = None;
+        self.authorise().await?;
+        match limits::spend(&self.state, &self.who).await {
+            Ok(d) if d.allowed => Ok(true),
+            Ok(d) => {
+                self.reply(json!({"type": "error", "code": "rate_limited",
+                    "message": format!("too many requests; retry in {} s", d.reset_secs),
+                    "retryAfter": d.reset_secs}))?;
+                Ok(false)
+            }
+            Err(e) => {
+                self.refused(e).await?;
+                Ok(false)
             }
         }
     }

@@ -102,6 +102,8 @@ impl Launch {
             ("RUST_LOG", "warn".into()),
             ("RATE_LIMIT_PER_MINUTE", limit.clone()),
             ("RATE_LIMIT_IP_PER_MINUTE", limit.clone()),
+            // The fan-out bench follows one conversation from many sockets of one user.
+            ("MAX_STREAMS_PER_USER", "1000000".into()),
             ("LOGIN_MAX_FAILURES", limit.clone()),
             ("LOGIN_MAX_FAILURES_PER_IP", limit),
         ]

@@ -204,6 +204,11 @@ impl Engine {
         &self.0.sealing
     }
 
+    /// The bus the engine publishes on (shared with the HTTP layer's announcements).
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.0.bus
+    }
+
     /// Stores the user's message and starts a run that answers it. The run goes on when
     /// the caller goes away.
     pub async fn send(

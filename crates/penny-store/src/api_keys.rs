@@ -108,6 +108,18 @@ pub async fn by_id(conn: &mut PgConnection, id: Uuid) -> Result<Option<ApiKey>, 
     )
 }
 
+/// Revokes every key of `user` (a password reset: whoever knew the password may have
+/// made keys). Returns how many were live.
+pub async fn revoke_user(conn: &mut PgConnection, user: crate::UserId) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "UPDATE api_keys SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user)
+    .execute(conn)
+    .await?
+    .rows_affected())
+}
+
 pub async fn revoke(conn: &mut PgConnection, id: Uuid) -> Result<(), StoreError> {
     let n =
         sqlx::query("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1")

@@ -14,7 +14,10 @@ pub struct NewSession<'a> {
     pub tenant: TenantId,
     pub user: UserId,
     pub digest: &'a [u8],
+    /// How long the refresh token works unused.
     pub ttl: Duration,
+    /// How long the login lasts at most, however often it is refreshed.
+    pub max_age: Duration,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }
@@ -22,29 +25,24 @@ pub struct NewSession<'a> {
 /// Starts a new family; returns its id.
 pub async fn start(conn: &mut PgConnection, new: NewSession<'_>) -> Result<Uuid, StoreError> {
     let family = Uuid::new_v4();
-    insert(conn, &new, family).await?;
-    Ok(family)
-}
-
-async fn insert(
-    conn: &mut PgConnection,
-    new: &NewSession<'_>,
-    family: Uuid,
-) -> Result<(), StoreError> {
+    let now = Utc::now();
+    let ends = now + new.max_age;
     sqlx::query(
-        "INSERT INTO refresh_sessions (tenant_id, user_id, family_id, token_hash, expires_at, ip, user_agent) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO refresh_sessions \
+         (tenant_id, user_id, family_id, token_hash, expires_at, login_expires_at, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(new.tenant)
     .bind(new.user)
     .bind(family)
     .bind(new.digest)
-    .bind(Utc::now() + new.ttl)
+    .bind(ends.min(now + new.ttl))
+    .bind(ends)
     .bind(&new.ip)
     .bind(&new.user_agent)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(family)
 }
 
 /// The tenant that issued a refresh token digest. Runs before the tenant is known.
@@ -76,6 +74,7 @@ struct Row {
     family_id: Uuid,
     used: bool,
     live: bool,
+    login_expires_at: chrono::DateTime<Utc>,
 }
 
 /// Exchanges the token with digest `old` for `new_digest` in the same family.
@@ -87,8 +86,8 @@ pub async fn rotate(
     ttl: Duration,
 ) -> Result<Rotation, StoreError> {
     let row: Option<Row> = sqlx::query_as(
-        "SELECT user_id, family_id, used_at IS NOT NULL AS used, \
-         (revoked_at IS NULL AND expires_at > now()) AS live \
+        "SELECT user_id, family_id, used_at IS NOT NULL AS used, login_expires_at, \
+         (revoked_at IS NULL AND expires_at > now() AND login_expires_at > now()) AS live \
          FROM refresh_sessions WHERE token_hash = $1 FOR UPDATE",
     )
     .bind(old)
@@ -108,19 +107,52 @@ pub async fn rotate(
         .bind(old)
         .execute(&mut *conn)
         .await?;
-    let next = NewSession {
-        tenant,
-        user: row.user_id,
-        digest: new_digest,
-        ttl,
-        ip: None,
-        user_agent: None,
-    };
-    insert(conn, &next, row.family_id).await?;
+    // The next token lives `ttl`, but never past the end of its login.
+    sqlx::query(
+        "INSERT INTO refresh_sessions \
+         (tenant_id, user_id, family_id, token_hash, expires_at, login_expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(tenant)
+    .bind(row.user_id)
+    .bind(row.family_id)
+    .bind(new_digest)
+    .bind(row.login_expires_at.min(Utc::now() + ttl))
+    .bind(row.login_expires_at)
+    .execute(&mut *conn)
+    .await?;
     Ok(Rotation::Rotated {
         user: row.user_id,
         family: row.family_id,
     })
+}
+
+/// What an access token's holder may do now: the user's current role and status, and
+/// whether the login (`family`) the token came from is still live. `None`: no such user.
+#[derive(Debug, Clone, FromRow)]
+pub struct Access {
+    pub role: crate::Role,
+    pub is_super_admin: bool,
+    pub active: bool,
+    pub live: bool,
+}
+
+pub async fn access(
+    conn: &mut PgConnection,
+    user: UserId,
+    family: Uuid,
+) -> Result<Option<Access>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT m.role, u.is_super_admin, u.status = 'active' AS active, \
+         EXISTS (SELECT 1 FROM refresh_sessions s WHERE s.family_id = $2 AND s.user_id = u.id \
+                 AND s.revoked_at IS NULL AND s.login_expires_at > now()) AS live \
+         FROM users u JOIN memberships m ON m.tenant_id = u.tenant_id AND m.user_id = u.id \
+         WHERE u.id = $1",
+    )
+    .bind(user)
+    .bind(family)
+    .fetch_optional(conn)
+    .await?)
 }
 
 pub async fn revoke_family(conn: &mut PgConnection, family: Uuid) -> Result<(), StoreError> {

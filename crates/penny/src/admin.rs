@@ -116,6 +116,7 @@ pub async fn run(
             };
             users::update(&mut tx, u.id, changes).await?;
             sessions::revoke_user(&mut tx, u.id).await?;
+            api_keys::revoke_user(&mut tx, u.id).await?;
             record(
                 &mut tx,
                 tid,

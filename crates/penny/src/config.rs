@@ -93,6 +93,8 @@ pub struct Config {
     pub object_sweep_every: Duration,
     pub access_ttl_secs: i64,
     pub refresh_ttl_days: i64,
+    /// A login's absolute lifetime, however often it is refreshed.
+    pub login_max_age_days: i64,
     pub frontend_urls: Vec<String>,
     /// `R2_*`/`S3_*` when set, else the folder `data_dir/objects`.
     pub objects: ObjectsConfig,
@@ -117,6 +119,8 @@ pub struct Config {
     pub auth_max_failures_per_ip: u64,
     pub login_window: Duration,
     pub trust_proxy: penny_api::TrustProxy,
+    /// Event streams (WebSockets, SSE) one user may hold open per instance.
+    pub max_streams_per_user: usize,
     /// What server-side requests (model providers…) may reach besides public addresses:
     /// `OUTBOUND_ALLOW`, by default the loopback addresses in development and nothing in
     /// production.
@@ -356,6 +360,7 @@ impl Config {
             ),
             access_ttl_secs: src.parse("JWT_ACCESS_TTL_SECS", 900, "a number of seconds")?,
             refresh_ttl_days: src.parse("REFRESH_TTL_DAYS", 30, "a number of days")?,
+            login_max_age_days: src.parse("LOGIN_MAX_AGE_DAYS", 30, "a number of days")?,
             frontend_urls,
             objects: objects(src, &data_dir)?,
             sandbox: sandbox(src, &data_dir)?,
@@ -409,6 +414,9 @@ impl Config {
                 900,
                 "a number of seconds",
             )?),
+            max_streams_per_user: src
+                .parse("MAX_STREAMS_PER_USER", 16, "a number of streams")?
+                .max(1),
             trust_proxy: match src.get("TRUST_PROXY") {
                 Some(raw) => penny_api::TrustProxy::parse(raw).map_err(|e| ConfigError {
                     var: "TRUST_PROXY".into(),

@@ -366,6 +366,7 @@ fn api_settings(cfg: &Config) -> ApiSettings {
         version: env!("CARGO_PKG_VERSION"),
         access_ttl_secs: cfg.access_ttl_secs,
         refresh_ttl_days: cfg.refresh_ttl_days,
+        login_max_age_days: cfg.login_max_age_days,
         cors_origins: cfg.frontend_urls.clone(),
         request_timeout: cfg.request_timeout,
         body_limit_bytes: cfg.body_limit_bytes,
@@ -377,6 +378,7 @@ fn api_settings(cfg: &Config) -> ApiSettings {
         auth_max_failures_per_ip: cfg.auth_max_failures_per_ip,
         login_window: cfg.login_window,
         trust_proxy: cfg.trust_proxy.clone(),
+        max_streams_per_user: cfg.max_streams_per_user,
         redis_configured: cfg.redis_url.is_some(),
     }
 }

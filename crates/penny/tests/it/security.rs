@@ -1,6 +1,7 @@
 //! Regression tests of the holes closed by the security review: each test attacks as an
 //! outsider, another tenant, a lower role or a hostile upstream would.
 
+mod access;
 mod accounts;
 mod brute_force;
 mod outbound;

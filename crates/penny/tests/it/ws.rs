@@ -499,3 +499,169 @@ async fn a_ws_frame_many_times_the_read_buffer_arrives_whole() {
     assert_eq!(branch[0]["content"], content.as_str());
     chat.stop().await;
 }
+
+/// Finds the id of the tenant with `slug`, as the super-admin sees it.
+async fn tenant_id(chat: &Chat, slug: &str) -> String {
+    let tenants: Vec<Value> = chat
+        .app
+        .get(&chat.root, "/api/v1/tenants")
+        .await
+        .json()
+        .await
+        .unwrap();
+    tenants.iter().find(|t| t["slug"] == slug).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_ws_is_closed_with_4401_when_its_user_is_deactivated() {
+    let chat = Chat::start().await;
+    let (id, token) = chat
+        .app
+        .user_with_role(&chat.root, "default", "creator")
+        .await;
+    let conv = chat.conversation(&token).await;
+    let mut ws = chat.authed(&token, &conv).await;
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next(&mut ws).await["type"], "pong");
+
+    let res = chat
+        .app
+        .send(
+            reqwest::Method::PATCH,
+            &chat.root,
+            &format!("/api/v1/users/{id}"),
+            json!({"status": "deactivated"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // A socket that only listens is closed too, within the access check's interval.
+    assert_eq!(closed(&mut ws).await, (4401, "unauthenticated".into()));
+
+    // And a socket that sends is closed at its next frame, without acting on it.
+    let (_, other) = chat
+        .app
+        .user_with_role(&chat.root, "default", "creator")
+        .await;
+    let conv = chat.conversation(&other).await;
+    let mut ws = chat.authed(&other, &conv).await;
+    let res = chat
+        .app
+        .http
+        .post(chat.app.url("/api/v1/auth/logout"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    send(&mut ws, json!({"type": "send", "content": "after logout"})).await;
+    assert_eq!(closed(&mut ws).await, (4401, "unauthenticated".into()));
+    let messages = chat
+        .app
+        .db
+        .count(
+            "SELECT 1 FROM messages WHERE conversation_id = $1::uuid",
+            Some(&conv),
+        )
+        .await;
+    assert_eq!(messages, 0, "a frame after the logout is not acted on");
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspending_a_tenant_closes_its_open_sockets_with_4403() {
+    let chat = Chat::start().await;
+    let stranger = chat.app.tenant_with_admin(&chat.root, "stranger").await;
+    let conv = chat.conversation(&stranger).await;
+    let mut ws = chat.authed(&stranger, &conv).await;
+    send(&mut ws, json!({"type": "resume", "after": 0})).await;
+
+    let id = tenant_id(&chat, "stranger").await;
+    let res = chat
+        .app
+        .send(
+            reqwest::Method::PATCH,
+            &chat.root,
+            &format!("/api/v1/tenants/{id}"),
+            json!({"status": "suspended"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(closed(&mut ws).await, (4403, "tenant suspended".into()));
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_frames_spend_the_callers_rate_limit() {
+    let chat = Chat::start_with(&[("RATE_LIMIT_PER_MINUTE", "8")]).await;
+    let conv = chat.conversation(&chat.root).await;
+    let mut ws = chat.authed(&chat.root, &conv).await;
+    let mut refused = None;
+    for _ in 0..20 {
+        send(&mut ws, json!({"type": "ping"})).await;
+        let f = next(&mut ws).await;
+        if f["type"] == "error" {
+            refused = Some(f);
+            break;
+        }
+        assert_eq!(f["type"], "pong", "{f}");
+    }
+    let refused = refused.expect("frames past the limit are refused");
+    assert_eq!(refused["code"], "rate_limited", "{refused}");
+    assert!(refused["retryAfter"].as_u64().unwrap() >= 1, "{refused}");
+    // The socket stays open, and HTTP shares the same window.
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next(&mut ws).await["code"], "rate_limited");
+    assert_problem(
+        chat.app.get(&chat.root, "/api/v1/me").await,
+        429,
+        "rate_limited",
+    )
+    .await;
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_holds_at_most_max_streams_per_user() {
+    let chat = Chat::start_with(&[("MAX_STREAMS_PER_USER", "2")]).await;
+    let conv = chat.conversation(&chat.root).await;
+    let first = chat.authed(&chat.root, &conv).await;
+    let _second = chat.authed(&chat.root, &conv).await;
+
+    let mut third = chat.connect(&conv).await;
+    send(&mut third, json!({"type": "auth", "token": chat.root})).await;
+    assert_eq!(closed(&mut third).await, (4429, "too many streams".into()));
+    let res = chat
+        .app
+        .get(&chat.root, &format!("/api/v1/conversations/{conv}/events"))
+        .await;
+    assert_problem(res, 429, "too_many_streams").await;
+    // Another user is not affected.
+    let (_, other) = chat
+        .app
+        .user_with_role(&chat.root, "default", "creator")
+        .await;
+    let theirs = chat.conversation(&other).await;
+    let _theirs = chat.authed(&other, &theirs).await;
+
+    // A closed socket gives its slot back.
+    drop(first);
+    let mut reopened = None;
+    for _ in 0..50 {
+        let mut ws = chat.connect(&conv).await;
+        send(&mut ws, json!({"type": "auth", "token": chat.root})).await;
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap();
+        if let Some(Ok(Message::Text(t))) = msg {
+            assert!(t.as_str().contains("\"ready\""), "{t}");
+            reopened = Some(ws);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reopened.is_some(), "the slot came back");
+    chat.stop().await;
+}

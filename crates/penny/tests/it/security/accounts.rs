@@ -162,7 +162,12 @@ async fn two_concurrent_demotions_cannot_remove_the_last_admins() {
         );
         let mut statuses = [a.status().as_u16(), b.status().as_u16()];
         statuses.sort();
-        assert_eq!(statuses, [200, 409], "round {round}");
+        // The loser is refused: 409 if it ran beside the winner, 403 if it came after
+        // (a demoted admin acts as what they are now).
+        assert!(
+            statuses == [200, 409] || statuses == [200, 403],
+            "round {round}: {statuses:?}"
+        );
         let admins = app
             .db
             .count(
