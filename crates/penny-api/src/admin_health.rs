@@ -43,7 +43,8 @@ pub struct Check {
 #[serde(rename_all = "camelCase")]
 pub struct InstanceView {
     id: Uuid,
-    host: String,
+    /// The machine's host name; only the super-admin sees it (`null` for others).
+    host: Option<String>,
     /// `api`, `ws`, `worker`, `scheduler`.
     roles: Vec<String>,
     version: String,
@@ -53,11 +54,13 @@ pub struct InstanceView {
     alive: bool,
 }
 
-impl From<Instance> for InstanceView {
-    fn from(i: Instance) -> Self {
+impl InstanceView {
+    /// The instance as `who` may see it: where the platform runs is the operator's
+    /// business, not a tenant's.
+    fn for_caller(i: Instance, who: &Principal) -> Self {
         InstanceView {
             id: i.id,
-            host: i.host,
+            host: who.super_admin.then_some(i.host),
             roles: i.roles,
             version: i.version,
             started_at: i.started_at,
@@ -145,11 +148,18 @@ async fn health(State(state): State<AppState>, who: Principal) -> ApiResult<Json
         name: "objects",
         ok: objects_ok,
         latency_ms: Some(objects_ms),
-        detail: format!(
-            "object storage at {}{}",
-            state.tools.objects.location(),
-            if objects_ok { "" } else { " is unavailable" }
-        ),
+        detail: match (objects_ok, who.super_admin) {
+            (true, true) => format!(
+                "object storage at {} answers",
+                state.tools.objects.location()
+            ),
+            (false, true) => format!(
+                "object storage at {} is unavailable",
+                state.tools.objects.location()
+            ),
+            (true, false) => "object storage answers".into(),
+            (false, false) => "object storage is unavailable".into(),
+        },
     });
 
     let (instances, queues, failed) = if db_ok {
@@ -192,7 +202,10 @@ async fn health(State(state): State<AppState>, who: Principal) -> ApiResult<Json
     Ok(Json(HealthView {
         status,
         checks,
-        instances: instances.into_iter().map(InstanceView::from).collect(),
+        instances: instances
+            .into_iter()
+            .map(|i| InstanceView::for_caller(i, &who))
+            .collect(),
         queues,
         recent_failed_jobs: failed,
     }))

@@ -228,8 +228,7 @@ async fn create(
         }
     };
     let mime = match b.mime {
-        Some(m) if m.parse::<mime_check::Mime>().is_ok() => m,
-        Some(_) => return Err(ApiError::validation("mime", "not a content type")),
+        Some(m) => client_mime(&m)?,
         None => penny_tools::mime_of(&kind, None),
     };
     let staged = penny_tools::artifacts::stage(
@@ -267,24 +266,30 @@ async fn create(
     ))
 }
 
-mod mime_check {
-    /// `type/subtype` with optional parameters, printable ASCII only.
-    pub struct Mime;
-    impl std::str::FromStr for Mime {
-        type Err = ();
-        fn from_str(s: &str) -> Result<Self, ()> {
-            let essence = s.split(';').next().unwrap_or_default().trim();
-            let ok = s.len() <= 200
-                && s.chars().all(|c| c.is_ascii_graphic() || c == ' ')
-                && essence.split('/').count() == 2
-                && essence.split('/').all(|p| !p.is_empty());
-            if ok {
-                Ok(Mime)
-            } else {
-                Err(())
-            }
-        }
+/// A content type a client gave: `type/subtype` by RFC 6838's grammar, at most 200
+/// characters, with no parameter but `charset`; returned in its canonical (lower-case)
+/// spelling, the one stored and served.
+fn client_mime(raw: &str) -> Result<String, ApiError> {
+    let bad = || ApiError::validation("mime", "expected a content type such as text/plain");
+    if raw.len() > 200 {
+        return Err(bad());
     }
+    let m: mime::Mime = raw.trim().parse().map_err(|_| bad())?;
+    // RFC 6838: names of 1-127 letters, digits and `!#$&-^_.+`, the first alphanumeric.
+    let name = |n: &str| {
+        (1..=127).contains(&n.len())
+            && n.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
+    };
+    if !name(m.type_().as_str())
+        || !name(m.subtype().as_str())
+        || m.params().any(|(name, _)| name != mime::CHARSET)
+    {
+        return Err(bad());
+    }
+
+    Ok(m.to_string())
 }
 
 #[derive(Serialize, Deserialize)]
@@ -371,4 +376,28 @@ async fn follow(
     let v = artifacts::version(&mut tx, claims.a, Some(claims.v)).await?;
     tx.commit().await.map_err(StoreError::from)?;
     send(&state, &headers, &artifact, &v, false).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_mime;
+
+    #[test]
+    fn client_mime_accepts_types_and_refuses_the_rest() {
+        for bad in [
+            "text/html\r\nSet-Cookie: a=b",
+            "not a type",
+            "text/",
+            "*/*",
+            "text/plain; boundary=x",
+            "text/plain,application/json",
+            "text/pl(ain)",
+        ] {
+            assert!(client_mime(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            client_mime("Text/X-Rust; charset=utf-8").unwrap(),
+            "text/x-rust; charset=utf-8"
+        );
+    }
 }

@@ -113,12 +113,7 @@ fn spec(state: &AppState, b: ModelBody, base: Option<&Model>) -> ApiResult<Model
         ));
     }
     let base_url = required(b.base_url, base.map(|m| &m.base_url), "base_url")?;
-    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-        return Err(ApiError::validation(
-            "base_url",
-            "must be an http:// or https:// URL",
-        ));
-    }
+    check_base_url(&base_url)?;
     if let Some(m) = base {
         let moved = base_url != m.base_url || provider != m.provider;
         if m.operator_managed && (moved || b.api_key.is_some()) {
@@ -354,4 +349,23 @@ async fn test(
         latency_ms,
         model: m.name,
     }))
+}
+
+/// A model's endpoint: an absolute http(s) URL without credentials in it (they would be
+/// shown, logged and audited with the URL; the key goes in `api_key`).
+fn check_base_url(url: &str) -> Result<(), ApiError> {
+    let bad = |m: &str| Err(ApiError::validation("base_url", m));
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return bad("must be an http:// or https:// URL");
+    }
+    let Ok(uri) = url.parse::<http::Uri>() else {
+        return bad("is not a valid URL");
+    };
+    match uri.authority() {
+        None => bad("is not a valid URL"),
+        Some(a) if a.as_str().contains('@') => {
+            bad("must not carry a user name or password; put the key in api_key")
+        }
+        Some(_) => Ok(()),
+    }
 }

@@ -122,10 +122,13 @@ struct Retention {
     retention_days: i32,
 }
 
-/// Deletes, in every tenant with a retention policy, the conversations not updated for
-/// longer than the policy allows, each tenant under its own RLS with an audit record of
-/// what went. A tenant that fails is logged and skipped (the next sweep retries it).
-/// Returns how many conversations were deleted in all.
+/// Deletes, in every tenant with a retention policy, what is older than the policy
+/// allows: conversations not updated for that long (with their messages and artifacts),
+/// artifacts of no conversation not updated for that long, and uploads made that long ago
+/// that no remaining message has attached. Each tenant runs under its own RLS with an
+/// audit record of what went; their objects are queued for deletion by the rows' triggers.
+/// A tenant that fails is logged and skipped (the next sweep retries it). Returns how many
+/// rows (conversations, artifacts, uploads) were deleted in all.
 pub async fn sweep_retention(store: &Store) -> Result<u64, StoreError> {
     let targets: Vec<Retention> =
         sqlx::query_as("SELECT tenant_id, retention_days FROM penny_retention_policies()")
@@ -145,19 +148,39 @@ pub async fn sweep_retention(store: &Store) -> Result<u64, StoreError> {
 
 async fn sweep_tenant(store: &Store, t: &Retention) -> Result<u64, StoreError> {
     let mut tx = store.tenant(t.tenant_id).await?;
-    let n = sqlx::query(
+    let conversations = sqlx::query(
         "DELETE FROM conversations WHERE updated_at < now() - make_interval(days => $1)",
     )
     .bind(t.retention_days)
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    let artifacts = sqlx::query(
+        "DELETE FROM artifacts WHERE conversation_id IS NULL \
+         AND updated_at < now() - make_interval(days => $1)",
+    )
+    .bind(t.retention_days)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    // An upload still attached to a message that stays is kept with it.
+    let files = sqlx::query(
+        "DELETE FROM files f WHERE f.created_at < now() - make_interval(days => $1) \
+         AND NOT EXISTS (SELECT 1 FROM messages m \
+                         WHERE m.attachments @> jsonb_build_array(jsonb_build_object('id', f.id)))",
+    )
+    .bind(t.retention_days)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let n = conversations + artifacts + files;
     if n > 0 {
         let entry = audit::Entry {
             action: "conversation.retention_purge",
             target_type: Some("tenant"),
             target_id: Some(t.tenant_id.to_string()),
-            details: serde_json::json!({"deleted": n, "retentionDays": t.retention_days}),
+            details: serde_json::json!({"deleted": conversations, "artifacts": artifacts,
+                "files": files, "retentionDays": t.retention_days}),
             ..Default::default()
         };
         audit::append(&mut tx, t.tenant_id, entry).await?;

@@ -24,6 +24,11 @@ pub struct Staged {
     pub size: i64,
     pub sha256: String,
     pub version: i32,
+    /// Names this staging's object: two writers racing for the same version write two
+    /// objects, so the row that wins never points at the loser's bytes. (Nil for stagings
+    /// recorded before it existed: the key without it.)
+    #[serde(default)]
+    pub object: Uuid,
 }
 
 impl Staged {
@@ -32,16 +37,27 @@ impl Staged {
             mime: self.mime.clone(),
             size: self.size,
             sha256: self.sha256.clone(),
-            object_key: key(tenant, &self.kind, self.id, self.version)?
+            object_key: key(tenant, &self.kind, self.id, self.version, self.object)?
                 .as_str()
                 .to_string(),
         })
     }
 }
 
-/// `tenants/{tenant}/{type}/{artifactId}.v{version}` in the artifacts bucket.
-pub fn key(tenant: TenantId, kind: &str, id: Uuid, version: i32) -> Result<ObjectKey, ToolError> {
-    Ok(ObjectKey::new(tenant.0, kind, &format!("{id}.v{version}"))?)
+/// `tenants/{tenant}/{type}/{artifactId}.v{version}.{object}` in the artifacts bucket.
+pub fn key(
+    tenant: TenantId,
+    kind: &str,
+    id: Uuid,
+    version: i32,
+    object: Uuid,
+) -> Result<ObjectKey, ToolError> {
+    let name = if object.is_nil() {
+        format!("{id}.v{version}")
+    } else {
+        format!("{id}.v{version}.{}", object.simple())
+    };
+    Ok(ObjectKey::new(tenant.0, kind, &name)?)
 }
 
 /// Which artifact version is being stored, and what it is.
@@ -93,8 +109,13 @@ pub async fn stage(
             message: "must be 1-300 characters".into(),
         });
     }
+    let object = Uuid::new_v4();
     let put = objects
-        .put(Bucket::Artifacts, &key(tenant, kind, id, version)?, body)
+        .put(
+            Bucket::Artifacts,
+            &key(tenant, kind, id, version, object)?,
+            body,
+        )
         .await?;
     Ok(Staged {
         id,
@@ -104,6 +125,7 @@ pub async fn stage(
         size: i64::try_from(put.size).unwrap_or(i64::MAX),
         sha256: put.sha256,
         version,
+        object,
     })
 }
 

@@ -191,7 +191,8 @@ export interface HealthCheck {
 
 export interface InstanceView {
   id: string;
-  host: string;
+  /** Only the super-admin sees where the platform runs. */
+  host: string | null;
   roles: string[];
   version: string;
   startedAt: string;

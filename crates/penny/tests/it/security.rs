@@ -4,5 +4,6 @@
 mod access;
 mod accounts;
 mod brute_force;
+mod leaks;
 mod outbound;
 mod reads;

@@ -65,7 +65,7 @@ export function Health() {
                 {h.instances.map((i) => (
                   <tr key={i.id}>
                     <th scope="row">
-                      {i.host} <span className="mono muted small">{i.id.slice(0, 8)}</span>
+                      {i.host ?? 'Instance'} <span className="mono muted small">{i.id.slice(0, 8)}</span>
                     </th>
                     <td>{i.alive ? <Badge tone="ok">alive</Badge> : <Badge tone="warn">stale</Badge>}</td>
                     <td>{i.roles.join(', ')}</td>

@@ -313,11 +313,49 @@ async fn the_retention_sweep_deletes_only_old_conversations_of_that_tenant() {
             .unwrap();
     }
 
+    // Uploads and artifacts of no conversation age out too; recent ones stay.
+    let mut made = Vec::new();
+    for name in ["old.txt", "new.txt"] {
+        let res = crate::tools::upload(&app, &root, name, b"words".to_vec()).await;
+        let file = body(res, 201).await;
+        let res = app
+            .post(
+                &root,
+                "/api/v1/artifacts",
+                json!({"type": "markdown", "title": name, "content": "# notes"}),
+            )
+            .await;
+        let artifact = body(res, 201).await;
+        made.push((
+            file["id"].as_str().unwrap().to_string(),
+            artifact["id"].as_str().unwrap().to_string(),
+        ));
+    }
+    let (old_file, old_artifact) = &made[0];
+    sqlx::query("UPDATE files SET created_at = now() - interval '31 days' WHERE id = $1::uuid")
+        .bind(old_file)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE artifacts SET updated_at = now() - interval '31 days' WHERE id = $1::uuid")
+        .bind(old_artifact)
+        .execute(&mut owner)
+        .await
+        .unwrap();
+
     let store = &app.running.as_ref().unwrap().store;
     assert_eq!(
         penny_store::policies::sweep_retention(store).await.unwrap(),
-        1
+        3
     );
+    for (file, artifact, status) in [(&made[0].0, &made[0].1, 404), (&made[1].0, &made[1].1, 200)] {
+        let res = app
+            .get(&root, &format!("/api/v1/artifacts/{artifact}"))
+            .await;
+        assert_eq!(res.status(), status, "artifact {artifact}");
+        let res = app.get(&root, &format!("/api/v1/files/{file}")).await;
+        assert_eq!(res.status(), status, "file {file}");
+    }
     assert_eq!(
         penny_store::policies::sweep_retention(store).await.unwrap(),
         0
@@ -343,7 +381,7 @@ async fn the_retention_sweep_deletes_only_old_conversations_of_that_tenant() {
     assert_eq!(trail["items"].as_array().unwrap().len(), 1);
     assert_eq!(
         trail["items"][0]["details"],
-        json!({"deleted": 1, "retentionDays": 30})
+        json!({"deleted": 1, "artifacts": 1, "files": 1, "retentionDays": 30})
     );
     assert_eq!(trail["items"][0]["actorId"], Value::Null);
     app.stop().await;

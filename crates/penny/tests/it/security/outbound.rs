@@ -280,3 +280,45 @@ async fn a_model_from_the_operators_environment_keeps_its_endpoint_and_key() {
     app.stop().await;
     let _ = fake.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_a_base_url_never_reach_an_error_message() {
+    let chat = Chat::start().await;
+    let (app, root) = (&chat.app, &chat.root);
+    // Nothing listens on the port: the transport error names the URL it failed on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    // A user name and password in the URL are refused outright: nothing can echo them.
+    let url = format!("http://penny:hunter2@127.0.0.1:{port}/v1");
+    let body = json!({"name": "creds", "provider": "openai", "base_url": url, "api_key": KEY});
+    let res = app.post(root, "/api/v1/models", body).await;
+    assert_problem(res, 422, "validation_failed").await;
+    // A key in the query is allowed (some providers want one there) and never shown.
+    let url = format!("http://127.0.0.1:{port}/v1?api-key=sk-in-query-123");
+    let body = json!({"name": "creds", "provider": "openai", "base_url": url, "api_key": KEY});
+    let res = app.post(root, "/api/v1/models", body).await;
+    assert_eq!(res.status(), 201);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let answer = probe(app, root, &id).await;
+    assert_eq!(answer["ok"], false, "{answer}");
+    let shown = answer.to_string();
+    assert!(!shown.contains("sk-in-query-123"), "{shown}");
+    let conv = chat.conversation(root).await;
+    let mut sse = chat
+        .send_sse(&conv, json!({"content": "hi", "model": "creds"}))
+        .await;
+    let failed = sse
+        .until(&["run.completed", "run.failed"])
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(failed.event, "run.failed");
+    let shown = failed.data.to_string();
+    assert!(!shown.contains("sk-in-query-123"), "{shown}");
+    chat.stop().await;
+}
