@@ -25,8 +25,9 @@ WEB_SOURCES := $(shell find web/src web/public web/index.html web/package.json \
 web/node_modules/.package-lock.json: web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 
-web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES) scripts/docs-assets.sh
 	cd web && npm run build --silent
+	bash scripts/docs-assets.sh web/dist
 	touch web/dist/index.html
 
 web: web/dist/index.html

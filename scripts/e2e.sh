@@ -48,6 +48,7 @@ fi
 if [ ! -f web/dist/index.html ]; then
   say "building the web app (web/dist)"
   npm --prefix web run build --silent
+  bash scripts/docs-assets.sh web/dist
 fi
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 if [ -z "${PENNY_BIN:-}" ]; then

@@ -5,6 +5,7 @@
 //! so it lands in no access log.
 
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -18,6 +19,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ClientMeta, Payload};
+use crate::refresh_cookie::SessionMode;
 use crate::sessions::{begin_login, TokenResponse};
 use crate::AppState;
 
@@ -125,8 +127,9 @@ async fn show(
 async fn accept(
     State(state): State<AppState>,
     meta: ClientMeta,
+    mode: SessionMode,
     body: Payload<AcceptBody>,
-) -> ApiResult<Json<TokenResponse>> {
+) -> ApiResult<Response> {
     let AcceptBody { token, password } = body.value;
     // Check the link before spending a password hash on it (without holding a
     // connection while hashing).
@@ -162,7 +165,7 @@ async fn accept(
     let tokens = begin_login(&state, &mut tx, &user, &meta).await?;
     tx.commit().await.map_err(StoreError::from)?;
     crate::access::changed(&state, tenant_id, Some(user.id)).await;
-    Ok(Json(tokens))
+    Ok(mode.respond(&state, tokens))
 }
 
 async fn record_accept(

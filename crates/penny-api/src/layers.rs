@@ -114,6 +114,7 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             header::CONTENT_TYPE,
             REQUEST_ID,
             HeaderName::from_static("last-event-id"),
+            HeaderName::from_static(crate::refresh_cookie::MODE_HEADER),
         ])
         .expose_headers([
             REQUEST_ID,

@@ -25,6 +25,7 @@ mod models;
 mod objects;
 mod openapi;
 mod policies;
+mod refresh_cookie;
 mod sessions;
 mod setup;
 mod streams;
@@ -81,6 +82,9 @@ pub struct ApiSettings {
     pub login_window: Duration,
     /// Which proxies may tell the client's address in `X-Forwarded-For`.
     pub trust_proxy: TrustProxy,
+    /// Whether the refresh cookie is marked `Secure` (off only for plain-HTTP deployments
+    /// reached by an address other than localhost).
+    pub cookie_secure: bool,
     /// Event streams (WebSockets and SSE responses) one user may hold open per instance.
     pub max_streams_per_user: usize,
     /// Whether a Redis is configured (readiness reports it).
@@ -105,6 +109,7 @@ impl Default for ApiSettings {
             auth_max_failures_per_ip: 60,
             login_window: Duration::from_secs(900),
             trust_proxy: TrustProxy::None,
+            cookie_secure: true,
             max_streams_per_user: 16,
             redis_configured: false,
         }

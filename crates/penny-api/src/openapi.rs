@@ -1,10 +1,11 @@
 //! The OpenAPI 3.1 document (`/api/v1/openapi.json`) and a browsable page (`/api/docs`).
 
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use utoipa_scalar::{Scalar, Servable};
 
 use crate::AppState;
 
@@ -67,7 +68,48 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/openapi.json", get(|| async { Json(openapi_json()) }))
 }
 
+/// The docs page's Content-Security-Policy: everything from PENNY itself, so the page
+/// cannot load or send anything elsewhere (Scalar's "try it" proxy included).
+const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; \
+    base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The docs page: Scalar's bundle, served from the binary (`scripts/docs-assets.sh` puts it
+/// in the web build), reading `/api/v1/openapi.json`.
+const DOCS_HTML: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>PENNY API reference</title>
+</head>
+<body>
+  <script id="api-reference" data-url="/api/v1/openapi.json"
+    data-configuration='{"withDefaultFonts": false, "hideClientButton": true,
+      "showDeveloperTools": "never", "agent": {"disabled": true}}'></script>
+  <script src="/api/docs/scalar.js"></script>
+</body>
+</html>
+"#;
+
 /// The docs page lives outside `/api/v1` (at `/api/docs`).
 pub fn docs() -> Router<AppState> {
-    Router::new().merge(Scalar::with_url("/api/docs", openapi_json()))
+    Router::new()
+        .route("/api/docs", get(docs_page))
+        .route("/api/docs/scalar.js", get(docs_script))
+}
+
+async fn docs_page() -> Response {
+    let mut res = Html(DOCS_HTML).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DOCS_CSP),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res
+}
+
+async fn docs_script(headers: HeaderMap) -> Response {
+    crate::web::embedded("docs/scalar.js", &headers)
 }

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Duration;
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ClientMeta, Payload, Principal};
+use crate::refresh_cookie::SessionMode;
 use crate::users::UserView;
 use crate::AppState;
 
@@ -40,7 +42,9 @@ pub struct LoginRequest {
 #[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     access_token: String,
-    refresh_token: String,
+    /// Absent when it was set as the `penny_refresh` cookie (`X-Penny-Session: cookie`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) refresh_token: Option<String>,
     /// Seconds until the access token expires.
     expires_in: i64,
     token_type: &'static str,
@@ -49,7 +53,10 @@ pub struct TokenResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    refresh_token: String,
+    /// The refresh token; may be left out with `X-Penny-Session: cookie`, which presents
+    /// the `penny_refresh` cookie instead.
+    #[serde(default)]
+    refresh_token: Option<String>,
 }
 
 const BAD_LOGIN: ApiError = ApiError::Unauthenticated("email, password or tenant is wrong");
@@ -61,8 +68,9 @@ const BAD_LOGIN: ApiError = ApiError::Unauthenticated("email, password or tenant
 async fn login(
     State(state): State<AppState>,
     meta: ClientMeta,
+    mode: SessionMode,
     body: Payload<LoginRequest>,
-) -> ApiResult<Json<TokenResponse>> {
+) -> ApiResult<Response> {
     let req = body.value;
     let ip = meta.ip_string().unwrap_or_else(|| "unknown".into());
     let mut counted = Attempt::new(&state);
@@ -129,7 +137,7 @@ async fn login(
     }
     let tokens = begin_login(&state, &mut tx, &user, &meta).await?;
     tx.commit().await.map_err(StoreError::from)?;
-    Ok(Json(tokens))
+    Ok(mode.respond(&state, tokens))
 }
 
 /// One login attempt, counted against each of its failure windows *before* the password
@@ -246,7 +254,7 @@ fn issue(
 ) -> TokenResponse {
     TokenResponse {
         access_token: state.tokens.issue(user.0, tenant.0, role, sa, family),
-        refresh_token: refresh,
+        refresh_token: Some(refresh),
         expires_in: state.tokens.ttl_secs(),
         token_type: "Bearer",
     }
@@ -257,11 +265,17 @@ fn issue(
     responses((status = 200, body = TokenResponse), (status = 401, description = "invalid, expired or reused token")))]
 async fn refresh(
     State(state): State<AppState>,
+    mode: SessionMode,
     body: Payload<RefreshRequest>,
-) -> ApiResult<Json<TokenResponse>> {
+) -> ApiResult<Response> {
     const INVALID: ApiError =
         ApiError::Unauthenticated("refresh token is invalid or expired; log in again");
-    let old = digest(&body.value.refresh_token);
+    let presented = mode
+        .token(body.value.refresh_token)
+        .ok_or(ApiError::Unauthenticated(
+            "no refresh token: send refresh_token, or the cookie with X-Penny-Session: cookie",
+        ))?;
+    let old = digest(&presented);
     let tenant = sessions::tenant_of(state.store.pool(), &old)
         .await?
         .ok_or(INVALID)?;
@@ -278,7 +292,7 @@ async fn refresh(
             if !state.tenants.get(&state.store, tenant).await?.active {
                 return Err(ApiError::TenantSuspended);
             }
-            Ok(Json(issue(
+            let tokens = issue(
                 &state,
                 u.id,
                 tenant,
@@ -286,7 +300,8 @@ async fn refresh(
                 u.is_super_admin,
                 family,
                 next,
-            )))
+            );
+            Ok(mode.respond(&state, tokens))
         }
         Rotation::Reused => {
             tx.commit().await.map_err(StoreError::from)?;
@@ -302,14 +317,18 @@ async fn refresh(
 /// Ends the caller's login: its refresh tokens stop working.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "logged out")))]
-async fn logout(State(state): State<AppState>, who: Principal) -> ApiResult<StatusCode> {
+async fn logout(
+    State(state): State<AppState>,
+    mode: SessionMode,
+    who: Principal,
+) -> ApiResult<Response> {
     if let Some(family) = who.session {
         let mut tx = state.store.tenant(who.tenant).await?;
         sessions::revoke_family(&mut tx, family).await?;
         tx.commit().await.map_err(StoreError::from)?;
         crate::access::changed(&state, who.tenant, Some(who.user)).await;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(mode.clear(&state, StatusCode::NO_CONTENT.into_response()))
 }
 
 #[derive(Serialize, ToSchema)]

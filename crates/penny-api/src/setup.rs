@@ -4,6 +4,7 @@
 //! caller's IP like failed logins.
 
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use penny_auth::digest;
@@ -15,6 +16,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ClientMeta, Payload};
+use crate::refresh_cookie::SessionMode;
 use crate::sessions::{begin_login, TokenResponse};
 use crate::AppState;
 
@@ -82,8 +84,9 @@ async fn status(State(state): State<AppState>) -> ApiResult<Json<SetupStatus>> {
 async fn finish(
     State(state): State<AppState>,
     meta: ClientMeta,
+    mode: SessionMode,
     body: Payload<SetupRequest>,
-) -> ApiResult<Json<TokenResponse>> {
+) -> ApiResult<Response> {
     let s = &state.settings;
     let ip_key = format!("setup:ip:{}", meta.ip_string().unwrap_or_default());
     let d = state
@@ -103,7 +106,7 @@ async fn finish(
                 .await?;
             Err(e)
         }
-        other => other.map(Json),
+        other => other.map(|tokens| mode.respond(&state, tokens)),
     }
 }
 

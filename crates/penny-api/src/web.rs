@@ -19,6 +19,18 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const HOUR: &str = "public, max-age=3600";
 const NO_CACHE: &str = "no-cache";
 
+/// The app's Content-Security-Policy: scripts, styles, fonts and connections only from
+/// PENNY's own origin (no inline or evaluated script: Vega runs its expression
+/// interpreter), images also from `data:`/`blob:` (rendered artifacts) and `https:`
+/// (a tenant's logo; model text shows images as links, never loads them); nothing may
+/// frame the app, plugins and `<base>` are off. Inline styles are allowed: React style
+/// attributes and the diagrams Mermaid and Vega draw carry them, and a style cannot run
+/// code.
+pub(crate) const APP_CSP: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; font-src 'self' data:; \
+    connect-src 'self'; worker-src 'self' blob:; frame-src 'self' blob:; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path();
     if path == "/api" || path.starts_with("/api/") || path.starts_with("/ws/") {
@@ -43,6 +55,15 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     match Dist::get("index.html") {
         Some(file) => send("index.html", file, NO_CACHE, &headers),
         None => not_built(),
+    }
+}
+
+/// A file of the web build outside the app itself (e.g. the docs page's script), cached
+/// for an hour; 404 when this build has none.
+pub(crate) fn embedded(name: &str, headers: &HeaderMap) -> Response {
+    match Dist::get(name) {
+        Some(file) => send(name, file, HOUR, headers),
+        None => problem_for_status(StatusCode::NOT_FOUND),
     }
 }
 
@@ -83,6 +104,14 @@ fn send(
     );
     if name == "index.html" {
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(APP_CSP),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
     }
     res
 }

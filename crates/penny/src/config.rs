@@ -119,6 +119,8 @@ pub struct Config {
     pub auth_max_failures_per_ip: u64,
     pub login_window: Duration,
     pub trust_proxy: penny_api::TrustProxy,
+    /// `COOKIE_SECURE`: mark the refresh cookie `Secure` (default true).
+    pub cookie_secure: bool,
     /// Event streams (WebSockets, SSE) one user may hold open per instance.
     pub max_streams_per_user: usize,
     /// What server-side requests (model providers…) may reach besides public addresses:
@@ -414,6 +416,7 @@ impl Config {
                 900,
                 "a number of seconds",
             )?),
+            cookie_secure: src.parse("COOKIE_SECURE", true, "true or false")?,
             max_streams_per_user: src
                 .parse("MAX_STREAMS_PER_USER", 16, "a number of streams")?
                 .max(1),

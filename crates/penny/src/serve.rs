@@ -378,6 +378,7 @@ fn api_settings(cfg: &Config) -> ApiSettings {
         auth_max_failures_per_ip: cfg.auth_max_failures_per_ip,
         login_window: cfg.login_window,
         trust_proxy: cfg.trust_proxy.clone(),
+        cookie_secure: cfg.cookie_secure,
         max_streams_per_user: cfg.max_streams_per_user,
         redis_configured: cfg.redis_url.is_some(),
     }

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
+import { inlineOnlyLoader } from '../charts/loader';
 import type { Spec } from './analytics';
 import { useDark } from './useDark';
 
@@ -21,7 +22,7 @@ export function VegaChart({ spec, label }: { spec: Spec; label: string }) {
     let gone = false;
     (async () => {
       try {
-        const { default: embed } = await import('vega-embed');
+        const { default: embed, vega } = await import('vega-embed');
         if (gone || !ref.current) return;
         const color = accent();
         const result = await embed(ref.current, spec as never, {
@@ -31,6 +32,7 @@ export function VegaChart({ spec, label }: { spec: Spec; label: string }) {
           theme: dark ? 'dark' : undefined,
           // Vega's expression interpreter: no code generation from specs (CSP-safe).
           ast: true,
+          loader: inlineOnlyLoader(vega, (e) => !gone && setError(e.message)),
           config: {
             background: 'transparent',
             font: 'system-ui, -apple-system, Segoe UI, Roboto, sans-serif',

@@ -10,13 +10,13 @@ function client(handler: (url: string, headers: Headers) => Response) {
     const url = String(input);
     const headers = new Headers(init?.headers);
     if (url.endsWith('/auth/refresh')) {
-      return new Response(JSON.stringify({ access_token: 'at-1', refresh_token: 'rt-1', expires_in: 900 }), { status: 200 });
+      return new Response(JSON.stringify({ access_token: 'at-1', expires_in: 900 }), { status: 200 });
     }
     calls.push({ url, auth: headers.get('authorization') });
     return handler(url, headers);
   });
-  let rt: string | null = 'rt-0';
-  const c = new ApiClient({ fetch: fetchFn as typeof fetch, store: { get: () => rt, set: (t) => (rt = t) } });
+  let signedIn = true;
+  const c = new ApiClient({ fetch: fetchFn as typeof fetch, store: { get: () => signedIn, set: (on) => (signedIn = on) } });
   return { api: new AdminApi(c), calls };
 }
 

@@ -16,25 +16,36 @@ import type {
   UploadedFile,
 } from './types';
 
-/** Where the refresh token lives between page loads; the access token stays in memory. */
-export interface TokenStore {
-  get(): string | null;
-  set(token: string | null): void;
+/**
+ * Whether this browser holds a login between page loads. The refresh token itself is an
+ * `HttpOnly` cookie script never sees (`X-Penny-Session: cookie`); this only remembers that
+ * one was set, so a signed-out visitor is not sent to the server for a refresh on every load.
+ * The access token stays in memory.
+ */
+export interface SessionStore {
+  get(): boolean;
+  set(signedIn: boolean): void;
 }
 
-export const REFRESH_KEY = 'penny.refresh_token';
+export const SESSION_KEY = 'penny.session';
+/** Where earlier versions kept the refresh token itself; removed on first load. */
+const LEGACY_REFRESH_KEY = 'penny.refresh_token';
 
-export function localTokenStore(storage: Storage = window.localStorage): TokenStore {
+export function localSessionStore(storage: Storage = window.localStorage): SessionStore {
+  storage.removeItem(LEGACY_REFRESH_KEY);
   return {
-    get: () => storage.getItem(REFRESH_KEY),
-    set: (t) => (t ? storage.setItem(REFRESH_KEY, t) : storage.removeItem(REFRESH_KEY)),
+    get: () => storage.getItem(SESSION_KEY) === '1',
+    set: (on) => (on ? storage.setItem(SESSION_KEY, '1') : storage.removeItem(SESSION_KEY)),
   };
 }
+
+/** The header that asks the server to keep the refresh token in its cookie. */
+const SESSION_MODE = { 'x-penny-session': 'cookie' } as const;
 
 export interface ClientOptions {
   baseUrl?: string;
   fetch?: typeof fetch;
-  store: TokenStore;
+  store: SessionStore;
 }
 
 type Json = Record<string, unknown> | unknown[];
@@ -45,6 +56,8 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined | null>;
   /** Skip the bearer header and the refresh-on-401 (auth endpoints). */
   anonymous?: boolean;
+  /** Send `X-Penny-Session: cookie` (endpoints that hand out or end a refresh token). */
+  session?: boolean;
   signal?: AbortSignal;
 }
 
@@ -55,7 +68,7 @@ export interface RequestOptions {
 export class ApiClient {
   private readonly baseUrl: string;
   private readonly doFetch: typeof fetch;
-  private readonly store: TokenStore;
+  private readonly store: SessionStore;
   private accessToken: string | null = null;
   private refreshing: Promise<boolean> | null = null;
   private readonly listeners = new Set<(signedIn: boolean) => void>();
@@ -77,12 +90,12 @@ export class ApiClient {
   }
 
   hasSession(): boolean {
-    return this.accessToken !== null || this.store.get() !== null;
+    return this.accessToken !== null || this.store.get();
   }
 
   private setTokens(pair: TokenPair | null): void {
     this.accessToken = pair?.access_token ?? null;
-    this.store.set(pair?.refresh_token ?? null);
+    this.store.set(pair !== null);
     this.listeners.forEach((l) => l(pair !== null));
   }
 
@@ -94,14 +107,13 @@ export class ApiClient {
   }
 
   /**
-   * Exchanges the refresh token for a new pair. Single-flight: callers that arrive while a
-   * refresh is running wait for that one (the old refresh token is invalid after rotation).
-   * Resolves `false` (and ends the session) when it fails.
+   * Exchanges the refresh cookie for a new access token (and cookie). Single-flight:
+   * callers that arrive while a refresh is running wait for that one (the old cookie is
+   * invalid after rotation). Resolves `false` (and ends the session) when it fails.
    */
   refresh(): Promise<boolean> {
     if (this.refreshing) return this.refreshing;
-    const rt = this.store.get();
-    if (!rt) {
+    if (!this.store.get()) {
       if (this.accessToken) this.setTokens(null);
       return Promise.resolve(false);
     }
@@ -109,8 +121,9 @@ export class ApiClient {
       try {
         const res = await this.doFetch(this.url('/api/v1/auth/refresh'), {
           method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/json' },
-          body: JSON.stringify({ refresh_token: rt }),
+          headers: { 'content-type': 'application/json', accept: 'application/json', ...SESSION_MODE },
+          credentials: 'same-origin',
+          body: '{}',
         });
         if (!res.ok) {
           this.setTokens(null);
@@ -119,7 +132,7 @@ export class ApiClient {
         this.setTokens((await res.json()) as TokenPair);
         return true;
       } catch {
-        // Network failure: keep the refresh token for a later try, but no access token.
+        // Network failure: keep the session for a later try, but no access token.
         this.accessToken = null;
         return false;
       } finally {
@@ -157,6 +170,7 @@ export class ApiClient {
       if (!opts.anonymous && this.accessToken) {
         headers.authorization = `Bearer ${this.accessToken}`;
       }
+      if (opts.session) Object.assign(headers, SESSION_MODE);
       try {
         return await this.doFetch(this.url(path, opts.query), {
           method: opts.method ?? (body ? 'POST' : 'GET'),
@@ -196,14 +210,15 @@ export class ApiClient {
     const pair = await this.json<TokenPair>('/api/v1/auth/login', {
       body: { email, password, tenant },
       anonymous: true,
+      session: true,
     });
     this.setTokens(pair);
   }
 
+  /** Ends the login on the server (its refresh cookie is cleared), then here. */
   async logout(): Promise<void> {
-    const rt = this.store.get();
     try {
-      if (rt) await this.raw('/api/v1/auth/logout', { body: { refresh_token: rt }, anonymous: true });
+      if (this.hasSession()) await this.raw('/api/v1/auth/logout', { method: 'POST', session: true });
     } catch {
       // the session ends locally either way
     } finally {
@@ -225,6 +240,7 @@ export class ApiClient {
     const pair = await this.json<TokenPair>('/api/v1/invitations/accept', {
       body: { token, password },
       anonymous: true,
+      session: true,
     });
     this.setTokens(pair);
   }
@@ -236,7 +252,7 @@ export class ApiClient {
 
   /** Creates the first admin with the set-up token; they are then logged in, as by `login`. */
   async finishSetup(body: SetupRequest): Promise<void> {
-    const pair = await this.json<TokenPair>('/api/v1/setup', { body: { ...body }, anonymous: true });
+    const pair = await this.json<TokenPair>('/api/v1/setup', { body: { ...body }, anonymous: true, session: true });
     this.setTokens(pair);
   }
 

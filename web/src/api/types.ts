@@ -4,7 +4,8 @@ export type Role = 'viewer' | 'creator' | 'manager' | 'admin';
 
 export interface TokenPair {
   access_token: string;
-  refresh_token: string;
+  /** Only for API clients: the web app's refresh token is an HttpOnly cookie. */
+  refresh_token?: string;
   expires_in: number;
   token_type?: string;
 }

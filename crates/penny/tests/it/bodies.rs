@@ -160,8 +160,29 @@ async fn health_ready_request_id_docs_and_cache_headers() {
             "{path} missing from the spec"
         );
     }
+    // The docs page loads nothing from elsewhere: its script is served by PENNY.
     let docs = app.http.get(app.url("/api/docs")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
-    assert!(docs.text().await.unwrap().contains("openapi"));
+    let csp = docs.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let page = docs.text().await.unwrap();
+    assert!(page.contains("/api/v1/openapi.json"), "{page}");
+    assert!(!page.contains("https://"), "no third-party script: {page}");
+    let script = app
+        .http
+        .get(app.url("/api/docs/scalar.js"))
+        .send()
+        .await
+        .unwrap();
+    // The bundle is part of the web build (`make web`, which `make test` runs first).
+    assert_eq!(script.status(), 200);
+    assert!(script.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+    assert!(script.bytes().await.unwrap().len() > 100_000);
     app.stop().await;
 }

@@ -4,6 +4,7 @@
 mod access;
 mod accounts;
 mod brute_force;
+mod cookies;
 mod leaks;
 mod outbound;
 mod reads;

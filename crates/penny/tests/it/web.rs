@@ -13,6 +13,21 @@ async fn the_web_app_is_served_with_the_cache_rules_and_a_spa_fallback() {
         .to_str()
         .unwrap()
         .starts_with("text/html"));
+    // A strict policy: no script but PENNY's own files, nothing may frame the app.
+    let csp = index.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for part in [
+        "default-src 'self'",
+        "script-src 'self';",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ] {
+        assert!(csp.contains(part), "{part} missing from {csp}");
+    }
+    assert!(!csp.contains("unsafe-eval"), "{csp}");
     let html = index.text().await.unwrap();
     assert!(
         html.contains("/assets/"),

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
+import { inlineOnlyLoader } from '../../charts/loader';
 import { RenderError } from './RenderError';
 
 /** A Vega-Lite spec, drawn by vega-embed (its own chunk, loaded only for this renderer). */
@@ -14,13 +15,14 @@ export default function VegaArtifact({ text, dark }: { text: string; dark: boole
         const spec = JSON.parse(text) as Record<string, unknown>;
         // Fill the panel's width unless the spec sets its own.
         if (spec.width === undefined) spec.width = 'container';
-        const { default: embed } = await import('vega-embed');
+        const { default: embed, vega } = await import('vega-embed');
         if (gone || !ref.current) return;
         result = await embed(ref.current, spec as never, {
           actions: false,
           theme: dark ? 'dark' : undefined,
           // Vega's expression interpreter keeps specs from evaluating code (CSP-safe).
           ast: true,
+          loader: inlineOnlyLoader(vega, (e) => !gone && setError(e.message)),
           config: { background: 'transparent' },
         });
       } catch (e) {

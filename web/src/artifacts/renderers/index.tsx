@@ -2,6 +2,7 @@ import { lazy, Suspense, useEffect, useState } from 'react';
 import { CodeBlock } from '../../markdown/CodeBlock';
 import { Markdown } from '../../markdown/Markdown';
 import { TableArtifact } from './TableArtifact';
+import { imageUrl, inert, release } from '../../ui/inert';
 
 const VegaArtifact = lazy(() => import('./VegaArtifact'));
 const MermaidArtifact = lazy(() => import('./MermaidArtifact'));
@@ -29,18 +30,36 @@ export function isTextual(type: string, mime: string): boolean {
   );
 }
 
+/** An object URL of the blob, made inert first (an SVG or HTML file downloads, never runs). */
 function useObjectUrl(blob: Blob): string {
   const [url, setUrl] = useState('');
   useEffect(() => {
-    const u = URL.createObjectURL(blob);
+    const u = URL.createObjectURL(inert(blob));
     setUrl(u);
     return () => URL.revokeObjectURL(u);
   }, [blob]);
   return url;
 }
 
+function useImageUrl(blob: Blob): string {
+  const [url, setUrl] = useState('');
+  useEffect(() => {
+    let made = '';
+    let gone = false;
+    void imageUrl(blob).then((u) => {
+      if (gone) release(u);
+      else setUrl((made = u));
+    });
+    return () => {
+      gone = true;
+      if (made) release(made);
+    };
+  }, [blob]);
+  return url;
+}
+
 function ImageView({ blob, title }: { blob: Blob; title: string }) {
-  const url = useObjectUrl(blob);
+  const url = useImageUrl(blob);
   return url ? <img className="artifact-image" src={url} alt={title} /> : null;
 }
 
