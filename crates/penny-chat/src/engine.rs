@@ -36,6 +36,11 @@ pub struct EngineSettings {
     pub event_writers: usize,
     /// What model calls may reach besides public addresses.
     pub outbound: penny_outbound::Policy,
+    /// Longest a run may take in all (model turns and tool calls): `RUN_MAX_SECS`.
+    pub run_max: Duration,
+    /// Most bytes a run's answer (text and tool-call arguments) may grow to:
+    /// `RUN_MAX_OUTPUT_BYTES`.
+    pub run_max_output_bytes: usize,
 }
 
 impl Default for EngineSettings {
@@ -48,6 +53,8 @@ impl Default for EngineSettings {
             delta_frame: Duration::from_millis(16),
             event_writers: 2,
             outbound: penny_outbound::Policy::loopback(),
+            run_max: Duration::from_secs(600),
+            run_max_output_bytes: 1024 * 1024,
         }
     }
 }

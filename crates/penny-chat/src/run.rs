@@ -57,6 +57,8 @@ enum Outcome {
 #[derive(Default)]
 struct Progress {
     text: String,
+    /// Bytes the model has produced: text and tool-call arguments.
+    output_bytes: usize,
     input_tokens: u64,
     output_tokens: u64,
     ttft: Option<Duration>,
@@ -100,7 +102,8 @@ pub async fn execute(engine: Engine, plan: RunPlan, mut send: SendStored) {
         plan.run,
         plan.assistant_message,
     );
-    let outcome = drive(
+    let run_max = engine.0.settings.run_max;
+    let driven = drive(
         &engine,
         &plan,
         &mut send,
@@ -108,8 +111,15 @@ pub async fn execute(engine: Engine, plan: RunPlan, mut send: SendStored) {
         &mut pacer,
         &mut progress,
         started,
-    )
-    .await;
+    );
+    // However the model and the tools behave, a run ends by RUN_MAX_SECS.
+    let outcome = match tokio::time::timeout(run_max, driven).await {
+        Ok(outcome) => outcome,
+        Err(_) => Ok(Outcome::Failed {
+            code: "run_timeout",
+            message: format!("the run took longer than {} s", run_max.as_secs()),
+        }),
+    };
     if !send.wait().await {
         return; // the send was refused: there is no run to answer or finish
     }
@@ -130,6 +140,25 @@ pub async fn execute(engine: Engine, plan: RunPlan, mut send: SendStored) {
 
 /// Most model turns one run may take (each tool round trip is one).
 const MAX_STEPS: usize = 8;
+/// Most tool calls one model turn may make.
+const MAX_CALLS_PER_STEP: usize = 16;
+
+/// The run's answer grew past `RUN_MAX_OUTPUT_BYTES`.
+fn too_large(limit: usize) -> Outcome {
+    Outcome::Failed {
+        code: "output_too_large",
+        message: format!("the answer grew past {} KiB", limit / 1024),
+    }
+}
+
+/// The longest prefix of `text` of at most `room` bytes, cut at a character boundary.
+fn prefix(text: &str, room: usize) -> &str {
+    let mut end = room.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
 
 async fn drive(
     engine: &Engine,
@@ -143,6 +172,7 @@ async fn drive(
     let mut cancel = engine.0.bus.subscribe(&cancel_topic(plan.run)).await?;
     let mut request = build_request(plan);
     let lease = engine.0.settings.lease;
+    let max_bytes = engine.0.settings.run_max_output_bytes;
     let mut renew = tokio::time::interval(lease / 3);
     renew.tick().await;
 
@@ -171,17 +201,38 @@ async fn drive(
                 item = stream.next() => match item {
                     Some(Ok(StreamEvent::Delta(text))) => {
                         progress.ttft.get_or_insert_with(|| started.elapsed());
-                        progress.text.push_str(&text);
-                        step_text.push_str(&text);
-                        if let Some(delta) = pacer.push(&text, Instant::now()) {
+                        // What fits is kept and shown; the run ends at the limit.
+                        let room = max_bytes.saturating_sub(progress.output_bytes);
+                        let kept = prefix(&text, room);
+                        progress.output_bytes += kept.len();
+                        progress.text.push_str(kept);
+                        step_text.push_str(kept);
+                        if let Some(delta) = pacer.push(kept, Instant::now()) {
                             writer.send(delta).await;
+                        }
+                        if kept.len() < text.len() {
+                            return Ok(too_large(max_bytes));
                         }
                     }
                     Some(Ok(StreamEvent::Usage { input_tokens, output_tokens })) => {
                         progress.input_tokens += input_tokens;
                         progress.output_tokens += output_tokens;
                     }
-                    Some(Ok(StreamEvent::ToolCall(call))) => calls.push(call),
+                    Some(Ok(StreamEvent::ToolCall(call))) => {
+                        progress.output_bytes += call.arguments.len() + call.name.len();
+                        if progress.output_bytes > max_bytes {
+                            return Ok(too_large(max_bytes));
+                        }
+                        if calls.len() == MAX_CALLS_PER_STEP {
+                            return Ok(Outcome::Failed {
+                                code: "tool_step_limit",
+                                message: format!(
+                                    "the model asked for more than {MAX_CALLS_PER_STEP} tool calls at once"
+                                ),
+                            });
+                        }
+                        calls.push(call);
+                    }
                     Some(Ok(StreamEvent::Done { .. })) | None => break,
                     Some(Err(e)) => return Ok(failed(&progress.model_used, e)),
                 },

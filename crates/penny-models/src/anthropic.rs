@@ -247,6 +247,7 @@ impl Decoder for AnthropicDecoder {
                                 .insert(index, Value::Object(map).to_string());
                         }
                     }
+                    crate::decode::check_calls(self.calls.len() + 1)?;
                     self.calls.insert(
                         index,
                         PartialCall {
@@ -268,7 +269,7 @@ impl Decoder for AnthropicDecoder {
                             "input_json_delta for unknown block {index}"
                         ))
                     })?;
-                    call.arguments.push_str(&partial_json);
+                    call.append(&partial_json)?;
                 }
                 BlockDelta::TextDelta { .. } | BlockDelta::Other => {}
             },

@@ -31,7 +31,34 @@ pub(crate) struct PartialCall {
     pub arguments: String,
 }
 
+/// Most bytes of arguments one tool call may arrive with.
+pub(crate) const MAX_CALL_ARGUMENTS: usize = 1024 * 1024;
+/// Most tool calls one model turn may make.
+pub(crate) const MAX_CALLS: usize = 64;
+
+/// Refuses a turn with more calls than [`MAX_CALLS`] (`open` calls so far).
+pub(crate) fn check_calls(open: usize) -> Result<(), ProviderError> {
+    if open > MAX_CALLS {
+        return Err(ProviderError::Protocol(format!(
+            "the model made more than {MAX_CALLS} tool calls in one turn"
+        )));
+    }
+    Ok(())
+}
+
 impl PartialCall {
+    /// Adds a piece of the arguments, refusing more than [`MAX_CALL_ARGUMENTS`] in all.
+    pub fn append(&mut self, piece: &str) -> Result<(), ProviderError> {
+        if self.arguments.len() + piece.len() > MAX_CALL_ARGUMENTS {
+            return Err(ProviderError::Protocol(format!(
+                "a tool call's arguments are larger than {} KiB",
+                MAX_CALL_ARGUMENTS / 1024
+            )));
+        }
+        self.arguments.push_str(piece);
+        Ok(())
+    }
+
     pub fn finish(self, fallback_id: impl FnOnce() -> String) -> Result<ToolCall, ProviderError> {
         if self.name.is_empty() {
             return Err(ProviderError::Protocol(

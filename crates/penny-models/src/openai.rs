@@ -132,7 +132,7 @@ pub(crate) struct OpenAiDecoder {
 }
 
 impl OpenAiDecoder {
-    fn tool_call_delta(&mut self, delta: ToolCallDelta) {
+    fn tool_call_delta(&mut self, delta: ToolCallDelta) -> Result<(), ProviderError> {
         let index = match delta.index {
             Some(index) => index,
             // Servers that omit `index` send one call per id, or continue the last one.
@@ -142,6 +142,9 @@ impl OpenAiDecoder {
                 (_, None) => 0,
             },
         };
+        if !self.calls.contains_key(&index) {
+            crate::decode::check_calls(self.calls.len() + 1)?;
+        }
         let call = self.calls.entry(index).or_default();
         // Some servers repeat id and name in every piece: set, never append.
         if let Some(id) = delta.id.filter(|id| !id.is_empty()) {
@@ -152,9 +155,10 @@ impl OpenAiDecoder {
                 call.name = name;
             }
             if let Some(arguments) = function.arguments {
-                call.arguments.push_str(&arguments);
+                call.append(&arguments)?;
             }
         }
+        Ok(())
     }
 
     fn flush_calls(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
@@ -201,7 +205,7 @@ impl Decoder for OpenAiDecoder {
                     out.push_back(StreamEvent::Delta(text));
                 }
                 for call in delta.tool_calls.unwrap_or_default() {
-                    self.tool_call_delta(call);
+                    self.tool_call_delta(call)?;
                 }
             }
             if let Some(reason) = choice.finish_reason {

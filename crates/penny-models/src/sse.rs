@@ -5,6 +5,12 @@
 
 use crate::ProviderError;
 
+/// Longest line the parser holds while waiting for its end: an upstream that never sends a
+/// newline must not grow a buffer without bound.
+pub(crate) const MAX_LINE: usize = 1024 * 1024;
+/// Most `data:` one event may carry (one JSON object of a provider's stream).
+pub(crate) const MAX_EVENT: usize = 4 * 1024 * 1024;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct SseEvent {
     /// The `event:` field; empty when absent (the SSE default type, "message").
@@ -45,11 +51,17 @@ impl SseParser {
                 .map_err(|_| ProviderError::Protocol("stream is not valid UTF-8".into()))?
                 .to_owned();
             start = next;
-            if let Some(event) = self.line(&line) {
+            if let Some(event) = self.line(&line)? {
                 events.push(event);
             }
         }
         self.buf.drain(..start);
+        if self.buf.len() > MAX_LINE {
+            return Err(ProviderError::Protocol(format!(
+                "a line of the stream is longer than {} KiB",
+                MAX_LINE / 1024
+            )));
+        }
         Ok(events)
     }
 
@@ -62,17 +74,17 @@ impl SseParser {
             let line = std::str::from_utf8(&rest)
                 .map_err(|_| ProviderError::Protocol("stream is not valid UTF-8".into()))?;
             let line = line.strip_suffix('\r').unwrap_or(line);
-            last = self.line(line);
+            last = self.line(line)?;
         }
         Ok(last.or_else(|| self.dispatch()))
     }
 
-    fn line(&mut self, line: &str) -> Option<SseEvent> {
+    fn line(&mut self, line: &str) -> Result<Option<SseEvent>, ProviderError> {
         if line.is_empty() {
-            return self.dispatch();
+            return Ok(self.dispatch());
         }
         if line.starts_with(':') {
-            return None;
+            return Ok(None);
         }
         let (field, value) = match line.split_once(':') {
             Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
@@ -81,6 +93,12 @@ impl SseParser {
         match field {
             "event" => value.clone_into(&mut self.event),
             "data" => {
+                if self.data.len() + value.len() >= MAX_EVENT {
+                    return Err(ProviderError::Protocol(format!(
+                        "an event of the stream is larger than {} MiB",
+                        MAX_EVENT / (1024 * 1024)
+                    )));
+                }
                 if self.has_data {
                     self.data.push('\n');
                 }
@@ -90,7 +108,7 @@ impl SseParser {
             // `id` and `retry` matter only to browsers that reconnect by themselves.
             _ => {}
         }
-        None
+        Ok(None)
     }
 
     fn dispatch(&mut self) -> Option<SseEvent> {
@@ -166,5 +184,34 @@ mod tests {
             parser.feed(b"data: \xff\xfe\n"),
             Err(ProviderError::Protocol(_))
         ));
+    }
+
+    #[test]
+    fn a_line_without_end_is_refused_past_the_cap() {
+        let mut p = SseParser::default();
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut result = Ok(Vec::new());
+        for _ in 0..(MAX_LINE / chunk.len() + 2) {
+            result = p.feed(&chunk);
+            if result.is_err() {
+                break;
+            }
+        }
+        assert!(matches!(result, Err(ProviderError::Protocol(_))));
+        assert!(p.buf.len() <= MAX_LINE + chunk.len());
+    }
+
+    #[test]
+    fn an_event_of_endless_data_lines_is_refused() {
+        let mut p = SseParser::default();
+        let line = format!("data: {}\n", "y".repeat(64 * 1024));
+        let mut refused = false;
+        for _ in 0..(MAX_EVENT / line.len() + 2) {
+            if p.feed(line.as_bytes()).is_err() {
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused);
     }
 }

@@ -87,6 +87,10 @@ pub struct Config {
     pub run_lease: Duration,
     /// Deltas of a run closer together than this are sent as one event (0: each alone).
     pub delta_frame: Duration,
+    /// `RUN_MAX_SECS`: the longest a run may take in all.
+    pub run_max: Duration,
+    /// `RUN_MAX_OUTPUT_BYTES`: the most an answer may grow to.
+    pub run_max_output_bytes: usize,
     /// Event writer tasks of this process (each stores one batch of events at a time).
     pub event_writers: usize,
     /// How often the scheduler deletes objects whose rows are gone.
@@ -348,6 +352,13 @@ impl Config {
                 src.parse("RUN_LEASE_SECS", 15, "a number of seconds")?
                     .max(1),
             ),
+            run_max: Duration::from_secs(
+                src.parse("RUN_MAX_SECS", 600, "a number of seconds")?
+                    .max(1),
+            ),
+            run_max_output_bytes: src
+                .parse("RUN_MAX_OUTPUT_BYTES", 1024 * 1024, "a number of bytes")?
+                .max(1024),
             delta_frame: Duration::from_millis(src.parse(
                 "DELTA_FRAME_MS",
                 16,

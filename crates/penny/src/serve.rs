@@ -125,6 +125,8 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
         delta_frame: cfg.delta_frame,
         event_writers: cfg.event_writers,
         outbound: cfg.outbound.clone(),
+        run_max: cfg.run_max,
+        run_max_output_bytes: cfg.run_max_output_bytes,
         ..EngineSettings::default()
     };
     let (shutdown, signal) = watch::channel(false);

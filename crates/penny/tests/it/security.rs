@@ -3,6 +3,7 @@
 
 mod access;
 mod accounts;
+mod bounds;
 mod brute_force;
 mod cookies;
 mod leaks;
