@@ -34,6 +34,10 @@ impl From<ChatError> for ApiError {
         match e {
             ChatError::NotFound => ApiError::NotFound,
             ChatError::Busy => ApiError::Conflict(e.to_string()),
+            ChatError::TooManyRuns { .. } => ApiError::Limited {
+                code: "too_many_runs",
+                detail: e.to_string(),
+            },
             ChatError::UnknownModel(_) | ChatError::NoModel => {
                 ApiError::validation("model", e.to_string())
             }

@@ -32,6 +32,9 @@ pub enum ApiError {
     RateLimited { retry_after: u64 },
     #[error("you have {max} event streams open, the most allowed; close one first")]
     TooManyStreams { max: usize },
+    /// Too many at once, with its own stable code (e.g. `too_many_runs`); 429.
+    #[error("{detail}")]
+    Limited { code: &'static str, detail: String },
     #[error("a dependency is unavailable")]
     Unavailable,
     /// Refused for a reason with its own stable code (e.g. `tool_disabled`).
@@ -120,6 +123,7 @@ impl ApiError {
                 "too_many_streams",
                 "Too many streams",
             ),
+            Limited { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code, "Too many at once"),
             Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

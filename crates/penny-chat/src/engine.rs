@@ -41,6 +41,8 @@ pub struct EngineSettings {
     /// Most bytes a run's answer (text and tool-call arguments) may grow to:
     /// `RUN_MAX_OUTPUT_BYTES`.
     pub run_max_output_bytes: usize,
+    /// Runs one tenant may have going on at once on this instance: `TENANT_MAX_RUNS`.
+    pub tenant_max_runs: usize,
 }
 
 impl Default for EngineSettings {
@@ -55,6 +57,7 @@ impl Default for EngineSettings {
             outbound: penny_outbound::Policy::loopback(),
             run_max: Duration::from_secs(600),
             run_max_output_bytes: 1024 * 1024,
+            tenant_max_runs: 32,
         }
     }
 }
@@ -67,6 +70,8 @@ pub(crate) struct Inner {
     /// This process's identity as a lease owner.
     pub instance: String,
     pub settings: EngineSettings,
+    /// Runs going on per tenant on this instance (`TENANT_MAX_RUNS`).
+    pub runs: Arc<penny_limits::Slots<TenantId>>,
     pub tools: Arc<dyn ToolRunner>,
     /// Becomes true when the process shuts down: live event streams end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
@@ -199,6 +204,7 @@ impl Engine {
             bus,
             sealing,
             instance: Uuid::new_v4().to_string(),
+            runs: penny_limits::Slots::new(settings.tenant_max_runs),
             settings,
         }))
     }
@@ -280,6 +286,14 @@ impl Engine {
         if target.busy {
             return Err(send::busy().into());
         }
+        // Held by the run until it ends: one tenant cannot fill the instance with runs.
+        let slot = self
+            .0
+            .runs
+            .acquire(who.tenant)
+            .ok_or(ChatError::TooManyRuns {
+                max: self.0.runs.max(),
+            })?;
         let attachments = attachments?;
         // The run's context, read here so the run starts without reading anything.
         let mut branch = target.branch.ok_or_else(send::foreign_parent)?;
@@ -321,7 +335,12 @@ impl Engine {
         // sooner); the run writes nothing until `stored` says the send is committed, and
         // ends without a trace if it never is.
         let (stored, gate) = oneshot::channel();
-        tokio::spawn(run::execute(self.clone(), plan, SendStored::new(gate)));
+        tokio::spawn(run::execute(
+            self.clone(),
+            plan,
+            SendStored::new(gate),
+            slot,
+        ));
         let started = json!({"type": "run.started", "runId": run, "messageId": assistant_msg,
             "userMessageId": user_msg, "parentId": parent, "model": model.name});
         let first_title: String = content.chars().take(60).collect();

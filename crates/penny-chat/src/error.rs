@@ -15,6 +15,9 @@ pub enum ChatError {
     ModelForbidden(String),
     #[error("a generation is already running in this conversation")]
     Busy,
+    /// The tenant has as many answers running as it may (`TENANT_MAX_RUNS`).
+    #[error("your workspace has {max} answers running, the most allowed; try again when one ends")]
+    TooManyRuns { max: usize },
     #[error("invalid {field}: {message}")]
     Invalid {
         field: &'static str,

@@ -93,7 +93,14 @@ impl SendStored {
     }
 }
 
-pub async fn execute(engine: Engine, plan: RunPlan, mut send: SendStored) {
+/// Runs `plan` to its end; `_slot` (the tenant's slot for a running answer) is given back
+/// when it returns.
+pub async fn execute(
+    engine: Engine,
+    plan: RunPlan,
+    mut send: SendStored,
+    _slot: penny_limits::Slot<TenantId>,
+) {
     let started = Instant::now();
     let writer = engine.0.log.writer(plan.tenant, plan.conversation);
     let mut progress = Progress::default();

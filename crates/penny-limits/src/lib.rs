@@ -6,11 +6,13 @@
 
 mod memory;
 mod redis_backend;
+mod slots;
 
 use std::time::Duration;
 
 pub use memory::MemoryLimiter;
 pub use redis_backend::RedisLimiter;
+pub use slots::{Slot, Slots};
 
 /// The outcome of counting one hit against a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,6 +11,9 @@ pub struct QueueConfig {
     pub concurrency: usize,
     /// Jobs per second that leave the queue across every worker and process; `None` = off.
     pub rate_per_sec: Option<f64>,
+    /// Jobs one tenant may have running at once across every worker; `None` = no cap.
+    /// Whatever the cap, workers go to the tenant with the fewest jobs running first.
+    pub per_tenant: Option<usize>,
     /// Completed jobs kept per tenant; older ones are deleted.
     pub keep_completed: i32,
     /// Failed jobs kept per tenant; older ones are deleted.
@@ -34,6 +37,7 @@ pub struct QueueConfig {
 impl QueueConfig {
     pub const DEFAULT_CONCURRENCY: usize = 5;
     pub const DEFAULT_RATE_PER_SEC: f64 = 10.0;
+    pub const DEFAULT_PER_TENANT: usize = 8;
     pub const DEFAULT_KEEP_COMPLETED: i32 = 100;
     pub const DEFAULT_KEEP_FAILED: i32 = 1000;
 
@@ -44,6 +48,7 @@ impl QueueConfig {
             queue: queue.into(),
             concurrency: Self::DEFAULT_CONCURRENCY,
             rate_per_sec: Some(Self::DEFAULT_RATE_PER_SEC),
+            per_tenant: Some(Self::DEFAULT_PER_TENANT),
             keep_completed: Self::DEFAULT_KEEP_COMPLETED,
             keep_failed: Self::DEFAULT_KEEP_FAILED,
             backoff_base: Duration::from_secs(1),

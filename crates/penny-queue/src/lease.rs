@@ -66,13 +66,15 @@ pub(crate) async fn claim(
     limit: usize,
     lease: Duration,
     rate_per_sec: Option<f64>,
+    per_tenant: Option<usize>,
 ) -> Result<Claim, QueueError> {
     let mut tx = relaxed(pool).await?;
-    let rows: Vec<ClaimRow> = sqlx::query_as("SELECT * FROM penny_queue_claim($1, $2, $3, $4)")
+    let rows: Vec<ClaimRow> = sqlx::query_as("SELECT * FROM penny_queue_claim($1, $2, $3, $4, $5)")
         .bind(queue)
         .bind(i32::try_from(limit).unwrap_or(i32::MAX))
         .bind(millis_i32(lease))
         .bind(rate_per_sec)
+        .bind(per_tenant.map(|n| i32::try_from(n).unwrap_or(i32::MAX)))
         .fetch_all(&mut *tx)
         .await?;
     tx.commit().await?;

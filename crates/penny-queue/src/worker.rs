@@ -189,6 +189,7 @@ async fn run(
                 free,
                 config.lease,
                 config.rate_per_sec,
+                config.per_tenant,
             )
             .await
             {

@@ -91,6 +91,8 @@ pub struct Config {
     pub run_max: Duration,
     /// `RUN_MAX_OUTPUT_BYTES`: the most an answer may grow to.
     pub run_max_output_bytes: usize,
+    /// `TENANT_MAX_RUNS`: answers one tenant may have running at once per instance.
+    pub tenant_max_runs: usize,
     /// Event writer tasks of this process (each stores one batch of events at a time).
     pub event_writers: usize,
     /// How often the scheduler deletes objects whose rows are gone.
@@ -356,6 +358,7 @@ impl Config {
                 src.parse("RUN_MAX_SECS", 600, "a number of seconds")?
                     .max(1),
             ),
+            tenant_max_runs: src.parse("TENANT_MAX_RUNS", 32, "a number of runs")?.max(1),
             run_max_output_bytes: src
                 .parse("RUN_MAX_OUTPUT_BYTES", 1024 * 1024, "a number of bytes")?
                 .max(1024),
@@ -544,6 +547,12 @@ fn tools_queue(src: &Source) -> Result<QueueConfig, ConfigError> {
         "a number of jobs per second (0: off)",
     )?;
     q.rate_per_sec = (rate > 0.0).then_some(rate);
+    let per_tenant: usize = src.parse(
+        "TENANT_MAX_JOBS",
+        QueueConfig::DEFAULT_PER_TENANT,
+        "a number of jobs (0: no cap)",
+    )?;
+    q.per_tenant = (per_tenant > 0).then_some(per_tenant);
     q.keep_completed = src.parse("QUEUE_KEEP_COMPLETED", 100, "a number of jobs")?;
     q.keep_failed = src.parse("QUEUE_KEEP_FAILED", 1000, "a number of jobs")?;
     q.lease = Duration::from_secs(

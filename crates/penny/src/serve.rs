@@ -127,6 +127,7 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
         outbound: cfg.outbound.clone(),
         run_max: cfg.run_max,
         run_max_output_bytes: cfg.run_max_output_bytes,
+        tenant_max_runs: cfg.tenant_max_runs,
         ..EngineSettings::default()
     };
     let (shutdown, signal) = watch::channel(false);

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod fairness;
 mod leases;
 mod lifecycle;
 mod limits;

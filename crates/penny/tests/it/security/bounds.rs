@@ -125,3 +125,57 @@ async fn a_stream_line_without_end_is_refused_at_its_cap() {
     assert_eq!(end.data["code"], "provider_protocol", "{:?}", end.data);
     chat.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_runs_at_most_tenant_max_runs_answers_at_once() {
+    let chat = Chat::start_with(&[("TENANT_MAX_RUNS", "1")]).await;
+    let (first, second) = (
+        chat.conversation(&chat.root).await,
+        chat.conversation(&chat.root).await,
+    );
+    let started = chat
+        .send(
+            &first,
+            json!({"content": "slow [[tokens=400 delay_ms=25]]"}),
+        )
+        .await;
+    let res = chat
+        .app
+        .post(
+            &chat.root,
+            &format!("/api/v1/chat/{second}/messages"),
+            json!({"content": "me too"}),
+        )
+        .await;
+    let problem = assert_problem(res, 429, "too_many_runs").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("1"),
+        "{problem}"
+    );
+    // When the first answer ends, its slot is free again.
+    let run = started["runId"].as_str().unwrap();
+    let res = chat
+        .app
+        .post(&chat.root, &format!("/api/v1/runs/{run}/cancel"), json!({}))
+        .await;
+    assert_eq!(res.status(), 202);
+    let mut sent = false;
+    for _ in 0..100 {
+        let res = chat
+            .app
+            .post(
+                &chat.root,
+                &format!("/api/v1/chat/{second}/messages"),
+                json!({"content": "now"}),
+            )
+            .await;
+        if res.status() == 202 {
+            sent = true;
+            break;
+        }
+        assert_eq!(res.status(), 429);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(sent, "the slot came back when the run ended");
+    chat.stop().await;
+}
