@@ -51,6 +51,15 @@ test:
 # The browser tests run against the release binary, the one `make run` serves.
 	cargo build --release -p penny
 	PENNY_BIN="$${CARGO_TARGET_DIR:-$(CURDIR)/target}/release/penny" bash scripts/e2e.sh
+	PENNY_BIN="$${CARGO_TARGET_DIR:-$(CURDIR)/target}/release/penny" bash scripts/security.sh
+
+# Schemathesis against /api/v1/openapi.json (no 5xx) and the OpenAPI-generated
+# cross-tenant and role sweep; `make test` runs the short version. A longer run:
+# SECURITY_EXAMPLES=500 make security.
+.PHONY: security
+security:
+	bash scripts/setup.sh --services
+	bash scripts/security.sh
 
 # Two builds, so `penny` is the very binary `make run` builds (features not unified with
 # the bench client's). Pass options with BENCH_ARGS="--duration 5 --connections 32".
@@ -65,8 +74,8 @@ bench-api:
 # then python_execute end to end through the API of the release server (penny-bench tools).
 bench-tools:
 	bash scripts/setup.sh --services
-	cargo run --release -p penny-queue --example bench
-	cargo run --release -p penny-sandbox --example bench
+	cargo run --release -p penny-queue --example queue-bench
+	cargo run --release -p penny-sandbox --example sandbox-bench
 	cargo build --release -p penny
 	cargo build --release -p penny-bench
 	"$${CARGO_TARGET_DIR:-target}/release/penny-bench" tools $(BENCH_ARGS)

@@ -64,83 +64,32 @@ FAKE_LLM_BIN="${FAKE_LLM_BIN:-$TARGET_DIR/debug/penny-fake-llm}"
 [ -x "$FAKE_LLM_BIN" ] || die "no fake provider at $FAKE_LLM_BIN"
 
 # --- throw-away state, removed by the trap ----------------------------------------------------
-TMP="$(mktemp -d /tmp/penny-e2e.XXXXXX)"
-chmod 755 "$TMP"
-DB="penny_e2e_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
-# The same server, database $DB (keeps user, host, port and any ?query).
-case "$BASE_DB_URL" in
-  *\?*) DB_QUERY="?${BASE_DB_URL#*\?}"; DB_NOQUERY="${BASE_DB_URL%%\?*}" ;;
-  *) DB_QUERY=""; DB_NOQUERY="$BASE_DB_URL" ;;
-esac
-DB_PREFIX="${DB_NOQUERY%/*}"
-case "$DB_PREFIX" in *://) DB_PREFIX="$DB_NOQUERY" ;; esac # URL without a database part
-DATABASE_URL_E2E="$DB_PREFIX/$DB$DB_QUERY"
-SETUP_DB="${DB}_setup"
-PIDS=()
-DBS=()
-
-cleanup() {
-  local code=$?
-  set +e
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
+# shellcheck source=scripts/lib/server.sh
+. "$ROOT/scripts/lib/server.sh"
+KEEP_TMP="${E2E_KEEP:-0}"
+# The logs are kept in web/e2e/output/ whatever happens.
+on_exit() {
   mkdir -p "$OUT"
   cp "$TMP/penny.log" "$OUT/penny.log" 2>/dev/null
   cp "$TMP/fake.log" "$OUT/fake-llm.log" 2>/dev/null
   cp "$TMP/penny-setup.log" "$OUT/penny-setup.log" 2>/dev/null
-  for db in "${DBS[@]}"; do
-    psql "$BASE_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null ||
-      say "could not drop database $db"
-  done
-  if [ "${E2E_KEEP:-0}" = 1 ]; then say "kept $TMP"; else rm -rf "$TMP"; fi
-  exit "$code"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+server_init e2e
+DB="$(random_db penny_e2e)"
+SETUP_DB="${DB}_setup"
 
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-
-for db in "$DB" "$SETUP_DB"; do
-  psql "$BASE_DB_URL" -qAtX -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$db\"" >/dev/null
-  DBS+=("$db")
-done
+create_db "$DB"
+create_db "$SETUP_DB"
 say "databases $DB, $SETUP_DB"
 
 FAKE_PORT="$(free_port)"
 "$FAKE_LLM_BIN" --port "$FAKE_PORT" --token-delay-ms 20 >"$TMP/fake.log" 2>&1 &
 PIDS+=("$!")
 
-# Starts `penny serve` on port $1 against database URL $2, its data under $TMP/$3-* and its
-# log in $TMP/$3.log; further arguments are extra VAR=value settings. Sets STARTED_PID.
-start_penny() {
-  local port="$1" url="$2" name="$3"
-  shift 3
-  env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u REDIS_URL -u PENNY_CONFIG \
-    -u PENNY_ADMIN_EMAIL -u PENNY_ADMIN_PASSWORD -u PENNY_ADMIN_PASSWORD_FILE \
-    DATABASE_URL="$url" \
-    PENNY_DATA_DIR="$TMP/$name-data" \
-    OBJECTS_DIR="$TMP/$name-objects" \
-    JWT_SECRET="$JWT_SECRET_VALUE" \
-    SANDBOX_VENV="$ROOT/.penny/sandbox/venv" \
-    HOST=127.0.0.1 \
-    RUST_LOG="${RUST_LOG:-info}" \
-    "$@" \
-    "$PENNY_BIN" serve --port "$port" >"$TMP/$name.log" 2>&1 &
-  STARTED_PID=$!
-  PIDS+=("$STARTED_PID")
-}
-
 PORT="$(free_port)"
 while [ "$PORT" = "$FAKE_PORT" ]; do PORT="$(free_port)"; done
 BASE_URL="http://127.0.0.1:$PORT"
-start_penny "$PORT" "$DATABASE_URL_E2E" penny \
+start_penny "$PORT" "$(db_url "$DB")" penny \
   PENNY_ADMIN_EMAIL="$ADMIN_EMAIL" PENNY_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
   SANDBOX_POOL_SIZE=1 \
   RATE_LIMIT_PER_MINUTE=100000 RATE_LIMIT_IP_PER_MINUTE=100000 \
@@ -150,20 +99,9 @@ PENNY_PID=$STARTED_PID
 # The first-run server: no admin, so it prints a set-up link (read from its output below).
 SETUP_PORT="$(free_port)"
 while [ "$SETUP_PORT" = "$FAKE_PORT" ] || [ "$SETUP_PORT" = "$PORT" ]; do SETUP_PORT="$(free_port)"; done
-start_penny "$SETUP_PORT" "$DB_PREFIX/$SETUP_DB$DB_QUERY" penny-setup SANDBOX_POOL_SIZE=0
+start_penny "$SETUP_PORT" "$(db_url "$SETUP_DB")" penny-setup SANDBOX_POOL_SIZE=0
 SETUP_PID=$STARTED_PID
 
-# Waits until `pid` answers on `url`/ready; `log` is shown when it does not.
-wait_ready() {
-  local url="$1" pid="$2" log="$3"
-  say "waiting for $url/ready"
-  for i in $(seq 1 240); do
-    if curl -fsS -o /dev/null "$url/ready" 2>/dev/null; then return 0; fi
-    if ! kill -0 "$pid" 2>/dev/null; then tail -n 40 "$log" >&2; die "penny exited during start-up"; fi
-    [ "$i" = 240 ] && { tail -n 40 "$log" >&2; die "penny was not ready after 60 s"; }
-    sleep 0.25
-  done
-}
 wait_ready "$BASE_URL" "$PENNY_PID" "$TMP/penny.log"
 wait_ready "http://127.0.0.1:$SETUP_PORT" "$SETUP_PID" "$TMP/penny-setup.log"
 # Printed just after the server starts answering.

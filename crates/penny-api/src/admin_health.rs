@@ -107,7 +107,7 @@ pub struct HealthView {
 }
 
 /// Health of the platform and of the tenant's queues (managers and admins).
-#[utoipa::path(get, path = "/api/v1/admin/health", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/health", extensions(("x-penny-role" = json!("manager"))), tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = HealthView), (status = 403)))]
 async fn health(State(state): State<AppState>, who: Principal) -> ApiResult<Json<HealthView>> {
     who.require(Role::Manager)?;

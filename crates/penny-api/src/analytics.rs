@@ -90,7 +90,7 @@ pub struct AnalyticsView {
 }
 
 /// Tenant usage over a range of days (managers and admins).
-#[utoipa::path(get, path = "/api/v1/admin/analytics", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/analytics", extensions(("x-penny-role" = json!("manager"))), tag = "admin", security(("bearer" = [])),
     params(AnalyticsQuery),
     responses((status = 200, body = AnalyticsView,
                description = "JSON, or text/csv with format=csv"),

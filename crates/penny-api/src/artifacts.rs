@@ -168,11 +168,15 @@ async fn send(
 pub struct CreateBody {
     /// markdown, table, chart, vega-lite, mermaid, code, document, image, dashboard or file.
     #[serde(rename = "type")]
+    #[schema(
+        pattern = "^(markdown|table|chart|vega-lite|mermaid|code|document|image|dashboard|file)$"
+    )]
     kind: Option<String>,
     title: String,
     /// The content: text, or base64 with `"encoding": "base64"`.
     content: String,
     /// `utf8` (default) or `base64`.
+    #[schema(pattern = "^(utf8|base64)$")]
     encoding: Option<String>,
     /// The content type; derived from `type` when omitted.
     mime: Option<String>,
@@ -182,7 +186,7 @@ pub struct CreateBody {
 }
 
 /// Creates an artifact, or with `artifactId` adds a version to it (old versions stay).
-#[utoipa::path(post, path = "/api/v1/artifacts", tag = "artifacts", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/artifacts", extensions(("x-penny-role" = json!("creator"))), tag = "artifacts", security(("bearer" = [])),
     request_body = CreateBody,
     responses((status = 201, body = ArtifactView), (status = 404), (status = 422)))]
 async fn create(

@@ -165,7 +165,7 @@ fn filter(q: &AuditQuery) -> ApiResult<Filter> {
 }
 
 /// Audit entries of the caller's tenant (admins and managers), newest first.
-#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "audit", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/audit", extensions(("x-penny-role" = json!("manager"))), tag = "audit", security(("bearer" = [])),
     params(AuditQuery),
     responses((status = 200, body = AuditPage),
         (status = 200, content_type = "text/csv", description = "with format=csv"),

@@ -68,6 +68,7 @@ pub(crate) fn caller(who: &Principal) -> Caller {
 pub struct SendMessage {
     /// The message (1-100000 characters); empty when regenerating.
     #[serde(default)]
+    #[schema(max_length = 100000)]
     content: String,
     /// Answer below this message (editing or branching); `null`: a new first message;
     /// omitted: below the current leaf.
@@ -79,6 +80,7 @@ pub struct SendMessage {
     /// Ids of the caller's uploads (`POST /files`) to attach: the model is told of them
     /// and may hand them to `python_execute`. At most 20.
     #[serde(default)]
+    #[schema(max_items = 20)]
     attachments: Vec<Uuid>,
     /// Tools the model may call for this message.
     #[serde(default)]
@@ -86,6 +88,7 @@ pub struct SendMessage {
     /// Kinds of artifact the answer should produce (e.g. `chart`, `table`): the model is
     /// asked for them. At most 10, each 1-40 characters.
     #[serde(default)]
+    #[schema(max_items = 10)]
     artifacts_expected: Vec<String>,
     /// Answer the question `parentId` names again: a new answer, a sibling of the ones it
     /// has (no new message; `content` and `attachments` stay empty).

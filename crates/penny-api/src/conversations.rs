@@ -278,6 +278,7 @@ async fn messages(
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// `md` (the current branch) or `json` (every branch).
+    #[param(pattern = "^(md|json)$")]
     format: String,
 }
 

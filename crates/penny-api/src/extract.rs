@@ -57,6 +57,9 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for Payload<T> {
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Payload<T>, ApiError> {
     let mut value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::InvalidBody(format!("request body is not valid JSON: {e}")))?;
+    if let Some(field) = nul_in(&value) {
+        return Err(ApiError::validation(field, NUL_MESSAGE));
+    }
     let parsed = serde_path_to_error::deserialize::<_, T>(&value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
@@ -74,6 +77,39 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Payload<T>, ApiError>
         value: parsed,
         sha256,
     })
+}
+
+pub(crate) const NUL_MESSAGE: &str = "must not contain the NUL character (\\u0000)";
+
+/// The path of the first string (or key) in `v` holding a NUL character, which no
+/// PostgreSQL text or jsonb value can store: such input is refused where it enters,
+/// for every body at once, instead of failing deep in a query.
+pub(crate) fn nul_in(v: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.contains('\0') => Some(".".into()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_in(item).map(|p| join(&format!("[{i}]"), &p))),
+        Value::Object(map) => map.iter().find_map(|(k, item)| {
+            if k.contains('\0') {
+                return Some(".".into());
+            }
+            nul_in(item).map(|p| join(k, &p))
+        }),
+        _ => None,
+    }
+}
+
+fn join(head: &str, rest: &str) -> String {
+    if rest == "." {
+        head.to_string()
+    } else if rest.starts_with('[') {
+        format!("{head}{rest}")
+    } else {
+        format!("{head}.{rest}")
+    }
 }
 
 /// Replaces secrets so the stored payload digest cannot be used to guess them.
@@ -244,6 +280,19 @@ mod tests {
             Err(ApiError::Validation { field, .. }) => assert_eq!(field, "extra"),
             other => panic!("{:?}", other.err()),
         }
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_with_its_field() {
+        match parse_json::<Body>(br#"{"email": "a\u0000b", "count": 1}"#) {
+            Err(ApiError::Validation { field, .. }) => assert_eq!(field, "email"),
+            other => panic!("{:?}", other.err()),
+        }
+        let nested = serde_json::json!({"a": {"b": ["x", "y\u{0}"]}});
+        assert_eq!(nul_in(&nested).as_deref(), Some("a.b[1]"));
+        // An escaped backslash followed by "u0000" is ordinary text.
+        let text: serde_json::Value = serde_json::from_str(r#"{"a": "\\u0000"}"#).unwrap();
+        assert_eq!(nul_in(&text), None);
     }
 
     #[test]

@@ -116,7 +116,7 @@ pub fn sniff(head: &[u8]) -> String {
 }
 
 /// Uploads one file (multipart field `file`); 413 past the upload limit.
-#[utoipa::path(post, path = "/api/v1/files", tag = "files", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/files", extensions(("x-penny-role" = json!("creator"))), tag = "files", security(("bearer" = [])),
     request_body(content_type = "multipart/form-data", description = "one part named `file`"),
     responses((status = 201, body = FileView), (status = 413), (status = 422)))]
 async fn upload(

@@ -97,7 +97,7 @@ pub struct QueueCounts {
 }
 
 /// Job counts per state for each queue of the tenant (managers and admins).
-#[utoipa::path(get, path = "/api/v1/admin/queues", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/admin/queues", extensions(("x-penny-role" = json!("manager"))), tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = [QueueCounts]), (status = 403)))]
 async fn queues(
     State(state): State<AppState>,

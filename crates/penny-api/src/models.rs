@@ -77,7 +77,7 @@ fn view(m: Model, admin: bool) -> ModelView {
 pub struct ModelBody {
     #[schema(example = "gpt-4o-mini")]
     name: Option<String>,
-    #[schema(example = "openai")]
+    #[schema(example = "openai", pattern = "^(openai|anthropic)$")]
     provider: Option<String>,
     #[schema(example = "https://api.openai.com/v1")]
     base_url: Option<String>,
@@ -210,7 +210,7 @@ async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<V
 }
 
 /// Adds a model (admin).
-#[utoipa::path(post, path = "/api/v1/models", tag = "models", security(("bearer" = [])), request_body = ModelBody,
+#[utoipa::path(post, path = "/api/v1/models", extensions(("x-penny-role" = json!("admin"))), tag = "models", security(("bearer" = [])), request_body = ModelBody,
     responses((status = 201, body = ModelView), (status = 403), (status = 409), (status = 422)))]
 async fn create(
     State(state): State<AppState>,
@@ -235,7 +235,7 @@ async fn create(
 }
 
 /// Changes a model (admin); omitted fields stay as they are.
-#[utoipa::path(patch, path = "/api/v1/models/{id}", tag = "models", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/v1/models/{id}", extensions(("x-penny-role" = json!("admin"))), tag = "models", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = ModelBody,
     responses((status = 200, body = ModelView), (status = 403), (status = 404), (status = 422)))]
 async fn update(
@@ -265,7 +265,7 @@ async fn update(
 }
 
 /// Removes a model (admin).
-#[utoipa::path(delete, path = "/api/v1/models/{id}", tag = "models", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/models/{id}", extensions(("x-penny-role" = json!("admin"))), tag = "models", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 204), (status = 403), (status = 404)))]
 async fn remove(
     State(state): State<AppState>,
@@ -313,7 +313,7 @@ pub struct ModelTestView {
 
 /// Calls the model once with a one-line prompt and reports the answer or the error
 /// (admin). No retries, no fallback; nothing is stored.
-#[utoipa::path(post, path = "/api/v1/models/{id}/test", tag = "models", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/models/{id}/test", extensions(("x-penny-role" = json!("admin"))), tag = "models", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = ModelTestView, description = "answered or not: see `ok`"),
               (status = 403), (status = 404)))]

@@ -12,7 +12,9 @@ use crate::AppState;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "PENNY API", description = "Self-hostable multi-tenant AI workbench. Errors are \
-        application/problem+json with a stable `code`."),
+        application/problem+json with a stable `code`. An operation's `x-penny-role` is the lowest \
+        role that may call it (`viewer`, `creator`, `manager`, `admin`, `super-admin`); without one, \
+        any signed-in user may."),
     paths(
         crate::health::health, crate::health::ready,
         crate::sessions::login, crate::sessions::refresh, crate::sessions::logout, crate::sessions::me,
@@ -56,6 +58,16 @@ impl Modify for BearerAuth {
             );
         }
     }
+}
+
+/// The schema of a tenant role field: one of the role names, as validation accepts them.
+pub(crate) fn role_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(penny_store::Role::ALL.map(penny_store::Role::as_str)))
+        .examples(["creator"])
+        .build()
 }
 
 pub fn openapi_json() -> utoipa::openapi::OpenApi {

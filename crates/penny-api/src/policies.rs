@@ -96,7 +96,7 @@ fn check_range(field: &str, v: Option<i32>, max: i32) -> ApiResult<()> {
 }
 
 /// The tenant's policies (admins and managers).
-#[utoipa::path(get, path = "/api/v1/policies", tag = "policies", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/policies", extensions(("x-penny-role" = json!("manager"))), tag = "policies", security(("bearer" = [])),
     responses((status = 200, body = PoliciesDoc), (status = 403)))]
 async fn show(State(state): State<AppState>, who: Principal) -> ApiResult<Json<PoliciesDoc>> {
     who.require(Role::Manager)?;
@@ -108,7 +108,7 @@ async fn show(State(state): State<AppState>, who: Principal) -> ApiResult<Json<P
 
 /// Replaces the tenant's policies (admin). Models and tools are named as configured;
 /// an unknown name is refused.
-#[utoipa::path(put, path = "/api/v1/policies", tag = "policies", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/policies", extensions(("x-penny-role" = json!("admin"))), tag = "policies", security(("bearer" = [])),
     request_body = PoliciesDoc,
     responses((status = 200, body = PoliciesDoc), (status = 403), (status = 422)))]
 async fn replace(

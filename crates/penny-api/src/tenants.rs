@@ -68,18 +68,25 @@ async fn usage_of(state: &AppState, id: TenantId) -> ApiResult<Option<Usage>> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
-    #[schema(example = "Beta Team")]
+    #[schema(
+        example = "Beta Team",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     name: String,
     /// Derived from the name when omitted.
-    #[schema(example = "beta-team")]
+    #[schema(example = "beta-team", pattern = "^[a-z0-9][a-z0-9-]{0,62}$")]
     slug: Option<String>,
     /// Optional first admin of the new tenant.
+    #[schema(format = Email, max_length = 254)]
     admin_email: Option<String>,
+    #[schema(min_length = 8, max_length = 1024)]
     admin_password: Option<String>,
 }
 
 /// Every tenant on the platform.
-#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/tenants", extensions(("x-penny-role" = json!("super-admin"))), tag = "tenants", security(("bearer" = [])),
     responses((status = 200, body = [TenantView]), (status = 403)))]
 async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Vec<TenantView>>> {
     who.require_super_admin()?;
@@ -100,7 +107,7 @@ async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<V
 }
 
 /// Creates a tenant (and optionally its first admin).
-#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/tenants", extensions(("x-penny-role" = json!("super-admin"))), tag = "tenants", security(("bearer" = [])),
     request_body = CreateTenant,
     responses((status = 201, body = TenantView), (status = 403), (status = 409), (status = 422)))]
 async fn create(
@@ -184,20 +191,25 @@ async fn create(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateTenant {
-    #[schema(example = "Beta Team")]
+    #[schema(
+        example = "Beta Team",
+        min_length = 1,
+        max_length = 200,
+        pattern = "\\S"
+    )]
     name: Option<String>,
     /// `active` or `suspended`. A suspended tenant's tokens, API keys and logins are
     /// refused until it is active again.
-    #[schema(example = "suspended")]
+    #[schema(example = "suspended", pattern = "^(active|suspended)$")]
     status: Option<String>,
     /// Requests per minute per user or key; `null` for the server's default.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<i32>)]
+    #[schema(value_type = Option<i32>, minimum = 1)]
     rate_limit_per_minute: Option<Option<i32>>,
 }
 
 /// Renames, suspends or reactivates a tenant, or sets its rate limit (super-admin).
-#[utoipa::path(patch, path = "/api/v1/tenants/{id}", tag = "tenants", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/v1/tenants/{id}", extensions(("x-penny-role" = json!("super-admin"))), tag = "tenants", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = UpdateTenant,
     responses((status = 200, body = TenantView), (status = 403), (status = 404), (status = 422)))]
 async fn update(

@@ -116,7 +116,7 @@ async fn show(State(state): State<AppState>, who: Principal) -> ApiResult<Json<T
 }
 
 /// Replaces the tenant's theme (admin).
-#[utoipa::path(put, path = "/api/v1/themes", tag = "themes", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/themes", extensions(("x-penny-role" = json!("admin"))), tag = "themes", security(("bearer" = [])),
     request_body = ThemeDoc, responses((status = 200, body = ThemeDoc), (status = 403), (status = 422)))]
 async fn replace(
     State(state): State<AppState>,

@@ -52,7 +52,7 @@ pub struct ToolSettingsBody {
 }
 
 /// Enables or disables a tool for the tenant and sets which roles may use it (admin).
-#[utoipa::path(patch, path = "/api/v1/tools/{name}", tag = "tools", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/v1/tools/{name}", extensions(("x-penny-role" = json!("admin"))), tag = "tools", security(("bearer" = [])),
     params(("name" = String, Path)), request_body = ToolSettingsBody,
     responses((status = 200), (status = 403), (status = 404), (status = 422)))]
 async fn update(

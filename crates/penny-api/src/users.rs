@@ -36,7 +36,7 @@ pub struct UserView {
     id: Uuid,
     email: String,
     display_name: Option<String>,
-    #[schema(value_type = String, example = "creator")]
+    #[schema(schema_with = crate::openapi::role_schema)]
     role: Role,
     is_super_admin: bool,
     /// `active` or `deactivated`.
@@ -66,10 +66,12 @@ impl From<User> for UserView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[schema(format = Email, max_length = 254)]
     email: String,
-    #[schema(value_type = String, example = "creator")]
+    #[schema(schema_with = crate::openapi::role_schema)]
     role: Role,
     /// Optional: without one the user cannot log in until a password is set.
+    #[schema(min_length = 8, max_length = 1024)]
     password: Option<String>,
     display_name: Option<String>,
 }
@@ -77,12 +79,14 @@ pub struct CreateUser {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::openapi::role_schema)]
     role: Option<Role>,
     display_name: Option<String>,
     /// `active` or `deactivated`.
+    #[schema(pattern = "^(active|deactivated)$")]
     status: Option<String>,
     /// A new password (an admin's reset); ends the user's sessions.
+    #[schema(min_length = 8, max_length = 1024)]
     password: Option<String>,
 }
 
@@ -122,7 +126,7 @@ pub(crate) async fn hash(password: String) -> ApiResult<String> {
 }
 
 /// Users of the caller's tenant.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users", extensions(("x-penny-role" = json!("manager"))), tag = "users", security(("bearer" = [])),
     responses((status = 200, body = [UserView]), (status = 403)))]
 async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Vec<UserView>>> {
     manage(&who)?;
@@ -133,7 +137,7 @@ async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<V
 }
 
 /// Adds a user to the caller's tenant.
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])), request_body = CreateUser,
+#[utoipa::path(post, path = "/api/v1/users", extensions(("x-penny-role" = json!("manager"))), tag = "users", security(("bearer" = [])), request_body = CreateUser,
     responses((status = 201, body = UserView), (status = 403), (status = 409), (status = 422)))]
 async fn create(
     State(state): State<AppState>,
@@ -204,7 +208,7 @@ async fn find(tx: &mut TenantTx, id: Uuid) -> ApiResult<User> {
 }
 
 /// One user of the caller's tenant.
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users/{id}", extensions(("x-penny-role" = json!("manager"))), tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 200, body = UserView), (status = 404)))]
 async fn show(
     State(state): State<AppState>,
@@ -237,7 +241,7 @@ async fn keep_an_admin(tx: &mut TenantTx, target: &User) -> ApiResult<()> {
 }
 
 /// Changes a user's role, name, status or password.
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/v1/users/{id}", extensions(("x-penny-role" = json!("manager"))), tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = UpdateUser,
     responses((status = 200, body = UserView), (status = 403), (status = 404), (status = 409)))]
 async fn update(
@@ -296,7 +300,7 @@ async fn update(
 }
 
 /// Deletes a user, their sessions and API keys.
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/users/{id}", extensions(("x-penny-role" = json!("manager"))), tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 204), (status = 403), (status = 404), (status = 409)))]
 async fn remove(
     State(state): State<AppState>,
@@ -332,8 +336,9 @@ const LINK_TTL_DAYS: i64 = 7;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct InviteUser {
+    #[schema(format = Email, max_length = 254)]
     email: String,
-    #[schema(value_type = String, example = "creator")]
+    #[schema(schema_with = crate::openapi::role_schema)]
     role: Role,
     display_name: Option<String>,
 }
@@ -385,7 +390,7 @@ async fn issue_link(
 
 /// Adds a user without a password and returns a one-time link (valid 7 days) with which
 /// they choose one. A manager cannot invite an admin.
-#[utoipa::path(post, path = "/api/v1/users/invite", tag = "users", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/users/invite", extensions(("x-penny-role" = json!("manager"))), tag = "users", security(("bearer" = [])),
     request_body = InviteUser,
     responses((status = 201, body = Invited), (status = 403), (status = 409), (status = 422)))]
 async fn invite(
@@ -420,7 +425,7 @@ async fn invite(
 
 /// Makes a one-time link (valid 7 days) with which the user sets a new password; using
 /// it ends their sessions. Earlier unused links of the user stop working.
-#[utoipa::path(post, path = "/api/v1/users/{id}/reset-link", tag = "users", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/users/{id}/reset-link", extensions(("x-penny-role" = json!("manager"))), tag = "users", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 201, body = LinkView), (status = 403), (status = 404), (status = 409)))]
 async fn reset_link(

@@ -687,6 +687,9 @@ fn parse<T: DeserializeOwned>(body: Value) -> Result<T, String> {
     if !body.is_object() {
         return Err("a frame is a JSON object with a string `type`".into());
     }
+    if let Some(field) = crate::extract::nul_in(&body) {
+        return Err(format!("{field}: {}", crate::extract::NUL_MESSAGE));
+    }
     serde_path_to_error::deserialize::<_, T>(body).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();

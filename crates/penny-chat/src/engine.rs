@@ -233,7 +233,7 @@ impl Engine {
         let content = req.content.trim();
         if req.regenerate {
             check_regenerate(&req)?;
-        } else if content.is_empty() || content.len() > MAX_CONTENT {
+        } else if content.is_empty() || content.chars().count() > MAX_CONTENT {
             return Err(ChatError::Invalid {
                 field: "content",
                 message: format!("must be 1-{MAX_CONTENT} characters"),

@@ -2,11 +2,14 @@
 //! sandbox gets, and the start-up probe behind `Sandbox::check`.
 
 use std::ffi::OsString;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use command_fds::{CommandFdExt, FdMapping};
+
 use crate::config::SandboxConfig;
-use crate::SandboxError;
+use crate::{seccomp, SandboxError};
 
 /// Where the venv is mounted (read-only) inside every sandbox.
 pub(crate) const VENV_MOUNT: &str = "/opt/venv";
@@ -18,6 +21,11 @@ const HOST_UNPRIVILEGED_ID: u32 = 65534;
 const SANDBOX_ID: &str = "65534";
 
 const BOOTSTRAP: &str = include_str!("bootstrap.py");
+
+/// The fds bubblewrap gets besides stdio: the seccomp program it reads, and the
+/// pipe it writes `{"child-pid": …}` to (the sandbox's init, as a host pid).
+const SECCOMP_FD: i32 = 3;
+const INFO_FD: i32 = 4;
 
 /// Read-only bits of /etc that Python and matplotlib use; nothing else of /etc.
 const ETC_FILES: &[&str] = &["/etc/ld.so.cache", "/etc/localtime", "/etc/fonts"];
@@ -53,9 +61,13 @@ pub(crate) fn venv_path(config: &SandboxConfig) -> Result<PathBuf, SandboxError>
 }
 
 /// Everything after `bwrap`, up to and including the command run inside.
-fn args(config: &SandboxConfig, venv: &Path, command: &[&str]) -> Vec<OsString> {
+fn args(config: &SandboxConfig, venv: &Path, command: &[&str], info: bool) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::with_capacity(96);
     let mut push = |items: &[&str]| a.extend(items.iter().map(OsString::from));
+    push(&["--seccomp", &SECCOMP_FD.to_string()]);
+    if info {
+        push(&["--info-fd", &INFO_FD.to_string()]);
+    }
     // --unshare-all takes user, pid, net, ipc, uts and cgroup; as root the user
     // namespace is only "try", so it is asked for explicitly. No --share-net.
     push(&["--unshare-all", "--unshare-user", "--disable-userns"]);
@@ -100,12 +112,17 @@ fn args(config: &SandboxConfig, venv: &Path, command: &[&str]) -> Vec<OsString> 
     a
 }
 
-/// The command line that starts one sandbox running the bootstrap.
+fn unavailable(what: &str) -> impl FnOnce(std::io::Error) -> SandboxError + '_ {
+    move |err| SandboxError::Unavailable(format!("{what}: {err}"))
+}
+
+/// The command line that starts one sandbox running the bootstrap, and the read
+/// end of its info pipe.
 pub(crate) fn sandbox_command(
     config: &SandboxConfig,
     venv: &Path,
     preload: bool,
-) -> tokio::process::Command {
+) -> Result<(tokio::process::Command, OwnedFd), SandboxError> {
     let limits = serde_json::json!({
         "cpu_secs": config.limits.cpu_secs,
         "memory_bytes": config.limits.memory_bytes,
@@ -118,19 +135,33 @@ pub(crate) fn sandbox_command(
     .to_string();
     let mode = if preload { "preload" } else { "lazy" };
     let argv = [PYTHON, "-I", "-c", BOOTSTRAP, &limits, mode];
+    let filter = seccomp::program_fd().map_err(unavailable("cannot pass the seccomp filter"))?;
+    let (info_read, info_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| unavailable("cannot make a pipe")(e.into()))?;
     let mut cmd = tokio::process::Command::new(&config.bwrap);
-    cmd.args(args(config, venv, &argv))
+    cmd.args(args(config, venv, &argv, true))
         // bwrap's own environment would be readable from inside (/proc/1/environ
         // is bwrap's init): it gets none at all.
         .env_clear()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .kill_on_drop(true)
+        .fd_mappings(vec![
+            FdMapping {
+                parent_fd: filter,
+                child_fd: SECCOMP_FD,
+            },
+            FdMapping {
+                parent_fd: info_write,
+                child_fd: INFO_FD,
+            },
+        ])
+        .map_err(|e| SandboxError::Unavailable(e.to_string()))?;
     if nix::unistd::geteuid().is_root() {
         cmd.uid(HOST_UNPRIVILEGED_ID).gid(HOST_UNPRIVILEGED_ID);
     }
-    cmd
+    Ok((cmd, info_read))
 }
 
 /// Starts a throw-away sandbox and asks its Python for its version.
@@ -144,10 +175,16 @@ pub(crate) fn probe(config: &SandboxConfig) -> Result<(), SandboxError> {
         "-c",
         "import sys; print('%d.%d' % sys.version_info[:2])",
     ];
+    let filter = seccomp::program_fd().map_err(unavailable("cannot pass the seccomp filter"))?;
     let mut cmd = std::process::Command::new(&config.bwrap);
-    cmd.args(args(config, &venv, &argv))
+    cmd.args(args(config, &venv, &argv, false))
         .env_clear()
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+        .fd_mappings(vec![FdMapping {
+            parent_fd: filter,
+            child_fd: SECCOMP_FD,
+        }])
+        .map_err(|e| SandboxError::Unavailable(e.to_string()))?;
     if nix::unistd::geteuid().is_root() {
         cmd.uid(HOST_UNPRIVILEGED_ID).gid(HOST_UNPRIVILEGED_ID);
     }

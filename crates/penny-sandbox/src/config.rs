@@ -41,6 +41,9 @@ pub struct Limits {
     pub cpu_secs: u64,
     /// RLIMIT_AS: address space of each process, interpreter included.
     pub memory_bytes: u64,
+    /// Memory (PSS) of all of a run's processes together; past it the run ends
+    /// as `memory_limit`. `cpu_secs` is likewise also a budget for the whole run.
+    pub run_memory_bytes: u64,
     /// RLIMIT_NPROC: processes and threads of the sandbox user (counted per sandbox,
     /// since each sandbox has its own user namespace).
     pub max_procs: u64,
@@ -63,6 +66,7 @@ impl Default for Limits {
         Self {
             cpu_secs: 60,
             memory_bytes: 1 << 30,
+            run_memory_bytes: 2 << 30,
             max_procs: 64,
             max_file_bytes: 64 << 20,
             max_open_files: 256,

@@ -5,10 +5,12 @@
 //! There is no unsandboxed fallback: if bubblewrap cannot start a sandbox,
 //! [`Sandbox::check`], [`Sandbox::start`] and [`Sandbox::run`] say so.
 
+mod budget;
 mod bwrap;
 mod config;
 mod names;
 mod process;
+mod seccomp;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use bytes::Bytes;
 use serde::{Serialize, Serializer};
 use tokio::sync::{mpsc, Mutex, Notify};
 
+pub use budget::mode as budget_mode;
 pub use config::{Limits, SandboxConfig};
 
 use process::{Prepared, Process};

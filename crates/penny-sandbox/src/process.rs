@@ -10,6 +10,7 @@
 //! run — every length is checked before anything is allocated.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -18,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::task::JoinHandle;
 
+use crate::budget::{Breach, Budget, Procfs, Watch};
 use crate::config::{Limits, SandboxConfig};
 use crate::names::{mime_for, output_name};
 use crate::{bwrap, Outcome, OutputFile, RunOutput, SandboxError};
@@ -28,10 +30,14 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 const COLLECT_TIMEOUT: Duration = Duration::from_secs(20);
 const MAX_SMALL_FRAME: usize = 1 << 20;
 const MAX_BWRAP_STDERR: usize = 16 << 10;
+const MAX_INFO: usize = 4 << 10;
 
 /// A started sandbox whose bootstrap is waiting for its request.
 pub(crate) struct Process {
     child: Child,
+    /// Host pid of bubblewrap (our child), and the sandbox's own `/proc`.
+    outer: u32,
+    procfs: Option<Arc<Procfs>>,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     stderr: JoinHandle<String>,
@@ -80,6 +86,17 @@ impl Capture {
         self.dropped > 0
     }
 
+    /// Appends a line of the sandbox's own (when there is room), after what the script wrote.
+    fn note(&mut self, line: &str) {
+        if line.is_empty() {
+            return;
+        }
+        if self.text.last().is_some_and(|&b| b != b'\n') {
+            self.push(b"\n");
+        }
+        self.push(line.as_bytes());
+    }
+
     fn into_string(self) -> String {
         String::from_utf8_lossy(&self.text).into_owned()
     }
@@ -92,23 +109,41 @@ impl Process {
         venv: &Path,
         preload: bool,
     ) -> Result<Self, SandboxError> {
-        let mut child = bwrap::sandbox_command(config, venv, preload)
+        let (mut command, info) = bwrap::sandbox_command(config, venv, preload)?;
+        let mut child = command
             .spawn()
             .map_err(|err| SandboxError::Unavailable(format!("cannot start bubblewrap: {err}")))?;
-        let (Some(stdin), Some(stdout), Some(stderr)) =
-            (child.stdin.take(), child.stdout.take(), child.stderr.take())
-        else {
+        drop(command); // closes our copies of the fds bubblewrap was given
+        let (Some(outer), Some(stdin), Some(stdout), Some(stderr)) = (
+            child.id(),
+            child.stdin.take(),
+            child.stdout.take(),
+            child.stderr.take(),
+        ) else {
             return Err(SandboxError::Protocol("bubblewrap pipes missing".into()));
         };
         let stderr = tokio::spawn(read_capped(stderr, MAX_BWRAP_STDERR));
         let mut process = Self {
             child,
+            outer,
+            procfs: None,
             stdin,
             stdout: BufReader::new(stdout),
             stderr,
         };
         match tokio::time::timeout(START_TIMEOUT, read_frame(&mut process.stdout, 0)).await {
-            Ok(Ok(Some((b'R', _)))) => Ok(process),
+            Ok(Ok(Some((b'R', _)))) => {
+                // bubblewrap wrote its info before the bootstrap began, and
+                // nothing untrusted has run yet to write to that pipe.
+                let init = read_init_pid(info).await?;
+                let Some(procfs) = Procfs::open(init) else {
+                    return Err(SandboxError::Unavailable(format!(
+                        "cannot read the sandbox's processes under /proc/{init}/root/proc, so the per-run budget cannot be kept"
+                    )));
+                };
+                process.procfs = Some(Arc::new(procfs));
+                Ok(process)
+            }
             Ok(Ok(Some((b'X', msg)))) => Err(SandboxError::Protocol(format!(
                 "sandbox bootstrap failed: {}",
                 String::from_utf8_lossy(&msg)
@@ -141,21 +176,43 @@ impl Process {
     ) -> Result<RunOutput, SandboxError> {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + req.timeout;
+        let Some(procfs) = self.procfs.clone() else {
+            return Err(SandboxError::Protocol("the sandbox was not started".into()));
+        };
+        let watch = Watch::start(
+            procfs,
+            self.outer,
+            Budget {
+                memory_bytes: limits.run_memory_bytes,
+                cpu_secs: limits.cpu_secs,
+            },
+        );
         let sent = tokio::time::timeout_at(deadline, self.send(req)).await;
         let mut out = Capture::new(limits.output_cap_bytes);
         let mut err = Capture::new(limits.output_cap_bytes);
         let ending = match sent {
             Err(_) => Ending::Timeout,
-            Ok(Err(_)) => return Err(self.died("before its request was sent").await),
+            Ok(Err(_)) => {
+                drop(watch); // before `died` reaps bubblewrap
+                return Err(self.died("before its request was sent").await);
+            }
             Ok(Ok(())) => self.follow(deadline, &mut out, &mut err).await?,
         };
-        let mut files = Vec::new();
-        let outcome = match ending {
-            Ending::Timeout => Outcome::Timeout,
-            Ending::Flood => Outcome::OutputTruncated,
-            Ending::Died => Outcome::Error,
-            Ending::Exited(ref status) => {
-                files = self.collect(limits).await;
+        // The watcher stays on while the files are collected: processes the script
+        // left behind are still running then.
+        let files = match ending {
+            Ending::Exited(_) => self.collect(limits).await,
+            _ => Vec::new(),
+        };
+        let breach = watch.breach();
+        drop(watch);
+        let outcome = match (breach, &ending) {
+            (Some(Breach::Memory(_)), _) => Outcome::MemoryLimit,
+            (Some(Breach::Cpu(_)), _) => Outcome::CpuLimit,
+            (None, Ending::Timeout) => Outcome::Timeout,
+            (None, Ending::Flood) => Outcome::OutputTruncated,
+            (None, Ending::Died) => Outcome::Error,
+            (None, Ending::Exited(status)) => {
                 outcome_of(status, out.truncated() || err.truncated())
             }
         };
@@ -164,10 +221,23 @@ impl Process {
             Ending::Exited(ref s) => s.exit,
             _ => None,
         };
-        if matches!(ending, Ending::Died) {
-            let note = (&mut self.stderr).await.unwrap_or_default();
-            err.push(format!("\n[sandbox ended unexpectedly] {}", note.trim()).as_bytes());
-        }
+        let note = match breach {
+            Some(Breach::Memory(used)) => format!(
+                "[sandbox] stopped: the run's processes used {} MiB together, more than {} MiB",
+                used >> 20,
+                limits.run_memory_bytes >> 20
+            ),
+            Some(Breach::Cpu(used)) => format!(
+                "[sandbox] stopped: the run's processes used {used} s of CPU together, more than {} s",
+                limits.cpu_secs
+            ),
+            None if matches!(ending, Ending::Died) => {
+                let note = (&mut self.stderr).await.unwrap_or_default();
+                format!("[sandbox ended unexpectedly] {}", note.trim())
+            }
+            None => String::new(),
+        };
+        err.note(&note);
         Ok(RunOutput {
             stdout_truncated: out.truncated(),
             stderr_truncated: err.truncated(),
@@ -321,6 +391,41 @@ async fn read_frame<R: AsyncRead + Unpin>(
     let mut payload = vec![0u8; len];
     reader.read_exact(&mut payload).await?;
     Ok(Some((head[0], payload)))
+}
+
+/// Reads bubblewrap's `--info-fd` JSON up to its closing brace (the pipe stays
+/// open inside the sandbox, so there is no EOF to wait for).
+async fn read_init_pid(info: std::os::fd::OwnedFd) -> Result<u32, SandboxError> {
+    #[derive(Deserialize)]
+    struct Info {
+        #[serde(rename = "child-pid")]
+        child_pid: u32,
+    }
+    let bad = |why: &str| SandboxError::Protocol(format!("bubblewrap info: {why}"));
+    let mut pipe =
+        tokio::net::unix::pipe::Receiver::from_owned_fd(info).map_err(|e| bad(&e.to_string()))?;
+    let mut text = Vec::new();
+    let mut buf = [0u8; 512];
+    let read = async {
+        while !text.contains(&b'}') && text.len() < MAX_INFO {
+            let n = pipe.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            text.extend_from_slice(&buf[..n]);
+        }
+        std::io::Result::Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .map_err(|_| bad("nothing written"))?
+        .map_err(|e| bad(&e.to_string()))?;
+    let end = text
+        .iter()
+        .position(|&b| b == b'}')
+        .ok_or_else(|| bad("incomplete"))?;
+    let info: Info = serde_json::from_slice(&text[..=end]).map_err(|e| bad(&e.to_string()))?;
+    Ok(info.child_pid)
 }
 
 async fn read_capped<R: AsyncRead + Unpin>(mut reader: R, cap: usize) -> String {

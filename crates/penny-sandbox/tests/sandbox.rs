@@ -43,6 +43,19 @@ async fn sandbox(pool_size: usize) -> Sandbox {
     }
 }
 
+async fn sandbox_with_cpu_secs(cpu_secs: u64) -> Sandbox {
+    let config = SandboxConfig {
+        limits: Limits {
+            cpu_secs,
+            ..config(0).limits
+        },
+        ..config(0)
+    };
+    Sandbox::start(config)
+        .await
+        .unwrap_or_else(|e| panic!("the sandbox cannot start: {e}"))
+}
+
 async fn run(sandbox: &Sandbox, script: &str, timeout_secs: u64) -> RunOutput {
     run_with(sandbox, script, vec![], timeout_secs).await
 }
@@ -337,17 +350,7 @@ async fn stdout_flood_is_capped_and_killed() {
 
 #[tokio::test]
 async fn cpu_limit_ends_a_busy_script() {
-    let config = SandboxConfig {
-        pool_size: 0,
-        limits: Limits {
-            cpu_secs: 1,
-            ..config(0).limits
-        },
-        ..config(0)
-    };
-    let sandbox = Sandbox::start(config)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let sandbox = sandbox_with_cpu_secs(1).await;
     let out = run(&sandbox, "while True:\n    pass\n", 20).await;
     assert_eq!(out.outcome, Outcome::CpuLimit, "{out:?}");
 }
@@ -465,4 +468,115 @@ async fn missing_bubblewrap_or_venv_refuses_to_run() {
         .unwrap_or_default();
     assert!(err.contains("scripts/setup.sh"), "{err}");
     assert!(Sandbox::check(&config(0)).is_ok());
+}
+
+/// RLIMIT_AS is per process: sixty children of ~900 MB each would hold tens of
+/// GiB. The run's budget counts them together and ends the run.
+#[tokio::test]
+async fn forked_children_share_one_memory_budget() {
+    let sandbox = sandbox(0).await;
+    let bomb = "import os, time\n\
+                for i in range(60):\n\
+                \x20   try:\n\
+                \x20       pid = os.fork()\n\
+                \x20   except OSError:\n\
+                \x20       break\n\
+                \x20   if pid == 0:\n\
+                \x20       held = []\n\
+                \x20       try:\n\
+                \x20           for _ in range(18):\n\
+                \x20               held.append(b'x' * (50 << 20))\n\
+                \x20       except MemoryError:\n\
+                \x20           pass\n\
+                \x20       time.sleep(60)\n\
+                \x20       os._exit(0)\n\
+                while True:\n\
+                \x20   try:\n\
+                \x20       os.wait()\n\
+                \x20   except ChildProcessError:\n\
+                \x20       break\n\
+                print('all children ended')\n";
+    let (out, ()) = tokio::join!(run(&sandbox, bomb, 60), assert_healthy(&sandbox));
+    assert_eq!(out.outcome, Outcome::MemoryLimit, "{out:?}");
+    assert!(
+        out.stderr.contains("MiB together, more than 2048 MiB"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("all children ended"), "{out:?}");
+    eprintln!("{}", out.stderr.lines().last().unwrap_or_default());
+    assert_healthy(&sandbox).await;
+}
+
+/// A CPU budget for the run as a whole, not only per process.
+#[tokio::test]
+async fn busy_children_share_one_cpu_budget() {
+    let sandbox = sandbox_with_cpu_secs(2).await;
+    // Four children of 1.5 s each stay under the per-process limit of 2 s.
+    let script = "import os, time\n\
+                  for i in range(4):\n\
+                  \x20   if os.fork() == 0:\n\
+                  \x20       end = time.process_time() + 1.5\n\
+                  \x20       while time.process_time() < end:\n\
+                  \x20           pass\n\
+                  \x20       os._exit(0)\n\
+                  for i in range(4):\n\
+                  \x20   os.wait()\n\
+                  print('done')\n";
+    let out = run(&sandbox, script, 60).await;
+    assert_eq!(out.outcome, Outcome::CpuLimit, "{out:?}");
+    assert!(
+        out.stderr.contains("s of CPU together, more than 2 s"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// The seccomp filter: the kernel interfaces containers escape through fail
+/// with EPERM; clone3 and x32 calls with ENOSYS; ordinary calls work.
+#[cfg(target_arch = "x86_64")]
+#[tokio::test]
+async fn dangerous_system_calls_are_refused() {
+    let sandbox = sandbox(0).await;
+    let script = "import ctypes, errno\n\
+                  libc = ctypes.CDLL(None, use_errno=True)\n\
+                  def call(nr, *args):\n\
+                  \x20   ctypes.set_errno(0)\n\
+                  \x20   r = libc.syscall(nr, *args)\n\
+                  \x20   return errno.errorcode.get(ctypes.get_errno(), 'ok') if r == -1 else 'ok'\n\
+                  calls = [('io_uring_setup', 425), ('userfaultfd', 323), ('keyctl', 250),\n\
+                  \x20        ('bpf', 321), ('perf_event_open', 298), ('ptrace', 101),\n\
+                  \x20        ('process_vm_readv', 310), ('mount', 165), ('unshare', 272),\n\
+                  \x20        ('setns', 308), ('kexec_load', 246), ('init_module', 175)]\n\
+                  for name, nr in calls:\n\
+                  \x20   print(name, call(nr, 0, 0, 0, 0, 0, 0))\n\
+                  print('clone3', call(435, 0, 0))\n\
+                  print('x32', call(0x40000000 | 39))\n\
+                  print('getpid', 'ok' if libc.syscall(39) > 0 else 'refused')\n\
+                  print('seccomp', open('/proc/self/status').read().split('Seccomp:')[1].split()[0])\n\
+                  import os\n\
+                  pid = os.fork()\n\
+                  if pid == 0:\n\
+                  \x20   os._exit(7)\n\
+                  print('fork', os.waitpid(pid, 0)[1] >> 8)\n\
+                  import socket\n\
+                  def refused(f):\n\
+                  \x20   try:\n\
+                  \x20       f()\n\
+                  \x20       return 'ok'\n\
+                  \x20   except PermissionError:\n\
+                  \x20       return 'EPERM'\n\
+                  print('memfd', refused(lambda: os.memfd_create('held')))\n\
+                  print('vsock', refused(lambda: socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)))\n\
+                  print('alg', refused(lambda: socket.socket(socket.AF_ALG, socket.SOCK_SEQPACKET)))\n\
+                  print('unix', refused(lambda: socket.socketpair()))\n\
+                  print('ip', refused(lambda: socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)))\n";
+    let out = run(&sandbox, script, 20).await;
+    assert_eq!(out.outcome, Outcome::Ok, "{out:?}");
+    let expected = "io_uring_setup EPERM\nuserfaultfd EPERM\nkeyctl EPERM\nbpf EPERM\n\
+                    perf_event_open EPERM\nptrace EPERM\nprocess_vm_readv EPERM\nmount EPERM\n\
+                    unshare EPERM\nsetns EPERM\nkexec_load EPERM\ninit_module EPERM\n\
+                    clone3 ENOSYS\nx32 ENOSYS\ngetpid ok\nseccomp 2\nfork 7\n\
+                    memfd EPERM\nvsock EPERM\nalg EPERM\nunix ok\nip ok\n";
+    assert_eq!(out.stdout, expected);
 }

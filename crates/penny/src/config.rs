@@ -533,6 +533,11 @@ fn sandbox(src: &Source, data_dir: &Path) -> Result<SandboxConfig, ConfigError> 
         c.limits.memory_bytes,
         "a number of bytes",
     )?;
+    c.limits.run_memory_bytes = src.parse(
+        "SANDBOX_RUN_MEMORY_BYTES",
+        c.limits.run_memory_bytes,
+        "a number of bytes",
+    )?;
     Ok(c)
 }
 

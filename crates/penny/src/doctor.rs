@@ -268,7 +268,10 @@ async fn sandbox(cfg: &Config, r: &mut Report) {
         Ok(Ok(())) => r.add(
             Level::Ok,
             "sandbox",
-            format!("bubblewrap runs Python from {}", cfg.sandbox.venv.display()),
+            format!(
+                "bubblewrap runs Python from {} under a seccomp filter",
+                cfg.sandbox.venv.display()
+            ),
         ),
         Ok(Err(e)) => r.add(
             Level::Warn,
@@ -277,4 +280,5 @@ async fn sandbox(cfg: &Config, r: &mut Report) {
         ),
         Err(e) => r.add(Level::Warn, "sandbox", format!("check failed: {e}")),
     }
+    r.add(Level::Ok, "sandbox budget", penny_sandbox::budget_mode());
 }

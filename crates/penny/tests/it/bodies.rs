@@ -186,3 +186,22 @@ async fn health_ready_request_id_docs_and_cache_headers() {
     assert!(script.bytes().await.unwrap().len() > 100_000);
     app.stop().await;
 }
+
+/// PostgreSQL cannot store a NUL character in text: every JSON body that holds one is
+/// refused where it enters (found by `make security`: it was a 500), and nothing is stored.
+#[tokio::test]
+async fn a_nul_character_in_a_body_is_refused_with_its_field() {
+    let app = TestApp::spawn().await;
+    let root = app.root_token().await;
+    let res = app
+        .post(
+            &root,
+            "/api/v1/users",
+            json!({"email": "nul@example.com", "role": "viewer", "display_name": "a\u{0}b"}),
+        )
+        .await;
+    let problem = assert_problem(res, 422, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "display_name", "{problem}");
+    let users = app.get(&root, "/api/v1/users").await.text().await.unwrap();
+    assert!(!users.contains("nul@example.com"), "{users}");
+}

@@ -1288,3 +1288,25 @@ async fn regenerating_an_answer_makes_a_sibling_answer_to_the_same_question() {
     assert_eq!(after[1]["sibling_ids"], json!([a1, a2["id"]]));
     chat.stop().await;
 }
+
+/// The 100,000 limit of a message counts characters, as the API says, not UTF-8 bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_length_is_counted_in_characters() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let path = format!("/api/v1/chat/{conv}/messages");
+    let res = chat
+        .app
+        .post(&chat.root, &path, json!({"content": "a".repeat(100_001)}))
+        .await;
+    assert_problem(res, 422, "validation_failed").await;
+    let sent = chat
+        .send(&conv, json!({"content": "é".repeat(100_000)}))
+        .await;
+    assert!(sent["runId"].is_string(), "{sent}");
+    let branch = chat.settled(&conv).await;
+    assert_eq!(
+        branch[0]["content"].as_str().map(|c| c.chars().count()),
+        Some(100_000)
+    );
+}

@@ -7,5 +7,6 @@ mod bounds;
 mod brute_force;
 mod cookies;
 mod leaks;
+mod openapi_sweep;
 mod outbound;
 mod reads;

@@ -1,4 +1,4 @@
-//! `cargo run --release -p penny-queue --example bench`: the queue's latency and
+//! `cargo run --release -p penny-queue --example queue-bench`: the queue's latency and
 //! throughput on a throw-away database of the server in `PENNY_TEST_DATABASE_URL`
 //! (default: postgres://postgres@127.0.0.1:5432/postgres). Prints figures. Sizes:
 //! `PENNY_BENCH_JOBS`, `PENNY_BENCH_CONCURRENCY`, `PENNY_BENCH_LATENCY_SAMPLES`.

@@ -1,7 +1,7 @@
 //! Latency of sandboxed runs through the warm pool, with a bare host
 //! `python3 -c 'print(1)'` as the baseline, measured in the same process.
 //!
-//!     cargo run --release -p penny-sandbox --example bench [-- ITERATIONS]
+//!     cargo run --release -p penny-sandbox --example sandbox-bench [-- ITERATIONS]
 //!
 //! Each pooled run waits until the pool is full again first: the figures are
 //! the latency a user sees when the server is not saturated. The on-demand line
