@@ -7,12 +7,14 @@
 //! the server sends `{"type":"ready","conversationId","lastSeq"}`.
 //!
 //! Events are the same JSON objects as the SSE endpoint's (`{type, seq, …}`), one per text
-//! frame, in seq order with no gap and no duplicate. They start with the client's first
-//! frame after `ready` (so the server knows where the client stands before sending):
-//! `{"type":"resume","after":N}` streams from after seq N; any other frame streams from the
-//! `lastSeq` given in `ready`, so nothing that happens after `ready` is missed. A client that
-//! only listens sends a `resume`. A later `resume` restarts the stream from its `after`;
-//! nothing a socket has already delivered is delivered twice.
+//! frame, in seq order with no gap and no duplicate. They start right after `ready`: from
+//! the `after` the auth frame may carry (`{"type":"auth","token","after":N}`), else from the
+//! `lastSeq` given in `ready`, so a client that only listens needs to send nothing more and
+//! misses nothing that happens after `ready`. `{"type":"resume","after":N}` restarts the
+//! stream from after seq N. The socket's first `resume`, when the auth frame had no
+//! `after`, replays from its `after` whatever the socket sent before it (a client that
+//! learns where it stands from `ready` ignores events until it has sent its `resume`);
+//! a later `resume` never delivers twice what the socket has already delivered.
 //!
 //! Client frames: `resume`; `send` with the body of `POST /api/v1/chat/{id}/messages`
 //! (answered `{"type":"accepted","messageId","assistantMessageId","runId"}`, the run's events
@@ -135,12 +137,17 @@ async fn upgrade(
 /// What the reader hands the writer.
 enum Out {
     Frame(Value),
-    /// Replace the event stream (first frame or `resume`).
-    Events(BoxStream<'static, ChatEvent>),
+    /// Replace the event stream; `replay`: forget what the socket has delivered (the
+    /// first `resume` after a stream the client did not place).
+    Events {
+        stream: BoxStream<'static, ChatEvent>,
+        replay: bool,
+    },
 }
 
 async fn session(mut socket: WebSocket, state: AppState, conversation: Uuid) {
-    let (who, token, last_seq) = match authenticate(&mut socket, &state, conversation).await {
+    let (who, token, last_seq, after) = match authenticate(&mut socket, &state, conversation).await
+    {
         Ok(found) => found,
         Err(close) => {
             tracing::debug!(code = close.0, reason = close.1, "websocket refused");
@@ -167,20 +174,22 @@ async fn session(mut socket: WebSocket, state: AppState, conversation: Uuid) {
     let (kill, killed) = oneshot::channel();
     let heard = Arc::new(Heard::new());
     let writer = tokio::spawn(write(sink, rx, killed, heard.clone()).in_current_span());
-    let reader = Reader {
+    let mut reader = Reader {
         state,
         caller: crate::chat::caller(&who),
         who,
         token,
         _slot: slot,
         conversation,
-        last_seq,
-        started: false,
+        replayable: after.is_none(),
         request_id: None,
         tx,
         kill: Some(kill),
     };
-    reader.run(stream, &heard).await;
+    // Live events from `ready` on, whether or not the client ever sends a frame.
+    if reader.start(after.unwrap_or(last_seq), false).await.is_ok() {
+        reader.run(stream, &heard).await;
+    }
     // The reader dropped its sender: the writer closes the socket and ends.
     let abort = writer.abort_handle();
     if tokio::time::timeout(CLOSE_TIMEOUT + SEND_TIMEOUT, writer)
@@ -193,17 +202,21 @@ async fn session(mut socket: WebSocket, state: AppState, conversation: Uuid) {
 }
 
 /// Waits for the auth frame, resolves its token and checks the conversation is the
-/// caller's. Returns the caller, the token (to check again later) and the conversation's
-/// last seq, or the close to send.
+/// caller's. Returns the caller, the token (to check again later), the conversation's
+/// last seq and the seq the client asked to start after, or the close to send.
 async fn authenticate(
     socket: &mut WebSocket,
     state: &AppState,
     conversation: Uuid,
-) -> Result<(Principal, String, i64), (u16, &'static str)> {
+) -> Result<(Principal, String, i64, Option<i64>), (u16, &'static str)> {
     #[derive(Deserialize)]
     #[serde(tag = "type", rename_all = "lowercase")]
     enum First {
-        Auth { token: String },
+        Auth {
+            token: String,
+            #[serde(default)]
+            after: Option<i64>,
+        },
     }
     let deadline = tokio::time::Instant::now() + AUTH_TIMEOUT;
     let text = loop {
@@ -214,7 +227,7 @@ async fn authenticate(
             Ok(Some(Ok(_))) => return Err(UNAUTHENTICATED),
         }
     };
-    let Ok(First::Auth { token }) = serde_json::from_str::<First>(text.as_str()) else {
+    let Ok(First::Auth { token, after }) = serde_json::from_str::<First>(text.as_str()) else {
         return Err(UNAUTHENTICATED);
     };
     let token = token.trim().to_string();
@@ -232,7 +245,7 @@ async fn authenticate(
     }
     .await;
     match found {
-        Ok(last_seq) => Ok((who, token, last_seq)),
+        Ok(last_seq) => Ok((who, token, last_seq, after.map(|a| a.max(0)))),
         Err(StoreError::NotFound) => Err(NOT_FOUND),
         Err(e) => {
             tracing::error!(error = %e, "websocket: reading the conversation failed");
@@ -338,8 +351,11 @@ async fn write(
             },
             out = rx.recv() => match out {
                 None => break Some((1000, "")),
-                Some(Out::Events(stream)) => {
+                Some(Out::Events { stream, replay }) => {
                     events = Some(stream);
+                    if replay {
+                        sent_seq = i64::MIN;
+                    }
                     continue;
                 }
                 Some(Out::Frame(v)) => Message::Text(v.to_string().into()),
@@ -431,9 +447,9 @@ struct Reader {
     /// Held while the socket is open: one of the user's streams.
     _slot: StreamSlot,
     conversation: Uuid,
-    /// The conversation's last seq when the client was told `ready`.
-    last_seq: i64,
-    started: bool,
+    /// The stream follows from `ready` without the client having said where it stands: its
+    /// first `resume` replays from its `after`.
+    replayable: bool,
     /// The `id` of the frame being answered: its replies echo it as `requestId`.
     request_id: Option<String>,
     tx: mpsc::Sender<Out>,
@@ -528,10 +544,7 @@ impl Reader {
         self.request_id = None;
         let value: Value = match serde_json::from_str(text) {
             Ok(v) => v,
-            Err(e) => {
-                self.start(None).await?;
-                return self.invalid(&format!("not valid JSON: {e}"));
-            }
+            Err(e) => return self.invalid(&format!("not valid JSON: {e}")),
         };
         let kind = value
             .get("type")
@@ -550,22 +563,20 @@ impl Reader {
                 self.request_id = Some(id);
             }
             Some(_) => {
-                self.start(None).await?;
                 return self.invalid(&format!(
                     "id: must be a string of at most {MAX_REQUEST_ID} characters"
-                ));
+                ))
             }
         }
         if kind == "resume" {
             return match parse::<ResumeFrame>(body) {
-                Ok(r) => self.start(Some(r.after)).await,
-                Err(m) => {
-                    self.start(None).await?;
-                    self.invalid(&m)
+                Ok(r) => {
+                    let replay = std::mem::take(&mut self.replayable);
+                    self.start(r.after, replay).await
                 }
+                Err(m) => self.invalid(&m),
             };
         }
-        self.start(None).await?;
         match kind.as_str() {
             "send" => match parse::<SendFrame>(body) {
                 Ok(f) => self.send(f).await,
@@ -585,23 +596,18 @@ impl Reader {
         }
     }
 
-    /// Starts (or, with `after`, restarts) the event stream. Without `after` only the first
-    /// time, from the seq the client was told in `ready`.
-    async fn start(&mut self, after: Option<i64>) -> Result<(), Stop> {
-        if self.started && after.is_none() {
-            return Ok(());
-        }
-        let from = after.unwrap_or(self.last_seq);
+    /// Starts (or restarts) the event stream from after seq `after`.
+    async fn start(&mut self, after: i64, replay: bool) -> Result<(), Stop> {
         match self
             .state
             .engine
-            .events(self.caller, self.conversation, from)
+            .events(self.caller, self.conversation, after)
             .await
         {
-            Ok(stream) => {
-                self.started = true;
-                self.push(Out::Events(stream.boxed()))
-            }
+            Ok(stream) => self.push(Out::Events {
+                stream: stream.boxed(),
+                replay,
+            }),
             Err(e) => self.refused(e.into()).await,
         }
     }

@@ -75,6 +75,9 @@ describe('ChatSocket', () => {
     const second = FakeWs.all[1]!;
     expect(second.sent[0]).toEqual({ type: 'auth', token: 'tok' });
     second.serverSends({ type: 'ready', conversationId: 'c1', lastSeq: 12 });
+    // Live from `ready` on: the server's stream starts before the client's resume, which
+    // replays from 9; this early event is ignored, not applied ahead of 10..12.
+    second.serverSends({ type: 'message.delta', seq: 13, runId: 'r', messageId: 'a', text: 'z' });
     await tick();
     expect(onReady).toHaveBeenLastCalledWith(12, true);
     expect(second.sent[1]).toEqual({ type: 'resume', after: 9 });

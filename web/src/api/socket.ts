@@ -81,6 +81,12 @@ export class ChatSocket {
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private authRetried = false;
+  /**
+   * The current socket's `resume` has gone out. The server streams from `ready` on, but this
+   * client decides where to resume only after `onReady`; what comes before its `resume` is
+   * sent again from there (the socket's first resume replays), so it is ignored.
+   */
+  private resumed = false;
 
   constructor(private readonly opts: ChatSocketOptions) {}
 
@@ -171,6 +177,7 @@ export class ChatSocket {
     const Impl = this.opts.WebSocketImpl ?? WebSocket;
     const ws = new Impl(this.opts.url);
     this.ws = ws;
+    this.resumed = false;
     ws.onopen = () => ws.send(JSON.stringify({ type: 'auth', token }));
     ws.onmessage = (m) => {
       if (this.ws !== ws) return;
@@ -216,7 +223,7 @@ export class ChatSocket {
   private async handle(ws: WebSocket, f: Record<string, unknown>): Promise<void> {
     const type = f.type;
     if (typeof f.seq === 'number') {
-      this.opts.onEvent(f as unknown as StreamEvent);
+      if (this.resumed) this.opts.onEvent(f as unknown as StreamEvent);
       return;
     }
     switch (type) {
@@ -225,6 +232,7 @@ export class ChatSocket {
         const after = await this.opts.onReady(Number(f.lastSeq ?? 0), reconnect);
         if (this.ws !== ws) return;
         ws.send(JSON.stringify({ type: 'resume', after }));
+        this.resumed = true;
         this.connectedOnce = true;
         this.attempt = 0;
         this.authRetried = false;

@@ -25,8 +25,14 @@ impl Chat {
 
     /// A socket on `conv`, authenticated as `token`, past `ready`.
     async fn authed(&self, token: &str, conv: &str) -> Socket {
+        self.authed_with(json!({"type": "auth", "token": token}), conv)
+            .await
+    }
+
+    /// A socket on `conv` past `ready`, after the auth frame `auth`.
+    async fn authed_with(&self, auth: Value, conv: &str) -> Socket {
         let mut ws = self.connect(conv).await;
-        send(&mut ws, json!({"type": "auth", "token": token})).await;
+        send(&mut ws, auth).await;
         let ready = next(&mut ws).await;
         assert_eq!(ready["type"], "ready", "{ready}");
         assert_eq!(ready["conversationId"], conv);
@@ -188,8 +194,8 @@ async fn ws_resume_after_reconnect_has_no_gap_or_duplicate() {
     drop(first);
     tokio::time::sleep(Duration::from_millis(150)).await; // deltas go on while away
     let last = events(&seen).last().unwrap()["seq"].as_i64().unwrap();
-    let mut again = chat.authed(&chat.root, &conv).await;
-    send(&mut again, json!({"type": "resume", "after": last})).await;
+    let auth = json!({"type": "auth", "token": chat.root, "after": last});
+    let mut again = chat.authed_with(auth, &conv).await;
     seen.extend(until(&mut again, &["run.completed"]).await);
     let evs = events(&seen);
     assert_eq!(evs[0]["type"], "run.started");
@@ -197,6 +203,63 @@ async fn ws_resume_after_reconnect_has_no_gap_or_duplicate() {
     assert_eq!(tokens_in(&text(&evs)), 30);
     let branch = chat.settled(&conv).await;
     assert_eq!(branch[1]["content"], text(&evs).as_str());
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listening_ws_gets_live_events_right_after_auth() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    // Authenticates and then only reads: no `resume`, no other frame.
+    let mut listener = chat.authed(&chat.root, &conv).await;
+    let mut sender = chat.authed(&chat.root, &conv).await;
+    send(
+        &mut sender,
+        json!({"type": "send", "content": "hi [[tokens=6 delay_ms=10]]"}),
+    )
+    .await;
+    let frames = until(&mut listener, &["run.completed", "run.failed"]).await;
+    let evs = events(&frames);
+    assert_eq!(evs[0]["type"], "run.started", "{frames:?}");
+    assert_eq!(evs.last().unwrap()["type"], "run.completed");
+    assert_contiguous(&evs);
+    assert_eq!(tokens_in(&text(&evs)), 6);
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_resume_replays_from_its_after_mid_stream() {
+    let chat = Chat::start().await;
+    let conv = chat.conversation(&chat.root).await;
+    let mut first = chat.authed(&chat.root, &conv).await;
+    send(
+        &mut first,
+        json!({"type": "send", "content": "go [[tokens=40 delay_ms=20]]"}),
+    )
+    .await;
+    let mut seen = Vec::new();
+    while deltas(&events(&seen)) < 3 {
+        seen.push(next(&mut first).await);
+    }
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(100)).await; // deltas go on while away
+    let last = events(&seen).last().unwrap()["seq"].as_i64().unwrap();
+    // A new socket without `after`: live events start at `ready`'s lastSeq, beyond `last`.
+    let mut again = chat.authed(&chat.root, &conv).await;
+    let early = next(&mut again).await;
+    assert!(early["seq"].as_i64().unwrap() > last + 1, "{early}");
+    send(&mut again, json!({"type": "resume", "after": last})).await;
+    let after = until(&mut again, &["run.completed"]).await;
+    // Whatever the old stream had in flight comes first; the replay starts at last + 1.
+    let evs = events(&after);
+    let from = evs
+        .iter()
+        .position(|e| e["seq"].as_i64() == Some(last + 1))
+        .expect("the replay starts right after `after`");
+    seen.extend(evs[from..].iter().map(|e| (*e).clone()));
+    let evs = events(&seen);
+    assert_contiguous(&evs);
+    assert_eq!(tokens_in(&text(&evs)), 40);
     chat.stop().await;
 }
 
