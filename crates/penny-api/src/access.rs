@@ -3,6 +3,9 @@
 //! the database and kept for at most [`ACCESS_TTL`], so a logout, deactivation, demotion
 //! or password reset takes effect within seconds, not when the token expires.
 //!
+//! The same announcement makes every instance forget what `/me` answers for that user
+//! ([`crate::profiles`]).
+//!
 //! A change is announced on the bus topic [`TOPIC`] (`{"tenant", "user"}`; no `user`: the
 //! whole tenant), and every instance forgets what it knew at once; the TTL bounds the rest
 //! (a missed message, a change made by the CLI).
@@ -90,6 +93,7 @@ impl AccessCache {
 /// change committed.
 pub(crate) async fn changed(state: &crate::AppState, tenant: TenantId, user: Option<UserId>) {
     state.access.forget(tenant, user);
+    state.profiles.forget(tenant, user);
     if user.is_none() {
         state.tenants.forget(tenant);
     }
@@ -112,6 +116,7 @@ pub(crate) fn listen(
     bus: Arc<dyn Bus>,
     access: Arc<AccessCache>,
     tenants: Arc<crate::tenant_cache::TenantCache>,
+    profiles: Arc<crate::profiles::Profiles>,
 ) {
     tokio::spawn(async move {
         loop {
@@ -131,12 +136,16 @@ pub(crate) fn listen(
                         };
                         let tenant = TenantId(msg.tenant);
                         access.forget(tenant, msg.user.map(UserId));
+                        profiles.forget(tenant, msg.user.map(UserId));
                         if msg.user.is_none() {
                             tenants.forget(tenant);
                         }
                     }
                     // Missed messages: forget everything rather than guess.
-                    Err(_) => access.clear(),
+                    Err(_) => {
+                        access.clear();
+                        profiles.clear();
+                    }
                     Ok(None) => return,
                 }
             }

@@ -25,6 +25,7 @@ mod models;
 mod objects;
 mod openapi;
 mod policies;
+mod profiles;
 mod refresh_cookie;
 mod sessions;
 mod setup;
@@ -141,6 +142,7 @@ pub struct AppState {
     pub tools: Arc<ToolServices>,
     tenants: Arc<TenantCache>,
     access: Arc<access::AccessCache>,
+    profiles: Arc<profiles::Profiles>,
     streams: Arc<streams::StreamSlots>,
 }
 
@@ -155,7 +157,13 @@ impl AppState {
     ) -> Self {
         let tenants = Arc::new(TenantCache::new(Duration::from_secs(5)));
         let access = Arc::new(access::AccessCache::new());
-        access::listen(engine.bus().clone(), access.clone(), tenants.clone());
+        let profiles = Arc::new(profiles::Profiles::default());
+        access::listen(
+            engine.bus().clone(),
+            access.clone(),
+            tenants.clone(),
+            profiles.clone(),
+        );
         let streams = streams::StreamSlots::new(settings.max_streams_per_user);
         Self {
             store,
@@ -166,6 +174,7 @@ impl AppState {
             tools: Arc::new(tools),
             tenants,
             access,
+            profiles,
             streams,
         }
     }

@@ -351,20 +351,17 @@ pub struct TenantRef {
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = MeResponse), (status = 401)))]
 async fn me(State(state): State<AppState>, who: Principal) -> ApiResult<Json<MeResponse>> {
-    let mut tx = state.store.tenant(who.tenant).await?;
-    let user = users::by_id(&mut tx, who.user)
-        .await?
-        .ok_or(ApiError::Unauthenticated("this user no longer exists"))?;
-    let tenant = tenants::by_id(&mut *tx, who.tenant)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    tx.commit().await.map_err(StoreError::from)?;
+    // From the profile cache: no database round trip on most calls.
+    let p = state
+        .profiles
+        .get(&state.store, who.tenant, who.user)
+        .await?;
     Ok(Json(MeResponse {
-        user: user.into(),
+        user: p.user.clone().into(),
         tenant: TenantRef {
-            id: tenant.id.0,
-            slug: tenant.slug,
-            name: tenant.name,
+            id: who.tenant.0,
+            slug: p.tenant_slug.clone(),
+            name: p.tenant_name.clone(),
         },
         auth: if who.api_key.is_some() {
             "api_key"

@@ -267,7 +267,6 @@ async fn update(
     }
     let reset = password_hash.is_some();
     let ends_sessions = deactivated || reset;
-    let access_changes = ends_sessions || req.role.is_some() || req.status.is_some();
     let details = json!({"role": req.role, "status": req.status, "display_name": req.display_name,
         "password_reset": password_hash.is_some()});
     let changes = Changes {
@@ -293,9 +292,9 @@ async fn update(
     };
     trail::record(&mut tx, &who, &meta, change).await?;
     tx.commit().await.map_err(StoreError::from)?;
-    if access_changes {
-        crate::access::changed(&state, who.tenant, Some(user.id)).await;
-    }
+    // Every change is announced: access ends at once when it should, and `/me` shows
+    // the new name everywhere (`profiles`).
+    crate::access::changed(&state, who.tenant, Some(user.id)).await;
     Ok(Json(user.into()))
 }
 

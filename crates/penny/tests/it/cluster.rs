@@ -214,3 +214,48 @@ async fn a_run_of_a_killed_instance_is_failed_by_a_survivor_keeping_its_text() {
     b.stop().await;
     let _ = std::fs::remove_dir_all(data);
 }
+
+/// `/me` is served from each instance's cache; a change made on one instance is seen on
+/// the other at once (the bus), not when the cache's few seconds run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn me_on_another_instance_shows_a_change_at_once() {
+    let vars = cluster_vars(&format!("t{}", uuid::Uuid::new_v4().simple()));
+    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let a = TestApp::spawn_with(&refs).await;
+    let b = second_instance(&a, &vars).await;
+    let token = a.root_token().await;
+    let before = me(&b, &token).await; // now cached on b
+    let id = before["id"].as_str().unwrap().to_string();
+    let res = a
+        .http
+        .patch(a.url(&format!("/api/v1/users/{id}")))
+        .bearer_auth(&token)
+        .json(&json!({"display_name": "Renamed Root"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    // Well inside the 5 s the cache may keep an entry: only the announcement explains it.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+    loop {
+        let now = me(&b, &token).await;
+        if now["display_name"] == "Renamed Root" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "b still shows {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // And on the instance that made the change, at once.
+    assert_eq!(me(&a, &token).await["display_name"], "Renamed Root");
+    b.stop().await;
+    a.stop().await;
+}
+
+async fn me(app: &TestApp, token: &str) -> Value {
+    let res = app.get(token, "/api/v1/me").await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
