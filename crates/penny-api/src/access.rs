@@ -92,11 +92,7 @@ impl AccessCache {
 /// this instance forgets it now, the others when the bus tells them. Call it after the
 /// change committed.
 pub(crate) async fn changed(state: &crate::AppState, tenant: TenantId, user: Option<UserId>) {
-    state.access.forget(tenant, user);
-    state.profiles.forget(tenant, user);
-    if user.is_none() {
-        state.tenants.forget(tenant);
-    }
+    forget(&state.access, &state.tenants, &state.profiles, tenant, user);
     let msg = Changed {
         tenant: tenant.0,
         user: user.map(|u| u.0),
@@ -108,6 +104,21 @@ pub(crate) async fn changed(state: &crate::AppState, tenant: TenantId, user: Opt
     if let Err(e) = state.engine.bus().publish(TOPIC, payload).await {
         // The other instances see the change when their entries expire.
         tracing::warn!(error = %e, "announcing a change of access failed");
+    }
+}
+
+/// Forgets what this instance knew of `user` (with `None`: of all of `tenant`).
+fn forget(
+    access: &AccessCache,
+    tenants: &crate::tenant_cache::TenantCache,
+    profiles: &crate::profiles::Profiles,
+    tenant: TenantId,
+    user: Option<UserId>,
+) {
+    access.forget(tenant, user);
+    profiles.forget(tenant, user);
+    if user.is_none() {
+        tenants.forget(tenant);
     }
 }
 
@@ -134,12 +145,8 @@ pub(crate) fn listen(
                         let Ok(msg) = serde_json::from_slice::<Changed>(&payload) else {
                             continue;
                         };
-                        let tenant = TenantId(msg.tenant);
-                        access.forget(tenant, msg.user.map(UserId));
-                        profiles.forget(tenant, msg.user.map(UserId));
-                        if msg.user.is_none() {
-                            tenants.forget(tenant);
-                        }
+                        let (tenant, user) = (TenantId(msg.tenant), msg.user.map(UserId));
+                        forget(&access, &tenants, &profiles, tenant, user);
                     }
                     // Missed messages: forget everything rather than guess.
                     Err(_) => {

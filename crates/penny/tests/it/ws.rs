@@ -107,6 +107,29 @@ fn text(frames: &[&Value]) -> String {
         .collect()
 }
 
+/// Sends a message of `tokens` tokens (20 ms apart) on a socket, reads until `deltas` of
+/// them came, drops the socket and stays away `away_ms` while the run goes on. Returns the
+/// frames read and the last seq among them.
+async fn dropped_mid_stream(
+    chat: &Chat,
+    conv: &str,
+    tokens: usize,
+    deltas_first: usize,
+    away_ms: u64,
+) -> (Vec<Value>, i64) {
+    let mut first = chat.authed(&chat.root, conv).await;
+    let content = format!("go [[tokens={tokens} delay_ms=20]]");
+    send(&mut first, json!({"type": "send", "content": content})).await;
+    let mut seen = Vec::new();
+    while deltas(&events(&seen)) < deltas_first {
+        seen.push(next(&mut first).await);
+    }
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(away_ms)).await; // deltas go on while away
+    let last = events(&seen).last().unwrap()["seq"].as_i64().unwrap();
+    (seen, last)
+}
+
 fn assert_contiguous(frames: &[&Value]) {
     for pair in frames.windows(2) {
         assert_eq!(
@@ -181,19 +204,7 @@ async fn ws_streams_a_sent_message_token_by_token() {
 async fn ws_resume_after_reconnect_has_no_gap_or_duplicate() {
     let chat = Chat::start().await;
     let conv = chat.conversation(&chat.root).await;
-    let mut first = chat.authed(&chat.root, &conv).await;
-    send(
-        &mut first,
-        json!({"type": "send", "content": "go [[tokens=30 delay_ms=20]]"}),
-    )
-    .await;
-    let mut seen = Vec::new();
-    while deltas(&events(&seen)) < 5 {
-        seen.push(next(&mut first).await);
-    }
-    drop(first);
-    tokio::time::sleep(Duration::from_millis(150)).await; // deltas go on while away
-    let last = events(&seen).last().unwrap()["seq"].as_i64().unwrap();
+    let (mut seen, last) = dropped_mid_stream(&chat, &conv, 30, 5, 150).await;
     let auth = json!({"type": "auth", "token": chat.root, "after": last});
     let mut again = chat.authed_with(auth, &conv).await;
     seen.extend(until(&mut again, &["run.completed"]).await);
@@ -231,19 +242,7 @@ async fn a_listening_ws_gets_live_events_right_after_auth() {
 async fn the_first_resume_replays_from_its_after_mid_stream() {
     let chat = Chat::start().await;
     let conv = chat.conversation(&chat.root).await;
-    let mut first = chat.authed(&chat.root, &conv).await;
-    send(
-        &mut first,
-        json!({"type": "send", "content": "go [[tokens=40 delay_ms=20]]"}),
-    )
-    .await;
-    let mut seen = Vec::new();
-    while deltas(&events(&seen)) < 3 {
-        seen.push(next(&mut first).await);
-    }
-    drop(first);
-    tokio::time::sleep(Duration::from_millis(100)).await; // deltas go on while away
-    let last = events(&seen).last().unwrap()["seq"].as_i64().unwrap();
+    let (mut seen, last) = dropped_mid_stream(&chat, &conv, 40, 3, 100).await;
     // A new socket without `after`: live events start at `ready`'s lastSeq, beyond `last`.
     let mut again = chat.authed(&chat.root, &conv).await;
     let early = next(&mut again).await;
