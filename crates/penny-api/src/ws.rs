@@ -245,7 +245,10 @@ async fn authenticate(
     }
     .await;
     match found {
-        Ok(last_seq) => Ok((who, token, last_seq, after.map(|a| a.max(0)))),
+        Ok(stored) => {
+            let last_seq = state.engine.newest_seq(conversation, stored).await;
+            Ok((who, token, last_seq, after.map(|a| a.max(0))))
+        }
         Err(StoreError::NotFound) => Err(NOT_FOUND),
         Err(e) => {
             tracing::error!(error = %e, "websocket: reading the conversation failed");

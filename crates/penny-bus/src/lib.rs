@@ -1,11 +1,16 @@
 //! Conversation events fanned out to every subscriber of a topic, in this process
 //! (`MemoryBus`) or across PENNY instances through Redis pub/sub (`RedisBus`).
 //!
-//! The bus is a live feed, not a log: a subscriber that falls behind, or misses messages
-//! while Redis is unreachable, gets [`Lagged`] and re-reads what it missed from the
-//! database. Delivery per topic is in publish order; buffers are bounded per topic, so a
-//! slow subscriber loses messages instead of growing memory, and a topic with no
-//! subscribers keeps no state at all.
+//! The bus is a live feed: a subscriber that falls behind, or misses messages while Redis
+//! is unreachable, gets [`Lagged`] and re-reads what it missed. Delivery per topic is in
+//! publish order; buffers are bounded per topic, so a slow subscriber loses messages
+//! instead of growing memory, and a topic with no subscribers keeps no state at all.
+//!
+//! Beside the feed, each topic published with [`Bus::publish_logged`] has a short live
+//! log: the last [`LIVE_LOG_LEN`] (about) messages under their numbers, forgotten
+//! [`LIVE_LOG_TTL`] after the last one (a Redis Stream with explicit ids, or a ring in
+//! this process). It is what a client resuming mid-stream reads for what the database does
+//! not keep (a run's deltas); it is not durable, and nothing relies on it outliving Redis.
 
 mod hub;
 mod memory;
@@ -33,6 +38,20 @@ pub enum BusError {
 #[error("subscriber fell behind: {0} messages dropped")]
 pub struct Lagged(pub u64);
 
+/// Entries a topic's live log keeps (Redis trims to about this many, in whole nodes).
+pub const LIVE_LOG_LEN: usize = 512;
+/// How long a topic's live log is kept after its last entry.
+pub const LIVE_LOG_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// A message for [`Bus::publish_logged`]: published on `topic` and kept in its live log
+/// under `seq` (strictly increasing per topic).
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub topic: String,
+    pub seq: u64,
+    pub payload: Bytes,
+}
+
 #[async_trait::async_trait]
 pub trait Bus: Send + Sync + 'static {
     /// Delivers `payload` to every current subscriber of `topic`, on every instance.
@@ -45,6 +64,13 @@ pub trait Bus: Send + Sync + 'static {
         }
         Ok(())
     }
+    /// Appends each message to its topic's live log, then publishes it, in order and as
+    /// one write where the bus can. A message whose `seq` is not above its log's last is
+    /// published but not logged.
+    async fn publish_logged(&self, messages: Vec<Logged>) -> Result<(), BusError>;
+    /// The live log of `topic` after `seq`, in order: empty when it expired, was never
+    /// written, or was lost (a Redis restart).
+    async fn live_after(&self, topic: &str, seq: u64) -> Result<Vec<(u64, Bytes)>, BusError>;
     /// Subscribes to `topic`: every message published after this returns is delivered.
     async fn subscribe(&self, topic: &str) -> Result<Subscription, BusError>;
     /// Whether the bus can deliver right now (for readiness checks).

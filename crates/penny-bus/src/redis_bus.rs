@@ -6,7 +6,7 @@ use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::hub::Hub;
-use crate::{Bus, BusError, Subscription};
+use crate::{Bus, BusError, Logged, Subscription, LIVE_LOG_LEN, LIVE_LOG_TTL};
 
 /// How long one attempt to reach Redis may take, and how long a command may wait for its
 /// reply, before the bus reports itself unavailable.
@@ -56,6 +56,11 @@ impl RedisBus {
 
     fn channel(&self, topic: &str) -> String {
         format!("{}:bus:{topic}", self.prefix)
+    }
+
+    /// The Redis Stream holding `topic`'s live log.
+    fn log_key(&self, topic: &str) -> String {
+        format!("{}:live:{topic}", self.prefix)
     }
 }
 
@@ -109,6 +114,84 @@ impl Bus for RedisBus {
         }
         let mut conn = self.publisher.clone();
         answered(pipe.query_async::<()>(&mut conn), "publishing to Redis").await
+    }
+
+    /// One pipeline: per message an XADD with the message's seq as its id (`seq-0`, the
+    /// stream trimmed to about `LIVE_LOG_LEN`), then its PUBLISH, so a subscriber that
+    /// sees a message finds it in the log; then one PEXPIRE per stream. Redis refuses an
+    /// id not above the stream's last (a message published again): that one is only
+    /// published.
+    async fn publish_logged(&self, messages: Vec<Logged>) -> Result<(), BusError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        let mut keys: Vec<String> = Vec::new();
+        for m in &messages {
+            let key = self.log_key(&m.topic);
+            pipe.cmd("XADD")
+                .arg(&key)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(LIVE_LOG_LEN)
+                .arg(format!("{}-0", m.seq))
+                .arg("e")
+                .arg(m.payload.as_ref());
+            pipe.cmd("PUBLISH")
+                .arg(self.channel(&m.topic))
+                .arg(m.payload.as_ref())
+                .ignore();
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        for key in &keys {
+            pipe.cmd("PEXPIRE")
+                .arg(key)
+                .arg(LIVE_LOG_TTL.as_millis() as u64)
+                .ignore();
+        }
+        let mut conn = self.publisher.clone();
+        // Each XADD answers its id or an error of its own; only the pipeline failing as a
+        // whole (Redis unreachable) is the bus failing.
+        let sent = pipe.query_async::<redis::Value>(&mut conn);
+        match tokio::time::timeout(RESPONSE_TIMEOUT, sent).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) if e.kind() == redis::ErrorKind::ResponseError => Ok(()),
+            Ok(Err(e)) => Err(BusError::Unavailable(format!("publishing to Redis: {e}"))),
+            Err(_) => Err(BusError::Unavailable(format!(
+                "publishing to Redis: no answer from Redis within {RESPONSE_TIMEOUT:?}"
+            ))),
+        }
+    }
+
+    async fn live_after(&self, topic: &str, seq: u64) -> Result<Vec<(u64, Bytes)>, BusError> {
+        let mut cmd = redis::cmd("XRANGE");
+        cmd.arg(self.log_key(topic))
+            .arg(format!("{}-0", seq.saturating_add(1)))
+            .arg("+");
+        let mut conn = self.publisher.clone();
+        let entries: Vec<(String, Vec<Vec<u8>>)> =
+            match tokio::time::timeout(RESPONSE_TIMEOUT, cmd.query_async(&mut conn)).await {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => {
+                    return Err(BusError::Unavailable(format!("reading the live log: {e}")))
+                }
+                Err(_) => {
+                    return Err(BusError::Unavailable(
+                        "reading the live log: no answer from Redis".into(),
+                    ))
+                }
+            };
+        Ok(entries
+            .into_iter()
+            .filter_map(|(id, fields)| {
+                let seq = id.split('-').next()?.parse().ok()?;
+                // Fields come as [name, value]; the value is the message.
+                let payload = fields.into_iter().nth(1)?;
+                Some((seq, Bytes::from(payload)))
+            })
+            .collect())
     }
 
     async fn subscribe(&self, topic: &str) -> Result<Subscription, BusError> {

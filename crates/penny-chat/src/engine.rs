@@ -369,7 +369,7 @@ impl Engine {
         self.publish_all(conversation, std::slice::from_ref(&started))
             .await;
         // After `run.started`, so every event of the run is published after it.
-        let _ = stored.send(());
+        let _ = stored.send(seq);
         Ok(Started {
             message_id: user_msg,
             assistant_message_id: assistant_msg,
@@ -396,6 +396,18 @@ impl Engine {
         Ok(())
     }
 
+    /// Passes a worker's progress on a call to the run that made it (see
+    /// [`crate::progress_topic`]); lost if the run is gone, like any live event.
+    pub async fn tool_progress(&self, run: Uuid, event: &serde_json::Value) {
+        let Ok(bytes) = serde_json::to_vec(event) else {
+            return;
+        };
+        let topic = crate::progress_topic(run);
+        if let Err(e) = self.0.bus.publish(&topic, Bytes::from(bytes)).await {
+            tracing::warn!(error = %e, %run, "passing tool progress on failed");
+        }
+    }
+
     /// Publishes events stored by someone else (a tool job's commit), in order.
     pub async fn publish_stored(&self, conversation: Uuid, events: &[serde_json::Value]) {
         self.publish_all(conversation, events).await;
@@ -404,6 +416,7 @@ impl Engine {
     /// Publishes stored events in order; a bus failure only delays live delivery (clients
     /// resume from the log), so it is logged, not returned.
     pub(crate) async fn publish_all(&self, conversation: Uuid, events: &[serde_json::Value]) {
-        crate::writer::publish(&*self.0.bus, conversation, events).await;
+        let events: Vec<_> = events.iter().map(|e| (conversation, e.clone())).collect();
+        crate::writer::publish(&*self.0.bus, &events).await;
     }
 }

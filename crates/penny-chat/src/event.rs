@@ -13,6 +13,9 @@ pub struct ChatEvent {
     /// The event's `type` (`message.delta`, `run.completed`…).
     pub kind: String,
     pub run_id: Option<Uuid>,
+    /// For a `message.text`: the first seq it stands in for (it carries the whole text of
+    /// its message up to its own seq).
+    pub from_seq: Option<i64>,
     json: Bytes,
 }
 
@@ -24,6 +27,8 @@ struct Head {
     kind: String,
     #[serde(rename = "runId", default)]
     run_id: Option<Uuid>,
+    #[serde(rename = "fromSeq", default)]
+    from_seq: Option<i64>,
 }
 
 impl ChatEvent {
@@ -31,10 +36,12 @@ impl ChatEvent {
     pub fn from_bytes(json: Bytes) -> Option<Self> {
         std::str::from_utf8(&json).ok()?;
         let head: Head = serde_json::from_slice(&json).ok()?;
+        let from_seq = head.from_seq.filter(|_| head.kind == "message.text");
         Some(ChatEvent {
             seq: head.seq,
             kind: head.kind,
             run_id: head.run_id,
+            from_seq,
             json,
         })
     }
@@ -58,6 +65,12 @@ impl ChatEvent {
     /// The event as a JSON value (for tests and callers that inspect it).
     pub fn value(&self) -> Value {
         serde_json::from_slice(&self.json).unwrap_or(Value::Null)
+    }
+
+    /// Whether this event comes right after seq `last`: the next seq, or a `message.text`
+    /// that stands in for it.
+    pub fn follows(&self, last: i64) -> bool {
+        self.seq == last + 1 || (self.seq > last && self.from_seq.is_some_and(|f| f <= last + 1))
     }
 
     /// Whether this event ends run `run`.

@@ -33,6 +33,11 @@ pub fn conversation_topic(conversation: uuid::Uuid) -> String {
     format!("conv:{conversation}")
 }
 
+/// The bus topic on which a run hears its tool calls' progress from the workers.
+pub fn progress_topic(run: uuid::Uuid) -> String {
+    format!("progress:{run}")
+}
+
 /// The bus topic on which a run hears that it should stop.
 pub fn cancel_topic(run: uuid::Uuid) -> String {
     format!("cancel:{run}")

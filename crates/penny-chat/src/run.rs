@@ -69,15 +69,16 @@ struct Progress {
 /// Whether the send that started a run was stored: the run is started while the send is
 /// being stored, and writes nothing before it is. Asked once, then remembered.
 pub(crate) struct SendStored {
-    gate: Option<oneshot::Receiver<()>>,
-    stored: bool,
+    /// Answers the seq of the run's `run.started` once the send is stored.
+    gate: Option<oneshot::Receiver<i64>>,
+    started: Option<i64>,
 }
 
 impl SendStored {
-    pub fn new(gate: oneshot::Receiver<()>) -> Self {
+    pub fn new(gate: oneshot::Receiver<i64>) -> Self {
         SendStored {
             gate: Some(gate),
-            stored: false,
+            started: None,
         }
     }
 
@@ -86,10 +87,10 @@ impl SendStored {
     /// `select!` loses nothing.
     async fn wait(&mut self) -> bool {
         if let Some(gate) = self.gate.as_mut() {
-            self.stored = gate.await.is_ok();
+            self.started = gate.await.ok();
             self.gate = None;
         }
-        self.stored
+        self.started.is_some()
     }
 }
 
@@ -102,7 +103,12 @@ pub async fn execute(
     _slot: penny_limits::Slot<TenantId>,
 ) {
     let started = Instant::now();
-    let writer = engine.0.log.writer(plan.tenant, plan.conversation);
+    let writer = engine.0.log.writer(
+        plan.tenant,
+        plan.conversation,
+        plan.run,
+        plan.assistant_message,
+    );
     let mut progress = Progress::default();
     let mut pacer = DeltaPacer::new(
         engine.0.settings.delta_frame,
@@ -136,10 +142,15 @@ pub async fn execute(
     });
     // Text held for its frame goes in before the run's end.
     send_held(&mut pacer, &writer).await;
-    if let Err(e) = writer.close().await {
-        tracing::error!(error = %e, run_id = %plan.run, "storing run events failed");
-    }
-    if let Err(e) = finish(&engine, &plan, &progress, outcome, started).await {
+    let end_seq = match writer.close().await {
+        Ok(seq) => seq,
+        Err(e) => {
+            // The run's end still numbers after everything it published.
+            tracing::error!(error = %e, run_id = %plan.run, "storing run events failed");
+            return fail_unstored(&engine, &plan, &progress).await;
+        }
+    };
+    if let Err(e) = finish(&engine, &plan, &progress, outcome, started, end_seq).await {
         // The lease will expire and the reaper will finish the run as failed.
         tracing::error!(error = %e, run_id = %plan.run, "finishing run failed");
     }
@@ -177,6 +188,13 @@ async fn drive(
     started: Instant,
 ) -> Result<Outcome, ChatError> {
     let mut cancel = engine.0.bus.subscribe(&cancel_topic(plan.run)).await?;
+    // Tool progress from workers comes to the run, which numbers it with its own events.
+    let mut tool_progress = engine
+        .0
+        .bus
+        .subscribe(&crate::progress_topic(plan.run))
+        .await?;
+    let mut progress_open = true;
     let mut request = build_request(plan);
     let lease = engine.0.settings.lease;
     let max_bytes = engine.0.settings.run_max_output_bytes;
@@ -193,6 +211,9 @@ async fn drive(
         };
         if !send.wait().await {
             return Ok(Outcome::Cancelled); // not stored: `execute` ends the run unseen
+        }
+        if let Some(started) = send.started {
+            writer.begin(started).await;
         }
         let mut stream = match opened {
             Ok(s) => s,
@@ -267,9 +288,20 @@ async fn drive(
             tool_calls: calls.clone(),
         });
         for call in calls {
-            let outcome = tokio::select! {
-                r = run_tool(engine, plan, writer, &call) => r,
-                _ = cancel.recv() => return Ok(Outcome::Cancelled),
+            let outcome = {
+                let running = run_tool(engine, plan, writer, &call);
+                tokio::pin!(running);
+                loop {
+                    tokio::select! {
+                        r = &mut running => break r,
+                        p = tool_progress.recv(), if progress_open => match p {
+                            Ok(Some(p)) => forward_progress(plan, writer, &p).await,
+                            Ok(None) => progress_open = false,
+                            Err(_lagged) => {} // progress is a hint; the result will come
+                        },
+                        _ = cancel.recv() => return Ok(Outcome::Cancelled),
+                    }
+                }
             };
             let ToolOutcome {
                 ok,
@@ -277,9 +309,9 @@ async fn drive(
                 artifacts,
             } = outcome;
             for artifact in artifacts {
-                writer.send(artifact).await;
+                writer.store(artifact).await;
             }
-            writer.send(json!({"type": "tool.result", "runId": plan.run, "messageId": plan.assistant_message,
+            writer.store(json!({"type": "tool.result", "runId": plan.run, "messageId": plan.assistant_message,
                 "callId": call.id, "name": call.name, "ok": ok, "content": content})).await;
             progress.tool_calls.push(
                 json!({"id": call.id, "name": call.name, "arguments": call.arguments,
@@ -304,6 +336,20 @@ async fn send_held(pacer: &mut DeltaPacer, writer: &EventWriter) {
     }
 }
 
+/// Passes a worker's progress on a call of this run to its subscribers, numbered by the
+/// run (live: progress is not stored; the call's result is).
+async fn forward_progress(plan: &RunPlan, writer: &EventWriter, payload: &[u8]) {
+    let Ok(Value::Object(mut event)) = serde_json::from_slice::<Value>(payload) else {
+        return;
+    };
+    if event.get("type").and_then(Value::as_str) != Some("tool.progress") {
+        return;
+    }
+    event.insert("runId".into(), json!(plan.run));
+    event.insert("messageId".into(), json!(plan.assistant_message));
+    writer.send(Value::Object(event)).await;
+}
+
 /// Announces and runs one call: the `tool.call` event and its job are stored together; a
 /// tool that was not offered, or arguments the tool refuses, are answered without a job.
 async fn run_tool(
@@ -320,7 +366,7 @@ async fn run_tool(
         artifacts: Vec::new(),
     };
     if !plan.tools.iter().any(|t| t.name == call.name) {
-        writer.send(event).await;
+        writer.store(event).await;
         return refused(format!(
             "tool {:?} is not available for this message",
             call.name
@@ -335,7 +381,7 @@ async fn run_tool(
     let job = match engine.0.tools.prepare(&site, call) {
         Ok(job) => job,
         Err(message) => {
-            writer.send(event).await;
+            writer.store(event).await;
             return refused(message);
         }
     };
@@ -436,6 +482,7 @@ async fn finish(
     p: &Progress,
     outcome: Outcome,
     started: Instant,
+    end_seq: i64,
 ) -> Result<(), ChatError> {
     let model = p.model_used.as_ref().unwrap_or(&plan.model);
     let (status, event) = match &outcome {
@@ -481,13 +528,32 @@ async fn finish(
         status: run_status,
         message: plan.assistant_message,
         finish,
-        event: &final_event,
+        events: std::slice::from_ref(&final_event),
+        seq: Some(end_seq),
     };
     // None: the reaper got there first.
     if let Some(stored) = runs::end(&engine.0.store, plan.tenant, end).await? {
-        engine.publish_all(plan.conversation, &[stored]).await;
+        engine.publish_all(plan.conversation, &stored).await;
     }
     Ok(())
+}
+
+/// Ends a run whose events could not all be stored as failed, the way the reaper would:
+/// past its reservation, with the text it streamed, so no seq it published is reused.
+async fn fail_unstored(engine: &Engine, plan: &RunPlan, p: &Progress) {
+    let ended = engine
+        .fail_from_outside(
+            plan.tenant,
+            plan.conversation,
+            plan.run,
+            plan.assistant_message,
+            &p.text,
+            ("internal", "the answer could not be stored"),
+        )
+        .await;
+    if let Err(e) = ended {
+        tracing::error!(error = %e, run_id = %plan.run, "finishing run failed");
+    }
 }
 
 #[cfg(test)]
@@ -501,14 +567,14 @@ mod tests {
         // As `select!` drops the branch that lost the race.
         let early = tokio::time::timeout(Duration::from_millis(5), send.wait()).await;
         assert!(early.is_err());
-        stored.send(()).unwrap();
+        stored.send(7).unwrap();
         assert!(send.wait().await);
         assert!(send.wait().await, "the answer is remembered");
     }
 
     #[tokio::test]
     async fn a_send_that_was_not_stored_says_so() {
-        let (stored, gate) = oneshot::channel::<()>();
+        let (stored, gate) = oneshot::channel::<i64>();
         let mut send = SendStored::new(gate);
         drop(stored);
         assert!(!send.wait().await);

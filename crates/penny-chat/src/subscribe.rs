@@ -1,8 +1,10 @@
-//! A client's view of a conversation's events: what it missed (from the log), then live
-//! events (from the bus), each exactly once and in seq order. The subscription is taken
-//! before the log is read, so nothing published in between is lost; live events at or
-//! below the last seq sent are skipped; a gap (or a lagging subscription) is filled from
-//! the log.
+//! A client's view of a conversation's events: what it missed, then live events (from the
+//! bus), each exactly once and in seq order. What it missed is read from two logs merged
+//! by seq ([`merge`]): the conversation's stored events (where `message.text` checkpoints
+//! stand in for a run's deltas) and the bus's live log (everything published lately,
+//! deltas included). The subscription is taken before the logs are read, so nothing
+//! published in between is lost; live events at or below the last seq sent are skipped;
+//! a gap (or a lagging subscription) is filled from the logs.
 
 use std::collections::VecDeque;
 
@@ -25,16 +27,46 @@ struct Cursor {
     sub: Subscription,
     last: i64,
     pending: VecDeque<ChatEvent>,
+    /// The last read of the stored log was a full page: there may be more.
+    more: bool,
 }
 
 impl Cursor {
     async fn fill(&mut self) -> Result<(), ChatError> {
         let mut db = self.engine.0.store.tenant(self.tenant).await?;
-        let page = events::after(&mut db, self.conversation, self.last, PAGE).await?;
+        let stored = events::after(&mut db, self.conversation, self.last, PAGE).await?;
         db.commit().await?;
-        self.pending
-            .extend(page.iter().filter_map(ChatEvent::from_value));
+        self.take(stored).await;
         Ok(())
+    }
+
+    /// Queues what came after `last`: `stored` (a page of the stored log) merged with the
+    /// live log.
+    async fn take(&mut self, stored: Vec<serde_json::Value>) {
+        self.more = stored.len() as i64 == PAGE;
+        let stored: Vec<ChatEvent> = stored.iter().filter_map(ChatEvent::from_value).collect();
+        let topic = conversation_topic(self.conversation);
+        let after = u64::try_from(self.last).unwrap_or(0);
+        // Without the live log (Redis unreachable) the stored log is still whole for
+        // everything but deltas; a gap left shows the client it must read the messages.
+        let live = match self.engine.0.bus.live_after(&topic, after).await {
+            Ok(live) => live
+                .into_iter()
+                .filter_map(|(_, bytes)| ChatEvent::from_bytes(bytes))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the live log failed");
+                Vec::new()
+            }
+        };
+        let merged = if self.more {
+            // The stored page ends before the live log can take over; the rest comes
+            // with the next read.
+            stored
+        } else {
+            merge(self.last, stored, live)
+        };
+        self.pending.extend(merged);
     }
 
     async fn next(&mut self) -> Option<ChatEvent> {
@@ -46,6 +78,12 @@ impl Cursor {
                 self.last = e.seq;
                 return Some(e);
             }
+            if self.more && self.fill().await.is_err() {
+                return None;
+            }
+            if !self.pending.is_empty() {
+                continue;
+            }
             let mut shutdown = self.engine.0.shutdown.clone();
             let received = tokio::select! {
                 r = self.sub.recv() => r,
@@ -56,12 +94,11 @@ impl Cursor {
                     let Some(e) = ChatEvent::from_bytes(bytes) else {
                         continue;
                     };
-                    let seq = e.seq;
-                    if seq <= self.last {
+                    if e.seq <= self.last {
                         continue;
                     }
-                    if seq > self.last + 1 {
-                        // Missed something (or the log has more pages): read the log.
+                    if !e.follows(self.last) {
+                        // Missed something (or the log has more pages): read the logs.
                         if self.fill().await.is_err() {
                             return None;
                         }
@@ -86,6 +123,20 @@ impl Cursor {
 }
 
 impl Engine {
+    /// The newest seq of `conversation`: the last one stored (`stored`, from its counter)
+    /// or, while a run streams, the last one it published (its live log).
+    pub async fn newest_seq(&self, conversation: Uuid, stored: i64) -> i64 {
+        let topic = conversation_topic(conversation);
+        let after = u64::try_from(stored).unwrap_or(0);
+        match self.0.bus.live_after(&topic, after).await {
+            Ok(live) => live
+                .last()
+                .and_then(|(seq, _)| i64::try_from(*seq).ok())
+                .map_or(stored, |seq| seq.max(stored)),
+            Err(_) => stored,
+        }
+    }
+
     /// Events of `conversation` after seq `after`, then live ones, until the client goes.
     pub async fn events(
         &self,
@@ -107,14 +158,13 @@ impl Engine {
             sub,
             last: after.max(0),
             pending: VecDeque::new(),
+            more: false,
         };
         let mut db = self.0.store.tenant(who.tenant).await?;
         conversations::get(&mut db, who.user, conversation).await?;
         let page = events::after(&mut db, conversation, cursor.last, PAGE).await?;
         db.commit().await?;
-        cursor
-            .pending
-            .extend(page.iter().filter_map(ChatEvent::from_value));
+        cursor.take(page).await;
         Ok(cursor.into_stream())
     }
 
@@ -140,7 +190,135 @@ impl Engine {
             sub,
             last: started.seq - 1,
             pending: VecDeque::new(),
+            more: false,
         };
         Ok((started, cursor.into_stream()))
+    }
+}
+
+/// What came after seq `after`, from the stored log and the live log, each in seq order.
+///
+/// The live log holds every event published lately, deltas included, with no gap from
+/// its first; the stored log holds what is stored, with checkpoints (`message.text`)
+/// standing in for deltas. So: stored events until the live log can take over (a
+/// checkpoint reaching into it is taken, and the live log resumes after it), then the
+/// live log. A gap neither log covers (the live log expired or was lost and no checkpoint
+/// covers it yet) is left for the client to see.
+pub(crate) fn merge(after: i64, stored: Vec<ChatEvent>, live: Vec<ChatEvent>) -> Vec<ChatEvent> {
+    let live_from = live.first().map(|e| e.seq);
+    let mut next = after + 1;
+    let mut out = Vec::with_capacity(stored.len() + live.len());
+    for e in stored {
+        if e.seq < next {
+            continue;
+        }
+        if let Some(from) = live_from {
+            if next >= from {
+                break;
+            }
+            if e.seq >= from {
+                if e.from_seq.is_some() {
+                    next = e.seq + 1;
+                    out.push(e);
+                }
+                // Otherwise the live log has this event too, and all before it.
+                break;
+            }
+        }
+        next = e.seq + 1;
+        out.push(e);
+    }
+    out.extend(live.into_iter().filter(|e| e.seq >= next));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ev(seq: i64, kind: &str) -> ChatEvent {
+        ChatEvent::from_value(&json!({"type": kind, "seq": seq})).expect("an event")
+    }
+
+    fn text(seq: i64, from: i64) -> ChatEvent {
+        ChatEvent::from_value(
+            &json!({"type": "message.text", "seq": seq, "fromSeq": from, "text": "t"}),
+        )
+        .expect("an event")
+    }
+
+    fn seqs(events: &[ChatEvent]) -> Vec<(i64, String)> {
+        events.iter().map(|e| (e.seq, e.kind.clone())).collect()
+    }
+
+    fn deltas(range: std::ops::RangeInclusive<i64>) -> Vec<ChatEvent> {
+        range.map(|s| ev(s, "message.delta")).collect()
+    }
+
+    #[test]
+    fn the_live_log_takes_over_where_it_starts() {
+        // Stored: run.started 1, checkpoint of 2..5 at 5, tool.call 6. Live: 4..8.
+        let stored = vec![ev(1, "run.started"), text(5, 2), ev(6, "tool.call")];
+        let mut live = deltas(4..=5);
+        live.extend([
+            ev(6, "tool.call"),
+            ev(7, "message.delta"),
+            ev(8, "message.delta"),
+        ]);
+        // From the start: run.started, then the checkpoint reaching into the live log,
+        // then the live log after it.
+        let got = merge(0, stored.clone(), live.clone());
+        assert_eq!(
+            seqs(&got),
+            [
+                (1, "run.started"),
+                (5, "message.text"),
+                (6, "tool.call"),
+                (7, "message.delta"),
+                (8, "message.delta")
+            ]
+            .map(|(s, k)| (s, k.to_string()))
+        );
+        // From inside the live log: the live log alone, delta by delta.
+        let got = merge(3, stored, live);
+        assert_eq!(got.first().map(|e| e.seq), Some(4));
+        assert_eq!(got.len(), 5);
+        assert!(got.iter().all(|e| e.kind != "message.text"));
+    }
+
+    #[test]
+    fn without_a_live_log_checkpoints_close_the_gaps() {
+        let stored = vec![
+            ev(1, "run.started"),
+            text(5, 2),
+            ev(6, "tool.call"),
+            text(9, 7),
+            ev(10, "run.completed"),
+        ];
+        let got = merge(3, stored, Vec::new());
+        assert_eq!(
+            seqs(&got).iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            [5, 6, 9, 10]
+        );
+        let mut last = 3;
+        for e in &got {
+            assert!(e.follows(last), "{} follows {last}", e.seq);
+            last = e.seq;
+        }
+    }
+
+    #[test]
+    fn a_gap_neither_log_covers_is_left_to_see() {
+        // Stored up to 3; live starts at 7 (Redis restarted), no checkpoint yet.
+        let stored = vec![
+            ev(1, "run.started"),
+            ev(2, "tool.call"),
+            ev(3, "tool.result"),
+        ];
+        let got = merge(0, stored, deltas(7..=8));
+        let s: Vec<i64> = got.iter().map(|e| e.seq).collect();
+        assert_eq!(s, [1, 2, 3, 7, 8]);
+        assert!(!got[3].follows(3));
     }
 }

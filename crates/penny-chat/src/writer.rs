@@ -1,47 +1,72 @@
-//! Group commit of conversation events, shared by every run of this process.
+//! A run's events: numbered by the run, published at once, stored when they are facts.
 //!
-//! Runs hand their events to a few writer tasks (shards; a conversation always goes to the
-//! same one, so its events keep their order). A shard takes everything queued, stores it
-//! for all conversations of a tenant in one call committed on its own (one round trip,
-//! whatever the number of conversations), and only then publishes each event on the bus:
-//! the log always holds at least what any subscriber has seen. While one batch is being
-//! stored, new events queue up for the next. With 200 concurrent runs this is a few
-//! transactions per batch instead of one per run, which keeps the pool free for
-//! everything else.
+//! While a run lives it is its conversation's sequencer ([`EventWriter`]): it gives every
+//! event the next seq itself. Deltas and tool progress are *live*: published at once on
+//! the bus and kept in the bus's short live log, never stored. Tool calls, results and
+//! artifacts are *stored*: written to the conversation's event log, then published. The
+//! answer's text is stored as *checkpoints*: a `message.text` event with the whole text so
+//! far, carrying the seq of the last live event it covers and `fromSeq`, the first; it is
+//! stored (with `messages.content`) every second or 2 KB while text flows, before every
+//! stored event, and at the run's end, and is not published (subscribers saw what it
+//! covers). A checkpoint with nothing stored since the previous one replaces it. So the
+//! event log, read with its checkpoints standing in for the deltas, has no gap, and a
+//! crash keeps the answer up to the last checkpoint.
 //!
-//! A call costs the database about as much for one event as for twenty (measured: most of
-//! it is the call and its commit), so fewer writers, each storing larger batches, do less
-//! work for the same events: two by default (`EVENT_WRITERS`). With 150 streams of model
-//! pace (50 tokens/s) in `make bench-chat`, four writers cost PostgreSQL 25.8 ms of CPU per
-//! stream, two 19.9 ms, one 15.2 ms; one would make every batch of the process wait on
-//! the one before.
+//! A run may publish seqs only up to its reservation in the conversation's counter
+//! (`conversation_seqs.reserved_seq`, migration 0026: 1024 past `run.started` when the run
+//! is made, raised ahead of need with what it stores, cleared at its end); whoever else
+//! numbers an event of the conversation (the reaper) numbers past it.
 //!
-//! Deltas of one message that queue up behind a busy writer are stored as one event (see
-//! [`merge_delta`]): the text is the same, and clients already take deltas of any size.
+//! The writing is shared by every run of the process: a few writer tasks (shards; a
+//! conversation always goes to the same one, so its events keep their order) take
+//! everything queued. Of a batch, each conversation's live events before its first stored
+//! one are published at once; then what is stored is stored, for all conversations of a
+//! tenant in one call committed on its own (one round trip, whatever the number of
+//! conversations); then the rest is published. A stored event is thus stored before it is
+//! published, and nothing after it overtakes it.
 //!
 //! A `tool.call` event goes in with its job, in a transaction of its own: both or
 //! neither, and a failing job touches no other run's events.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use penny_bus::Bus;
+use penny_bus::{Bus, Logged};
 use penny_queue::{JobId, NewJob};
-use penny_store::{events, Store, TenantId, TenantTx};
-use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use penny_store::events::{self, RunEvents};
+use penny_store::{Store, TenantId, TenantTx};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot, Mutex};
 use uuid::Uuid;
 
 use crate::error::ChatError;
 
-/// Most events stored in one batch.
+/// Most messages taken in one batch.
 const BATCH: usize = 1024;
-/// Events queued per shard before senders wait (backpressure on the streams).
+/// Messages queued per shard before senders wait (backpressure on the streams).
 const QUEUE: usize = 8192;
+/// Seqs a run reserves at a time (the first reservation is made with the run, migration
+/// 0026, with the same number).
+const RESERVE: i64 = 1024;
+/// A checkpoint is stored once this long has passed since the last one, while text flows…
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// …or once this much text came since.
+const CHECKPOINT_BYTES: usize = 2048;
 
 enum Item {
-    Event(Value),
-    /// An event and the job it announces, stored in one transaction.
+    /// Published (and kept in the live log), not stored.
+    Live(Value),
+    /// Stored, then published.
+    Stored(Value),
+    /// Stored, not published: a checkpoint of the answer's text, or only a reservation.
+    Checkpoint {
+        event: Option<Value>,
+        replaces: i64,
+        content: Option<(Uuid, String)>,
+    },
+    /// An event and the job it announces, stored in one transaction, then published.
     WithJob(Value, NewJob, oneshot::Sender<Result<JobId, String>>),
     /// Answered once everything this conversation queued before is stored and published.
     Flush(oneshot::Sender<Result<(), String>>),
@@ -50,6 +75,10 @@ enum Item {
 struct Msg {
     tenant: TenantId,
     conversation: Uuid,
+    /// The reservation this message raises the run's to once stored (0: none).
+    reserve: i64,
+    /// The run's reservation as stored: a live event above it waits for the store.
+    reserved: Arc<AtomicI64>,
     item: Item,
 }
 
@@ -74,111 +103,217 @@ impl EventLog {
         }
     }
 
-    /// A writer for one run's events in `conversation`.
-    pub fn writer(&self, tenant: TenantId, conversation: Uuid) -> EventWriter {
+    /// The writer of run `run`, answering `message` in `conversation`; it numbers nothing
+    /// until [`EventWriter::begin`].
+    pub fn writer(
+        &self,
+        tenant: TenantId,
+        conversation: Uuid,
+        run: Uuid,
+        message: Uuid,
+    ) -> EventWriter {
         // Ids are random (v4): their low bits spread conversations evenly.
         let shard = (conversation.as_u128() % self.shards.len() as u128) as usize;
         EventWriter {
             tenant,
             conversation,
+            run,
+            message,
             tx: self.shards[shard].clone(),
+            reserved: Arc::new(AtomicI64::new(0)),
+            seq: Mutex::new(Sequencer::default()),
         }
     }
 }
 
-/// One run's handle on the shared writer.
+/// Where a run's numbering stands.
+#[derive(Default)]
+struct Sequencer {
+    /// The next seq to give (0: not begun).
+    next: i64,
+    /// The highest reservation asked for (stored or on its way).
+    asked: i64,
+    /// The answer's text so far.
+    text: String,
+    /// The first seq not stored since the last stored event (the next checkpoint's
+    /// `fromSeq`), if any live event came since.
+    from: Option<i64>,
+    /// The newest checkpoint, while nothing was stored after it: (seq, fromSeq).
+    checkpoint: Option<(i64, i64)>,
+    /// When the last checkpoint was made, and the text's length then.
+    checkpoint_at: Option<Instant>,
+    checkpoint_len: usize,
+}
+
+/// One run's handle on the shared writer: its conversation's sequencer while it lives.
 pub struct EventWriter {
     tenant: TenantId,
     conversation: Uuid,
+    run: Uuid,
+    message: Uuid,
     tx: mpsc::Sender<Msg>,
+    reserved: Arc<AtomicI64>,
+    // A tokio lock, held while queueing: events queue in the order of their seqs.
+    seq: Mutex<Sequencer>,
 }
 
 impl EventWriter {
-    async fn put(&self, item: Item) -> bool {
+    /// Starts numbering after `started` (the seq of the run's `run.started`; the run was
+    /// made with seqs reserved up to `started + RESERVE`). Later calls change nothing.
+    pub async fn begin(&self, started: i64) {
+        let mut s = self.seq.lock().await;
+        if s.next == 0 {
+            s.next = started + 1;
+            s.asked = started + RESERVE - 1;
+            s.checkpoint_at = Some(Instant::now());
+            self.reserved.store(s.asked, Ordering::Release);
+        }
+    }
+
+    async fn put(&self, reserve: i64, item: Item) -> bool {
         let msg = Msg {
             tenant: self.tenant,
             conversation: self.conversation,
+            reserve,
+            reserved: self.reserved.clone(),
             item,
         };
         self.tx.send(msg).await.is_ok()
     }
 
-    /// Queues an event (waits when the shard's queue is full).
-    pub async fn send(&self, event: Value) {
-        self.put(Item::Event(event)).await;
+    /// Gives the next seq to `event`, first asking for more seqs when the reservation is
+    /// three quarters used (stored long before it is needed, at model pace).
+    async fn number(&self, s: &mut Sequencer, event: &mut Value) -> i64 {
+        let seq = s.next;
+        s.next += 1;
+        if seq + RESERVE / 4 > s.asked {
+            s.asked = seq + RESERVE;
+            let item = Item::Checkpoint {
+                event: None,
+                replaces: 0,
+                content: None,
+            };
+            self.put(s.asked, item).await;
+        }
+        event["seq"] = Value::from(seq);
+        seq
+    }
+
+    /// Publishes a live event (a delta, tool progress): not stored; a delta's text joins
+    /// the answer's, checkpointed every second or 2 KB.
+    pub async fn send(&self, mut event: Value) {
+        let mut s = self.seq.lock().await;
+        if s.next == 0 {
+            return;
+        }
+        if event["type"] == "message.delta" {
+            if let Some(text) = event["text"].as_str() {
+                s.text.push_str(text);
+            }
+        }
+        let seq = self.number(&mut s, &mut event).await;
+        s.from.get_or_insert(seq);
+        self.put(0, Item::Live(event)).await;
+        let due = s
+            .checkpoint_at
+            .is_some_and(|at| at.elapsed() >= CHECKPOINT_EVERY)
+            || s.text.len() - s.checkpoint_len >= CHECKPOINT_BYTES;
+        if due {
+            self.checkpoint(&mut s).await;
+        }
+    }
+
+    /// Stores a checkpoint of the answer covering the live events since the last stored
+    /// one, if any came.
+    async fn checkpoint(&self, s: &mut Sequencer) {
+        let Some(from) = s.from.take() else {
+            return;
+        };
+        let seq = s.next - 1;
+        let (replaces, from) = match s.checkpoint {
+            Some((prev, prev_from)) => (prev, prev_from),
+            None => (0, from),
+        };
+        let event = json!({"type": "message.text", "runId": self.run, "messageId": self.message,
+            "text": s.text, "fromSeq": from, "seq": seq});
+        s.checkpoint = Some((seq, from));
+        s.checkpoint_at = Some(Instant::now());
+        s.checkpoint_len = s.text.len();
+        let item = Item::Checkpoint {
+            event: Some(event),
+            replaces,
+            content: Some((self.message, s.text.clone())),
+        };
+        self.put(0, item).await;
+    }
+
+    /// The seq for a stored event, after the checkpoint of what came live before it.
+    async fn before_stored(&self, s: &mut Sequencer, event: &mut Value) {
+        self.checkpoint(s).await;
+        s.checkpoint = None;
+        self.number(s, event).await;
+    }
+
+    /// Stores `event` (a tool call or result, an artifact), then publishes it.
+    pub async fn store(&self, mut event: Value) {
+        let mut s = self.seq.lock().await;
+        if s.next == 0 {
+            return;
+        }
+        self.before_stored(&mut s, &mut event).await;
+        self.put(0, Item::Stored(event)).await;
     }
 
     /// Stores `event` and enqueues `job` in one transaction, after every event before it.
-    pub async fn send_with_job(&self, event: Value, job: NewJob) -> Result<JobId, String> {
+    pub async fn send_with_job(&self, mut event: Value, job: NewJob) -> Result<JobId, String> {
         let (reply, answer) = oneshot::channel();
-        if !self.put(Item::WithJob(event, job, reply)).await {
-            return Err("the event log is closed".into());
+        {
+            let mut s = self.seq.lock().await;
+            if s.next == 0 {
+                return Err("the run has not begun".into());
+            }
+            self.before_stored(&mut s, &mut event).await;
+            if !self.put(0, Item::WithJob(event, job, reply)).await {
+                return Err("the event log is closed".into());
+            }
         }
         answer
             .await
             .map_err(|_| "the event log stopped".to_string())?
     }
 
-    /// Waits until everything queued is stored and published; reports the first failure to
-    /// store one of this run's events.
-    pub async fn close(self) -> Result<(), ChatError> {
+    /// Checkpoints the answer, waits until everything queued is stored and published, and
+    /// returns the seq for the run's end; reports the first failure to store one of this
+    /// run's events.
+    pub async fn close(self) -> Result<i64, ChatError> {
         let (reply, answer) = oneshot::channel();
-        if !self.put(Item::Flush(reply)).await {
-            return Err(ChatError::Bus("the event log is closed".into()));
-        }
+        let next = {
+            let mut s = self.seq.lock().await;
+            self.checkpoint(&mut s).await;
+            if !self.put(0, Item::Flush(reply)).await {
+                return Err(ChatError::Bus("the event log is closed".into()));
+            }
+            s.next
+        };
         match answer.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(())) => Ok(next),
             Ok(Err(e)) => Err(ChatError::Bus(format!("storing events failed: {e}"))),
             Err(_) => Err(ChatError::Bus("the event log stopped".into())),
         }
     }
 }
 
-/// Events of one batch for one tenant, per conversation in first-seen order.
+/// What a batch does for one conversation: live events published before the store, what
+/// is stored, and what is published after it.
 #[derive(Default)]
-struct TenantBatch {
-    order: Vec<Uuid>,
-    events: HashMap<Uuid, Vec<Value>>,
-}
-
-impl TenantBatch {
-    fn push(&mut self, conversation: Uuid, event: Value) {
-        let queued = self.events.entry(conversation).or_insert_with(|| {
-            self.order.push(conversation);
-            Vec::new()
-        });
-        if let Some(last) = queued.last_mut() {
-            if merge_delta(last, &event) {
-                return;
-            }
-        }
-        queued.push(event);
-    }
-}
-
-/// Longest text one merged delta may carry.
-const MERGED_TEXT_MAX: usize = 16 * 1024;
-
-/// Appends `next`'s text to `into` when both are deltas of the same message, queued one
-/// right after the other. An idle writer stores each delta as it comes, so nothing merges;
-/// a writer that falls behind (a batch holds several deltas of a message) stores, publishes
-/// and sends one event for them instead of one each — the same text, with fewer rows and
-/// socket writes, so load sheds cost instead of adding latency.
-fn merge_delta(into: &mut Value, next: &Value) -> bool {
-    let is_delta = |e: &Value| e["type"] == "message.delta";
-    if !is_delta(into) || !is_delta(next) || into["messageId"] != next["messageId"] {
-        return false;
-    }
-    let Some(more) = next["text"].as_str() else {
-        return false;
-    };
-    match into.get_mut("text") {
-        Some(Value::String(text)) if text.len() + more.len() <= MERGED_TEXT_MAX => {
-            text.push_str(more);
-            true
-        }
-        _ => false,
-    }
+struct Plan {
+    tenant: Option<TenantId>,
+    early: Vec<Value>,
+    stored: RunEvents,
+    late: Vec<Value>,
+    /// A stored event (or a needed reservation) came: everything after it waits.
+    blocked: bool,
+    reserved: Option<Arc<AtomicI64>>,
 }
 
 struct Shard {
@@ -214,32 +349,78 @@ impl Shard {
     }
 
     async fn process(&mut self, batch: Vec<Msg>) {
-        let mut tenants: Vec<(TenantId, TenantBatch)> = Vec::new();
+        let mut order: Vec<Uuid> = Vec::new();
+        let mut plans: HashMap<Uuid, Plan> = HashMap::new();
         let mut flushes = Vec::new();
         let mut job = None;
         for m in batch {
+            if let Item::Flush(reply) = m.item {
+                flushes.push((m.conversation, reply));
+                continue;
+            }
+            if self.failed.contains_key(&m.conversation) {
+                continue;
+            }
+            let plan = plans.entry(m.conversation).or_insert_with(|| {
+                order.push(m.conversation);
+                Plan::default()
+            });
+            plan.tenant = Some(m.tenant);
+            plan.reserved = Some(m.reserved.clone());
+            plan.stored.reserve = plan.stored.reserve.max(m.reserve);
             match m.item {
-                Item::Event(e) if !self.failed.contains_key(&m.conversation) => {
-                    let i = match tenants.iter().position(|(t, _)| *t == m.tenant) {
-                        Some(i) => i,
-                        None => {
-                            tenants.push((m.tenant, TenantBatch::default()));
-                            tenants.len() - 1
+                Item::Live(e) => {
+                    let covered =
+                        e["seq"].as_i64().unwrap_or(i64::MAX) <= m.reserved.load(Ordering::Acquire);
+                    if plan.blocked || !covered {
+                        plan.blocked = true;
+                        plan.late.push(e);
+                    } else {
+                        plan.early.push(e);
+                    }
+                }
+                Item::Stored(e) => {
+                    plan.blocked = true;
+                    plan.stored.events.push(e.clone());
+                    plan.late.push(e);
+                }
+                Item::Checkpoint {
+                    event,
+                    replaces,
+                    content,
+                } => {
+                    if let Some(e) = event {
+                        // A checkpoint replaces the previous one, stored or in this batch.
+                        let kept = &mut plan.stored.events;
+                        match kept
+                            .iter()
+                            .position(|k| k["seq"].as_i64() == Some(replaces))
+                        {
+                            Some(i) => {
+                                kept.remove(i);
+                            }
+                            None if replaces > 0 => plan.stored.replaces = replaces,
+                            None => {}
                         }
-                    };
-                    tenants[i].1.push(m.conversation, e);
+                        kept.push(e);
+                    }
+                    if content.is_some() {
+                        plan.stored.content = content;
+                    }
                 }
-                Item::Event(_) => {}
-                Item::Flush(reply) => flushes.push((m.conversation, reply)),
                 Item::WithJob(e, new, reply) => {
-                    job = Some((m.tenant, m.conversation, e, new, reply))
+                    job = Some((m.tenant, m.conversation, e, new, reply, m.reserved))
                 }
+                Item::Flush(_) => {}
             }
         }
-        for (tenant, group) in tenants {
-            self.store_tenant(tenant, group).await;
-        }
-        if let Some((tenant, conversation, event, new, reply)) = job {
+        let early = take_each(&order, &mut plans, |p| &mut p.early);
+        publish(&*self.bus, &early).await;
+        self.store_all(&order, &mut plans).await;
+        plans.retain(|c, _| !self.failed.contains_key(c));
+        let late = take_each(&order, &mut plans, |p| &mut p.late);
+        publish(&*self.bus, &late).await;
+        if let Some((tenant, conversation, event, new, reply, _)) = job {
             let answer = match self.failed.get(&conversation) {
                 Some(e) => Err(e.clone()),
                 None => self.store_with_job(tenant, conversation, event, new).await,
@@ -251,49 +432,65 @@ impl Shard {
         }
     }
 
-    /// One transaction for all of a tenant's conversations in the batch; if it fails, each
-    /// conversation on its own, so one bad conversation (say, deleted mid-run) fails only
-    /// its own run.
-    async fn store_tenant(&mut self, tenant: TenantId, group: TenantBatch) {
-        let TenantBatch { order, mut events } = group;
-        let items: Vec<(Uuid, Vec<Value>)> = order
-            .iter()
-            .filter_map(|c| events.remove(c).map(|e| (*c, e)))
-            .collect();
-        // One call on its own: stored and committed in one round trip.
-        let together = async {
-            let mut conn = self.store.pool().acquire().await?;
-            events::append_many(&mut conn, tenant, &items).await
-        };
-        match together.await {
-            Ok(stored) => {
-                // Every conversation's events in one publish (one round trip to Redis).
-                let mut out = Vec::new();
-                for (conversation, result) in stored {
-                    match result {
-                        Some(events) => out.extend(messages(conversation, &events)),
-                        None => {
-                            self.failed
-                                .insert(conversation, "the conversation no longer exists".into());
+    /// Stores the batch's stored part: per tenant, all of its conversations in one call;
+    /// if that fails, each conversation on its own, so one bad conversation (say, deleted
+    /// mid-run) fails only its own run. A stored reservation is made known to its run.
+    async fn store_all(&mut self, order: &[Uuid], plans: &mut HashMap<Uuid, Plan>) {
+        let mut tenants: Vec<(TenantId, Vec<(Uuid, RunEvents)>)> = Vec::new();
+        for c in order {
+            let plan = plans.get_mut(c).expect("planned");
+            let s = &plan.stored;
+            if s.events.is_empty() && s.reserve == 0 && s.content.is_none() {
+                continue;
+            }
+            let Some(tenant) = plan.tenant else { continue };
+            let run = std::mem::take(&mut plan.stored);
+            match tenants.iter_mut().find(|(t, _)| *t == tenant) {
+                Some((_, list)) => list.push((*c, run)),
+                None => tenants.push((tenant, vec![(*c, run)])),
+            }
+        }
+        for (tenant, list) in tenants {
+            let together = async {
+                let mut conn = self.store.pool().acquire().await?;
+                events::put_many(&mut conn, tenant, &list).await
+            };
+            let found = match together.await {
+                Ok(found) => found,
+                Err(e) => {
+                    tracing::warn!(error = %e, %tenant, "storing a batch of events failed; storing per conversation");
+                    let mut found = Vec::new();
+                    for (conversation, run) in &list {
+                        let alone = async {
+                            let mut conn = self.store.pool().acquire().await?;
+                            let one = RunEvents {
+                                events: run.events.clone(),
+                                reserve: run.reserve,
+                                replaces: run.replaces,
+                                content: run.content.clone(),
+                            };
+                            events::put_many(&mut conn, tenant, &[(*conversation, one)]).await
+                        };
+                        match alone.await {
+                            Ok(f) => found.extend(f),
+                            Err(e) => {
+                                self.failed.insert(*conversation, e.to_string());
+                            }
                         }
                     }
+                    found
                 }
-                publish_messages(&*self.bus, out).await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, %tenant, "storing a batch of events failed; storing per conversation");
-                for (conversation, batch) in items {
-                    let alone = async {
-                        let mut db = self.store.tenant(tenant).await?;
-                        let stored = events::append(&mut db, tenant, conversation, batch).await?;
-                        db.commit().await?;
-                        Ok::<_, penny_store::StoreError>(stored)
-                    };
-                    match alone.await {
-                        Ok(stored) => publish(&*self.bus, conversation, &stored).await,
-                        Err(e) => {
-                            self.failed.insert(conversation, e.to_string());
-                        }
+            };
+            for (conversation, run) in &list {
+                if !found.contains(conversation) {
+                    self.failed
+                        .entry(*conversation)
+                        .or_insert_with(|| "the conversation no longer exists".into());
+                    continue;
+                }
+                if run.reserve > 0 {
+                    if let Some(r) = plans.get(conversation).and_then(|p| p.reserved.as_ref()) {
+                        r.fetch_max(run.reserve, Ordering::AcqRel);
                     }
                 }
             }
@@ -309,19 +506,41 @@ impl Shard {
     ) -> Result<JobId, String> {
         let stored = async {
             let mut db = self.store.tenant(tenant).await?;
-            let stored = events::append(&mut db, tenant, conversation, vec![event]).await?;
-            let id = enqueue(db, job).await?;
-            Ok::<_, ChatError>((stored, id))
+            let run = RunEvents {
+                events: vec![event.clone()],
+                ..Default::default()
+            };
+            let found = events::put_many(&mut db, tenant, &[(conversation, run)]).await?;
+            if found.is_empty() {
+                return Err(ChatError::NotFound);
+            }
+            enqueue(db, job).await
         };
         match stored.await {
-            Ok((events, id)) => {
-                publish(&*self.bus, conversation, &events).await;
+            Ok(id) => {
+                publish(&*self.bus, &[(conversation, event)]).await;
                 Ok(id)
             }
             // Nothing was stored: the call is refused, the run goes on.
             Err(e) => Err(e.to_string()),
         }
     }
+}
+
+/// The events `part` picks out of each conversation's plan, with their conversation, in
+/// the batch's order of conversations.
+fn take_each(
+    order: &[Uuid],
+    plans: &mut HashMap<Uuid, Plan>,
+    part: impl Fn(&mut Plan) -> &mut Vec<Value>,
+) -> Vec<(Uuid, Value)> {
+    let mut out = Vec::new();
+    for c in order {
+        if let Some(plan) = plans.get_mut(c) {
+            out.extend(std::mem::take(part(plan)).into_iter().map(|e| (*c, e)));
+        }
+    }
+    out
 }
 
 fn is_job(m: &Msg) -> bool {
@@ -336,78 +555,25 @@ async fn enqueue(mut db: TenantTx, job: NewJob) -> Result<JobId, ChatError> {
     Ok(id)
 }
 
-/// Publishes stored events in order; a bus failure only delays live delivery (clients
-/// resume from the log), so it is logged, not returned.
-pub(crate) async fn publish(bus: &dyn Bus, conversation: Uuid, events: &[Value]) {
-    publish_messages(bus, messages(conversation, events).collect()).await;
-}
-
-/// The bus messages of `conversation`'s `events`, in order.
-fn messages(
-    conversation: Uuid,
-    events: &[Value],
-) -> impl Iterator<Item = (String, bytes::Bytes)> + '_ {
-    let topic = crate::conversation_topic(conversation);
-    events.iter().map(move |e| {
-        let bytes = bytes::Bytes::from(serde_json::to_vec(e).unwrap_or_default());
-        (topic.clone(), bytes)
-    })
-}
-
-/// Publishes `messages` at once ([`Bus::publish_many`]), logging a failure.
-async fn publish_messages(bus: &dyn Bus, messages: Vec<(String, bytes::Bytes)>) {
+/// Publishes numbered events of conversations in order, each kept in its conversation's
+/// live log, in one write; a bus failure only delays live delivery (clients resume from
+/// the logs), so it is logged, not returned.
+pub(crate) async fn publish(bus: &dyn Bus, events: &[(Uuid, Value)]) {
+    let messages: Vec<Logged> = events
+        .iter()
+        .filter_map(|(conversation, e)| {
+            Some(Logged {
+                topic: crate::conversation_topic(*conversation),
+                seq: u64::try_from(e["seq"].as_i64()?).ok()?,
+                payload: bytes::Bytes::from(serde_json::to_vec(e).ok()?),
+            })
+        })
+        .collect();
+    if messages.is_empty() {
+        return;
+    }
     let count = messages.len();
-    if let Err(err) = bus.publish_many(messages).await {
+    if let Err(err) = bus.publish_logged(messages).await {
         tracing::warn!(error = %err, count, "publishing conversation events failed");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn delta(message: &str, text: &str) -> Value {
-        json!({"type": "message.delta", "runId": "r", "messageId": message, "text": text})
-    }
-
-    #[test]
-    fn consecutive_deltas_of_one_message_merge_in_order() {
-        let c = Uuid::new_v4();
-        let mut b = TenantBatch::default();
-        b.push(c, delta("m", "Hel"));
-        b.push(c, delta("m", "lo"));
-        b.push(c, delta("m", " you"));
-        assert_eq!(b.events[&c], vec![delta("m", "Hello you")]);
-    }
-
-    #[test]
-    fn other_events_and_other_messages_are_kept_apart() {
-        let (c, d) = (Uuid::new_v4(), Uuid::new_v4());
-        let mut b = TenantBatch::default();
-        b.push(c, delta("m", "a"));
-        b.push(c, json!({"type": "tool.call", "callId": "x"}));
-        b.push(c, delta("m", "b"));
-        b.push(c, delta("n", "c"));
-        b.push(d, delta("m", "d"));
-        assert_eq!(b.events[&c].len(), 4);
-        assert_eq!(b.events[&c][2], delta("m", "b"));
-        assert_eq!(b.events[&d], vec![delta("m", "d")]);
-        assert_eq!(b.order, vec![c, d]);
-    }
-
-    #[test]
-    fn a_merged_delta_stays_bounded() {
-        let c = Uuid::new_v4();
-        let mut b = TenantBatch::default();
-        let big = "x".repeat(MERGED_TEXT_MAX - 1);
-        b.push(c, delta("m", &big));
-        b.push(c, delta("m", "y"));
-        b.push(c, delta("m", "z"));
-        let texts: Vec<usize> = b.events[&c]
-            .iter()
-            .map(|e| e["text"].as_str().unwrap().len())
-            .collect();
-        assert_eq!(texts, vec![MERGED_TEXT_MAX, 1]);
     }
 }

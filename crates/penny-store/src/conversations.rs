@@ -417,6 +417,19 @@ pub async fn latest_leaf(
     .ok_or(StoreError::NotFound)
 }
 
+/// The text stored for `message` (for an answer still streaming: its last checkpoint).
+pub async fn message_content(
+    conn: &mut PgConnection,
+    message: Uuid,
+) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT content FROM messages WHERE id = $1")
+            .bind(message)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
 /// The final state of a generated message (see [`crate::runs::end`]).
 #[derive(Debug, Default)]
 pub struct Finish<'a> {

@@ -1,6 +1,11 @@
-//! The conversation event log. Seqs are allocated by bumping the conversation's counter
-//! (`conversation_seqs.last_seq`, a narrow row of its own) in the same transaction that stores the events, so they are strictly increasing per
-//! conversation whoever writes them, and an event is durable before anyone is told of it.
+//! The conversation event log: the durable part of a conversation's events.
+//!
+//! A run numbers its conversation's events itself while it lives ([`put_many`]: deltas
+//! are not stored, checkpoints of the answer's text stand in for them); everyone else
+//! numbers by bumping the conversation's counter (`conversation_seqs.last_seq`, a narrow
+//! row of its own) in the transaction that stores the events ([`append`]), past any seq a
+//! running run reserved. So seqs are strictly increasing per conversation whoever writes,
+//! and a stored event is stored before anyone is told of it.
 
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -90,6 +95,82 @@ pub async fn append_many(
         .collect())
 }
 
+/// What one conversation's run stores in a batch of [`put_many`].
+#[derive(Debug, Default)]
+pub struct RunEvents {
+    /// Numbered (`seq` set), in seq order.
+    pub events: Vec<Value>,
+    /// The highest seq the run may publish from this commit on (0: unchanged).
+    pub reserve: i64,
+    /// A stored checkpoint that one of `events` replaces (0: none).
+    pub replaces: i64,
+    /// The answer's text so far, for `messages.content` (`None`: unchanged).
+    pub content: Option<(Uuid, String)>,
+}
+
+/// Stores what runs of `tenant` numbered themselves, for several conversations in one call
+/// that commits on its own (`penny_put_events`, migration 0026). Returns the
+/// conversations that exist; nothing is stored for the others.
+pub async fn put_many(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    batch: &[(Uuid, RunEvents)],
+) -> Result<Vec<Uuid>, StoreError> {
+    let ids: Vec<Uuid> = batch.iter().map(|(c, _)| *c).collect();
+    let top: Vec<i64> = batch
+        .iter()
+        .map(|(_, r)| {
+            r.events
+                .iter()
+                .filter_map(|e| e["seq"].as_i64())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let reserve: Vec<i64> = batch.iter().map(|(_, r)| r.reserve).collect();
+    let replace: Vec<i64> = batch.iter().map(|(_, r)| r.replaces).collect();
+    let messages: Vec<Option<Uuid>> = batch
+        .iter()
+        .map(|(_, r)| r.content.as_ref().map(|(m, _)| *m))
+        .collect();
+    let contents: Vec<Option<&str>> = batch
+        .iter()
+        .map(|(_, r)| r.content.as_ref().map(|(_, t)| t.as_str()))
+        .collect();
+    let mut slots = Vec::new();
+    let mut events = Vec::new();
+    for (slot, (_, r)) in batch.iter().enumerate() {
+        for e in &r.events {
+            slots.push(slot as i32 + 1);
+            events.push(e);
+        }
+    }
+    Ok(
+        sqlx::query_scalar("SELECT penny_put_events($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(tenant)
+            .bind(&ids)
+            .bind(&top)
+            .bind(&reserve)
+            .bind(&replace)
+            .bind(&messages)
+            .bind(&contents)
+            .bind(&slots)
+            .bind(&events)
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
+/// The highest seq stored for `conversation` (0 for none).
+pub async fn last_stored(conn: &mut PgConnection, conversation: Uuid) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT coalesce(max(seq), 0) FROM conversation_events WHERE conversation_id = $1",
+    )
+    .bind(conversation)
+    .fetch_one(conn)
+    .await?)
+}
+
 /// Events after `after`, in order, at most `limit`.
 pub async fn after(
     conn: &mut PgConnection,
@@ -104,21 +185,5 @@ pub async fn after(
     .bind(after)
     .bind(limit)
     .fetch_all(conn)
-    .await?)
-}
-
-/// The text streamed so far for `message` (deltas in order), for a run whose writer died.
-pub async fn streamed_text(
-    conn: &mut PgConnection,
-    conversation: Uuid,
-    message: Uuid,
-) -> Result<String, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT coalesce(string_agg(event->>'text', '' ORDER BY seq), '') FROM conversation_events \
-         WHERE conversation_id = $1 AND event->>'type' = 'message.delta' AND event->>'messageId' = $2::text",
-    )
-    .bind(conversation)
-    .bind(message)
-    .fetch_one(conn)
     .await?)
 }

@@ -96,19 +96,27 @@ pub struct End<'a> {
     /// The run's answer.
     pub message: Uuid,
     pub finish: Finish<'a>,
-    /// The run's final event (without `seq`).
-    pub event: &'a Value,
+    /// The run's final events (without `seq`), its end last.
+    pub events: &'a [Value],
+    /// The seq of the first of them, when the run numbered everything before (its own
+    /// end); `None` numbers them past anything the run reserved (the reaper).
+    pub seq: Option<i64>,
 }
 
-/// Ends a run still running, in one call that commits on its own (`penny_end_run`,
-/// migration 0016): its status, its answer, its final event with the next seq, and its
-/// analytics fact (see [`crate::analytics`]), all or nothing. Returns the stored event;
+/// Ends a run still running, in one call that commits on its own (`penny_finish_run`,
+/// migration 0026): its status, its answer, its final events, the events API tool jobs
+/// left in its inbox (after them), its analytics fact (see [`crate::analytics`]), and the
+/// end of its seq reservation, all or nothing. Returns the stored events in seq order;
 /// `None` when the run had already ended (the reaper got there first) or its
 /// conversation is gone.
-pub async fn end(store: &Store, tenant: TenantId, e: End<'_>) -> Result<Option<Value>, StoreError> {
+pub async fn end(
+    store: &Store,
+    tenant: TenantId,
+    e: End<'_>,
+) -> Result<Option<Vec<Value>>, StoreError> {
     let f = e.finish;
-    Ok(sqlx::query_scalar(
-        "SELECT penny_end_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    let mut stored: Vec<Value> = sqlx::query_scalar(
+        "SELECT penny_finish_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(tenant)
     .bind(e.conversation)
@@ -125,9 +133,46 @@ pub async fn end(store: &Store, tenant: TenantId, e: End<'_>) -> Result<Option<V
     .bind(f.cost)
     .bind(f.error_code)
     .bind(f.tool_calls)
-    .bind(e.event)
-    .fetch_one(store.pool())
+    .bind(e.events)
+    .bind(e.seq)
+    .fetch_all(store.pool())
+    .await?;
+    if stored.is_empty() {
+        return Ok(None);
+    }
+    stored.sort_by_key(|e| e["seq"].as_i64());
+    Ok(Some(stored))
+}
+
+/// The running run of `conversation`, locked against its end until this transaction
+/// commits (`FOR SHARE`: [`end`] waits, so whatever this transaction adds to the run's
+/// inbox is taken by that end).
+pub async fn running_in(
+    conn: &mut PgConnection,
+    conversation: Uuid,
+) -> Result<Option<Uuid>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM runs WHERE conversation_id = $1 AND status = 'running' FOR SHARE",
+    )
+    .bind(conversation)
+    .fetch_optional(conn)
     .await?)
+}
+
+/// Leaves `events` for run `run` to number and store after its own end.
+pub async fn leave_in_inbox(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    run: Uuid,
+    events: &[Value],
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO run_inbox (tenant_id, run_id, events) VALUES ($1, $2, $3)")
+        .bind(tenant)
+        .bind(run)
+        .bind(Value::Array(events.to_vec()))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Runs whose lease expired, in every tenant.

@@ -10,7 +10,7 @@ use penny_objects::Objects;
 use penny_queue::{Job, JobContext, JobFailure, JobHandler, QueueError};
 use penny_sandbox::Sandbox;
 use penny_store::artifacts::Origin;
-use penny_store::{events, Store, TenantTx};
+use penny_store::{events, runs, Store, TenantTx};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -39,6 +39,9 @@ pub struct Payload {
 
 /// Publishes stored conversation events (the chat engine's bus); called after commit.
 pub type Publish = Arc<dyn Fn(Uuid, Vec<Value>) + Send + Sync>;
+/// Passes a progress event to the run whose call the job runs (which numbers and
+/// publishes it with its own events).
+pub type Progress = Arc<dyn Fn(Uuid, Value) + Send + Sync>;
 
 pub struct ToolJobs {
     pub(crate) registry: Arc<Registry>,
@@ -47,6 +50,7 @@ pub struct ToolJobs {
     /// `Err` says why Python cannot run here; python_execute then refuses.
     pub(crate) sandbox: Result<Arc<Sandbox>, String>,
     publish: Publish,
+    progress: Progress,
     /// Events stored by `commit`, published once the transaction is committed.
     stored: Mutex<HashMap<Uuid, (Uuid, Vec<Value>)>>,
 }
@@ -58,6 +62,7 @@ impl ToolJobs {
         objects: Objects,
         sandbox: Result<Arc<Sandbox>, String>,
         publish: Publish,
+        progress: Progress,
     ) -> Self {
         ToolJobs {
             registry,
@@ -65,22 +70,40 @@ impl ToolJobs {
             objects,
             sandbox,
             publish,
+            progress,
             stored: Mutex::default(),
         }
     }
 }
 
 impl ToolJobs {
-    /// Stores and publishes a progress event on the job's conversation. Progress is
-    /// informative: if it cannot be stored, the job goes on.
-    async fn announce(&self, tenant: penny_store::TenantId, conversation: Uuid, event: Value) {
+    /// Tells the job's conversation how it is going. A model's call: its run passes it on
+    /// (live, numbered with the run's events). A call through the API: stored and
+    /// published, unless a run is answering in the conversation (which numbers its events
+    /// alone; progress is not worth waiting for its end). Progress is informative: if it
+    /// cannot be told, the job goes on.
+    async fn announce(
+        &self,
+        tenant: penny_store::TenantId,
+        conversation: Uuid,
+        run: Option<Uuid>,
+        event: Value,
+    ) {
+        if let Some(run) = run {
+            (self.progress)(run, event);
+            return;
+        }
         let stored = async {
             let mut db = self.store.tenant(tenant).await?;
+            if runs::running_in(&mut db, conversation).await?.is_some() {
+                return Ok(Vec::new());
+            }
             let stored = events::append(&mut db, tenant, conversation, vec![event]).await?;
             db.commit().await.map_err(penny_store::StoreError::from)?;
             Ok::<_, penny_store::StoreError>(stored)
         };
         match stored.await {
+            Ok(stored) if stored.is_empty() => {}
             Ok(stored) => (self.publish)(conversation, stored),
             Err(e) => {
                 tracing::warn!(error = %e, %conversation, "storing a tool progress event failed")
@@ -129,7 +152,8 @@ impl JobHandler for ToolJobs {
             let progress = json!({"type": "tool.progress", "jobId": job.id, "name": job.name,
                 "callId": payload.call_id, "runId": payload.run_id, "status": "active",
                 "attempt": ctx.attempt()});
-            self.announce(tenant, conversation, progress).await;
+            self.announce(tenant, conversation, payload.run_id, progress)
+                .await;
         }
         match job.name.as_str() {
             "python_execute" => builtin::python::run(self, job, &payload.params, ctx).await,
@@ -172,9 +196,19 @@ impl JobHandler for ToolJobs {
                 json!({"type": "tool.result", "jobId": job.id, "name": job.name,
                 "ok": succeeded(output), "content": output}),
             );
+            let failed =
+                |e: penny_store::StoreError| QueueError::Commit(format!("storing events: {e}"));
+            // While a run answers in the conversation it numbers its events alone: these
+            // wait in its inbox and follow its end.
+            if let Some(run) = runs::running_in(tx, conversation).await.map_err(failed)? {
+                runs::leave_in_inbox(tx, tenant, run, &list)
+                    .await
+                    .map_err(failed)?;
+                return Ok(());
+            }
             let stored = events::append(tx, tenant, conversation, list)
                 .await
-                .map_err(|e| QueueError::Commit(format!("storing events: {e}")))?;
+                .map_err(failed)?;
             if let Ok(mut map) = self.stored.lock() {
                 map.insert(job.id.0, (conversation, stored));
             }

@@ -195,7 +195,19 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
             let engine = publisher.clone();
             tokio::spawn(async move { engine.publish_stored(conversation, &events).await });
         });
-        let handler = ToolJobs::new(registry, store.clone(), objects.clone(), sandbox, publish);
+        let forwarder = engine.clone();
+        let progress: penny_tools::jobs::Progress = Arc::new(move |run, event| {
+            let engine = forwarder.clone();
+            tokio::spawn(async move { engine.tool_progress(run, &event).await });
+        });
+        let handler = ToolJobs::new(
+            registry,
+            store.clone(),
+            objects.clone(),
+            sandbox,
+            publish,
+            progress,
+        );
         tasks.push(Worker::spawn(
             store.pool().clone(),
             cfg.tools_queue.clone(),

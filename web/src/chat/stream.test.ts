@@ -66,6 +66,21 @@ describe('chat stream reducer', () => {
     expect(s.stale).toBe(false);
   });
 
+  it('takes a message.text as the whole text and as closing the gap it stands in for', () => {
+    let s = sentState();
+    s = chatReducer(s, { kind: 'accepted', tempId: 'local-1', messageId: 'u1', assistantMessageId: 'a1', runId: 'r1' });
+    s = apply(s, [started(1), delta(2, 'Hel'), delta(3, 'lo')]);
+    // Read back from the stored log: deltas 2..6 stand as one text at 6.
+    const text: StreamEvent = { type: 'message.text', seq: 6, runId: 'r1', messageId: 'a1', text: 'Hello world', fromSeq: 2 };
+    s = apply(s, [text, delta(7, '!')]);
+    expect(s.stale).toBe(false);
+    expect(s.lastSeq).toBe(7);
+    expect(displayMessages(s)[1].content).toBe('Hello world!');
+    // One that starts past what this client has is a gap like any other.
+    const far: StreamEvent = { type: 'message.text', seq: 20, runId: 'r1', messageId: 'a1', text: 'x', fromSeq: 12 };
+    expect(apply(s, [far]).stale).toBe(true);
+  });
+
   it('marks a gap stale and takes the branch from REST on refetch', () => {
     let s = apply(sentState(), [started(1), delta(2, 'one ')]);
     // seq 3 and 4 were never seen: the stream jumped.

@@ -2,7 +2,9 @@
 // older pages put in front as they are loaded) plus what the event stream adds to it. Events
 // are applied strictly by seq: anything at or below the last seq seen is ignored (a resume or
 // a reconnect may deliver it again), a jump past lastSeq + 1 marks the state stale so the
-// branch is refetched over REST.
+// branch is refetched over REST. A run's deltas are not stored: read back later, a
+// `message.text` stands in for them (the message's whole text up to its seq, covering the
+// seqs from its `fromSeq`), so it closes the gap it jumps.
 
 import type { Artifact, UploadedFile, BranchMessage, StoredToolCall } from '../api/types';
 
@@ -15,6 +17,7 @@ interface EventBase {
 export type StreamEvent =
   | (EventBase & { type: 'run.started'; runId: string; messageId: string; userMessageId?: string; parentId?: string | null; model?: string })
   | (EventBase & { type: 'message.delta'; messageId: string; text: string })
+  | (EventBase & { type: 'message.text'; messageId: string; text: string; fromSeq: number })
   | (EventBase & { type: 'tool.call'; messageId: string; callId: string; name: string; arguments: string })
   | (EventBase & { type: 'tool.result'; messageId: string; callId: string; name: string; ok: boolean; content: string })
   | (EventBase & {
@@ -224,6 +227,9 @@ function applyEvent(state: ChatState, e: StreamEvent): ChatState {
     }
     case 'message.delta':
       return updateLive(state, e.messageId, (m) => ({ ...m, text: m.text + e.text }));
+    case 'message.text':
+      // The whole text so far, whatever this client had of it.
+      return updateLive(state, e.messageId, (m) => ({ ...m, text: e.text, fromStart: true }));
     case 'tool.call':
       return updateLive(state, e.messageId, (m) => ({
         ...m,
@@ -274,7 +280,8 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     case 'event': {
       const e = action.event;
       if (typeof e.seq !== 'number' || e.seq <= state.lastSeq) return state; // old or doubled
-      const gap = e.seq !== state.lastSeq + 1;
+      const standsIn = e.type === 'message.text' && typeof e.fromSeq === 'number' && e.fromSeq <= state.lastSeq + 1;
+      const gap = e.seq !== state.lastSeq + 1 && !standsIn;
       const next = applyEvent(state, e);
       return {
         ...next,

@@ -73,6 +73,17 @@ impl TestDb {
         }
         q.fetch_one(&mut owner).await.unwrap()
     }
+
+    /// One bigint from `sql` with one text argument, as the owner (0 for NULL).
+    pub async fn scalar_i64(&self, sql: &str, arg: &str) -> i64 {
+        let mut owner = self.owner().await;
+        let value: Option<i64> = sqlx::query_scalar(sql)
+            .bind(arg)
+            .fetch_one(&mut owner)
+            .await
+            .unwrap();
+        value.unwrap_or(0)
+    }
 }
 
 impl Drop for TestDb {
@@ -385,6 +396,25 @@ pub fn streamed(events: &[Sse]) -> String {
 /// since a busy event writer may merge a message's queued deltas into one.
 pub fn tokens_in(text: &str) -> usize {
     text.split_whitespace().count()
+}
+
+/// Asserts each event follows the one before: the next seq, or a `message.text` whose
+/// `fromSeq` says it stands in for the seqs between (a run's deltas that were not stored).
+pub fn assert_follows(events: &[Sse]) {
+    for pair in events.windows(2) {
+        let (before, after) = (pair[0].id.unwrap(), pair[1].id.unwrap());
+        let stands_in = pair[1].event == "message.text"
+            && pair[1].data["fromSeq"]
+                .as_i64()
+                .is_some_and(|f| f <= before + 1)
+            && after > before;
+        assert!(
+            after == before + 1 || stands_in,
+            "{:?} then {:?}",
+            pair[0],
+            pair[1]
+        );
+    }
 }
 
 /// Asserts seqs are present, strictly increasing by one.
