@@ -187,7 +187,7 @@ async fn drive(
     progress: &mut Progress,
     started: Instant,
 ) -> Result<Outcome, ChatError> {
-    let mut cancel = engine.0.bus.subscribe(&cancel_topic(plan.run)).await?;
+    let mut cancel = CancelWatch(engine.0.bus.subscribe(&cancel_topic(plan.run)).await?);
     // Tool progress from workers comes to the run, which numbers it with its own events.
     let mut tool_progress = engine
         .0
@@ -207,7 +207,7 @@ async fn drive(
         let opened = tokio::select! {
             opened = open_stream(engine, plan, &request, progress) => opened?,
             false = send.wait() => return Ok(Outcome::Cancelled),
-            _ = cancel.recv() => return Ok(Outcome::Cancelled),
+            _ = cancel.requested() => return Ok(Outcome::Cancelled),
         };
         if !send.wait().await {
             return Ok(Outcome::Cancelled); // not stored: `execute` ends the run unseen
@@ -267,7 +267,7 @@ async fn drive(
                 _ = tokio::time::sleep_until(due.into()), if held.is_some() => {
                     send_held(pacer, writer).await;
                 }
-                _ = cancel.recv() => return Ok(Outcome::Cancelled),
+                _ = cancel.requested() => return Ok(Outcome::Cancelled),
                 _ = renew.tick() => {
                     let mut db = engine.0.store.tenant(plan.tenant).await?;
                     let stop = runs::renew(&mut db, plan.run, &engine.0.instance, lease).await?;
@@ -299,7 +299,7 @@ async fn drive(
                             Ok(None) => progress_open = false,
                             Err(_lagged) => {} // progress is a hint; the result will come
                         },
-                        _ = cancel.recv() => return Ok(Outcome::Cancelled),
+                        _ = cancel.requested() => return Ok(Outcome::Cancelled),
                     }
                 }
             };
@@ -327,6 +327,24 @@ async fn drive(
         code: "tool_step_limit",
         message: format!("the model kept calling tools after {MAX_STEPS} turns"),
     })
+}
+
+/// The run's cancel topic. Only a message on it is a request to stop: a bus gap (a Redis
+/// restart) is not, and a request missed in one is still seen at the next lease renewal
+/// (the database flag).
+struct CancelWatch(penny_bus::Subscription);
+
+impl CancelWatch {
+    /// Resolves when a stop is asked for; cancel-safe.
+    async fn requested(&mut self) {
+        loop {
+            match self.0.recv().await {
+                Ok(Some(_)) => return,
+                Err(_lagged) => continue,
+                Ok(None) => std::future::pending::<()>().await, // the bus is gone
+            }
+        }
+    }
 }
 
 /// Sends the text `pacer` holds, if any: at its frame's end, or before another event.

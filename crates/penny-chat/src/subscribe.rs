@@ -33,23 +33,24 @@ struct Cursor {
 
 impl Cursor {
     async fn fill(&mut self) -> Result<(), ChatError> {
+        let live = self.live().await;
         let mut db = self.engine.0.store.tenant(self.tenant).await?;
         let stored = events::after(&mut db, self.conversation, self.last, PAGE).await?;
         db.commit().await?;
-        self.take(stored).await;
+        self.take(live, stored);
         Ok(())
     }
 
-    /// Queues what came after `last`: `stored` (a page of the stored log) merged with the
-    /// live log.
-    async fn take(&mut self, stored: Vec<serde_json::Value>) {
-        self.more = stored.len() as i64 == PAGE;
-        let stored: Vec<ChatEvent> = stored.iter().filter_map(ChatEvent::from_value).collect();
+    /// The live log after `last`. Read before the stored log: whatever is published after
+    /// this read comes on the subscription, and a checkpoint stored before the stored read
+    /// reaches into what this read holds (a run stores one at least every
+    /// [`crate::writer::CHECKPOINT_EVENTS`] live events, fewer than the live log keeps).
+    async fn live(&self) -> Vec<ChatEvent> {
         let topic = conversation_topic(self.conversation);
         let after = u64::try_from(self.last).unwrap_or(0);
         // Without the live log (Redis unreachable) the stored log is still whole for
         // everything but deltas; a gap left shows the client it must read the messages.
-        let live = match self.engine.0.bus.live_after(&topic, after).await {
+        match self.engine.0.bus.live_after(&topic, after).await {
             Ok(live) => live
                 .into_iter()
                 .filter_map(|(_, bytes)| ChatEvent::from_bytes(bytes))
@@ -58,7 +59,14 @@ impl Cursor {
                 tracing::warn!(error = %e, "reading the live log failed");
                 Vec::new()
             }
-        };
+        }
+    }
+
+    /// Queues what came after `last`: `stored` (a page of the stored log) merged with
+    /// `live`.
+    fn take(&mut self, live: Vec<ChatEvent>, stored: Vec<serde_json::Value>) {
+        self.more = stored.len() as i64 == PAGE;
+        let stored: Vec<ChatEvent> = stored.iter().filter_map(ChatEvent::from_value).collect();
         let merged = if self.more {
             // The stored page ends before the live log can take over; the rest comes
             // with the next read.
@@ -160,11 +168,12 @@ impl Engine {
             pending: VecDeque::new(),
             more: false,
         };
+        let live = cursor.live().await;
         let mut db = self.0.store.tenant(who.tenant).await?;
         conversations::get(&mut db, who.user, conversation).await?;
         let page = events::after(&mut db, conversation, cursor.last, PAGE).await?;
         db.commit().await?;
-        cursor.take(page).await;
+        cursor.take(live, page);
         Ok(cursor.into_stream())
     }
 

@@ -6,9 +6,10 @@
 //! artifacts are *stored*: written to the conversation's event log, then published. The
 //! answer's text is stored as *checkpoints*: a `message.text` event with the whole text so
 //! far, carrying the seq of the last live event it covers and `fromSeq`, the first; it is
-//! stored (with `messages.content`) every second or 2 KB while text flows, before every
-//! stored event, and at the run's end, and is not published (subscribers saw what it
-//! covers). A checkpoint with nothing stored since the previous one replaces it. So the
+//! stored (with `messages.content`) every second, 2 KB or 256 live events while they
+//! flow, before every stored event, and at the run's end, and is not published
+//! (subscribers saw what it covers); live events after it wait for it to be stored, so
+//! the live log never runs more than one checkpoint ahead of the stored log. A checkpoint with nothing stored since the previous one replaces it. So the
 //! event log, read with its checkpoints standing in for the deltas, has no gap, and a
 //! crash keeps the answer up to the last checkpoint.
 //!
@@ -52,8 +53,11 @@ const QUEUE: usize = 8192;
 const RESERVE: i64 = 1024;
 /// A checkpoint is stored once this long has passed since the last one, while text flows…
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-/// …or once this much text came since.
+/// …or once this much text came since…
 const CHECKPOINT_BYTES: usize = 2048;
+/// …or this many live events: fewer than the live log keeps ([`penny_bus::LIVE_LOG_LEN`]),
+/// so what the live log has lost is always covered by a stored checkpoint.
+pub(crate) const CHECKPOINT_EVENTS: usize = penny_bus::LIVE_LOG_LEN / 2;
 
 enum Item {
     /// Published (and kept in the live log), not stored.
@@ -140,9 +144,11 @@ struct Sequencer {
     from: Option<i64>,
     /// The newest checkpoint, while nothing was stored after it: (seq, fromSeq).
     checkpoint: Option<(i64, i64)>,
-    /// When the last checkpoint was made, and the text's length then.
+    /// When the last checkpoint was made, the text's length then, and the live events
+    /// since.
     checkpoint_at: Option<Instant>,
     checkpoint_len: usize,
+    live_since: usize,
 }
 
 /// One run's handle on the shared writer: its conversation's sequencer while it lives.
@@ -213,11 +219,13 @@ impl EventWriter {
         }
         let seq = self.number(&mut s, &mut event).await;
         s.from.get_or_insert(seq);
+        s.live_since += 1;
         self.put(0, Item::Live(event)).await;
         let due = s
             .checkpoint_at
             .is_some_and(|at| at.elapsed() >= CHECKPOINT_EVERY)
-            || s.text.len() - s.checkpoint_len >= CHECKPOINT_BYTES;
+            || s.text.len() - s.checkpoint_len >= CHECKPOINT_BYTES
+            || s.live_since >= CHECKPOINT_EVENTS;
         if due {
             self.checkpoint(&mut s).await;
         }
@@ -239,6 +247,7 @@ impl EventWriter {
         s.checkpoint = Some((seq, from));
         s.checkpoint_at = Some(Instant::now());
         s.checkpoint_len = s.text.len();
+        s.live_since = 0;
         let item = Item::Checkpoint {
             event: Some(event),
             replaces,
@@ -406,6 +415,9 @@ impl Shard {
                     }
                     if content.is_some() {
                         plan.stored.content = content;
+                        // What comes after a checkpoint is published once it is stored,
+                        // so the live log never runs more than a checkpoint ahead.
+                        plan.blocked = true;
                     }
                 }
                 Item::WithJob(e, new, reply) => {

@@ -64,14 +64,17 @@ impl RedisLimiter {
         add: u64,
     ) -> Result<(u64, Duration), LimitError> {
         let mut conn = self.conn.clone();
-        let (n, ttl_ms): (u64, i64) = self
-            .script
-            .key(format!("{}:rl:{key}", self.namespace))
-            .arg(window.as_millis() as u64)
-            .arg(add)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| LimitError::Backend(e.to_string()))?;
+        let mut invocation = self.script.key(format!("{}:rl:{key}", self.namespace));
+        invocation.arg(window.as_millis() as u64).arg(add);
+        let mut answer = invocation.invoke_async::<(u64, i64)>(&mut conn).await;
+        // A connection Redis dropped (a restart) fails the first command on it, which
+        // makes the manager reconnect: once more, on the new connection, so a restart of
+        // Redis is not one failed request per instance. At worst a hit whose reply was
+        // lost counts twice.
+        if matches!(&answer, Err(e) if e.is_connection_dropped() || e.is_io_error()) {
+            answer = invocation.invoke_async(&mut conn).await;
+        }
+        let (n, ttl_ms) = answer.map_err(|e| LimitError::Backend(e.to_string()))?;
         Ok((n, Duration::from_millis(ttl_ms.max(0) as u64)))
     }
 }

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::*;
 
-fn cluster_vars(prefix: &str) -> Vec<(String, String)> {
+pub(crate) fn cluster_vars(prefix: &str) -> Vec<(String, String)> {
     [
         ("REDIS_URL", redis_url()),
         ("REDIS_PREFIX", prefix.to_string()),
@@ -26,7 +26,7 @@ fn cluster_vars(prefix: &str) -> Vec<(String, String)> {
 }
 
 /// Instance B: in-process, on the database of `a`.
-async fn second_instance(a: &TestApp, vars: &[(String, String)]) -> TestApp {
+pub(crate) async fn second_instance(a: &TestApp, vars: &[(String, String)]) -> TestApp {
     let db = TestDb {
         name: format!("{}_unused", a.db.name),
         url: a.db.url.clone(),

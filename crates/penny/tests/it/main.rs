@@ -13,6 +13,7 @@ mod cli;
 mod cluster;
 mod isolation;
 mod limits;
+mod live;
 mod roles;
 mod security;
 mod setup;
