@@ -78,6 +78,7 @@ impl Engine {
             },
             events: &events,
             seq: None,
+            checkpoint: None,
         };
         match runs::end(&self.0.store, tenant, end).await? {
             Some(stored) => {

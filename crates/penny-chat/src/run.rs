@@ -142,15 +142,15 @@ pub async fn execute(
     });
     // Text held for its frame goes in before the run's end.
     send_held(&mut pacer, &writer).await;
-    let end_seq = match writer.close().await {
-        Ok(seq) => seq,
+    let closed = match writer.close().await {
+        Ok(closed) => closed,
         Err(e) => {
             // The run's end still numbers after everything it published.
             tracing::error!(error = %e, run_id = %plan.run, "storing run events failed");
             return fail_unstored(&engine, &plan, &progress).await;
         }
     };
-    if let Err(e) = finish(&engine, &plan, &progress, outcome, started, end_seq).await {
+    if let Err(e) = finish(&engine, &plan, &progress, outcome, started, closed).await {
         // The lease will expire and the reaper will finish the run as failed.
         tracing::error!(error = %e, run_id = %plan.run, "finishing run failed");
     }
@@ -500,7 +500,7 @@ async fn finish(
     p: &Progress,
     outcome: Outcome,
     started: Instant,
-    end_seq: i64,
+    closed: crate::writer::Closed,
 ) -> Result<(), ChatError> {
     let model = p.model_used.as_ref().unwrap_or(&plan.model);
     let (status, event) = match &outcome {
@@ -547,7 +547,8 @@ async fn finish(
         message: plan.assistant_message,
         finish,
         events: std::slice::from_ref(&final_event),
-        seq: Some(end_seq),
+        seq: Some(closed.seq),
+        checkpoint: closed.checkpoint.as_ref().map(|c| (&c.event, c.replaces)),
     };
     // None: the reaper got there first.
     if let Some(stored) = runs::end(&engine.0.store, plan.tenant, end).await? {

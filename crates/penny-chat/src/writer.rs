@@ -7,7 +7,7 @@
 //! answer's text is stored as *checkpoints*: a `message.text` event with the whole text so
 //! far, carrying the seq of the last live event it covers and `fromSeq`, the first; it is
 //! stored (with `messages.content`) every second, 2 KB or 256 live events while they
-//! flow, before every stored event, and at the run's end, and is not published
+//! flow, before every stored event, and with the run's end, and is not published
 //! (subscribers saw what it covers); live events after it wait for it to be stored, so
 //! the live log never runs more than one checkpoint ahead of the stored log. A checkpoint with nothing stored since the previous one replaces it. So the
 //! event log, read with its checkpoints standing in for the deltas, has no gap, and a
@@ -130,6 +130,20 @@ impl EventLog {
     }
 }
 
+/// A checkpoint event and the stored checkpoint it replaces (0: none).
+pub struct Checkpoint {
+    pub event: Value,
+    pub replaces: i64,
+}
+
+/// What a run's end stores after its writer is closed.
+pub struct Closed {
+    /// The seq of the run's final event.
+    pub seq: i64,
+    /// The answer's last checkpoint, if live events came since the last one stored.
+    pub checkpoint: Option<Checkpoint>,
+}
+
 /// Where a run's numbering stands.
 #[derive(Default)]
 struct Sequencer {
@@ -234,9 +248,19 @@ impl EventWriter {
     /// Stores a checkpoint of the answer covering the live events since the last stored
     /// one, if any came.
     async fn checkpoint(&self, s: &mut Sequencer) {
-        let Some(from) = s.from.take() else {
-            return;
-        };
+        if let Some(last) = self.next_checkpoint(s) {
+            let item = Item::Checkpoint {
+                event: Some(last.event),
+                replaces: last.replaces,
+                content: Some((self.message, s.text.clone())),
+            };
+            self.put(0, item).await;
+        }
+    }
+
+    /// The checkpoint of the live events since the last stored one, if any came.
+    fn next_checkpoint(&self, s: &mut Sequencer) -> Option<Checkpoint> {
+        let from = s.from.take()?;
         let seq = s.next - 1;
         let (replaces, from) = match s.checkpoint {
             Some((prev, prev_from)) => (prev, prev_from),
@@ -248,12 +272,7 @@ impl EventWriter {
         s.checkpoint_at = Some(Instant::now());
         s.checkpoint_len = s.text.len();
         s.live_since = 0;
-        let item = Item::Checkpoint {
-            event: Some(event),
-            replaces,
-            content: Some((self.message, s.text.clone())),
-        };
-        self.put(0, item).await;
+        Some(Checkpoint { event, replaces })
     }
 
     /// The seq for a stored event, after the checkpoint of what came live before it.
@@ -291,21 +310,24 @@ impl EventWriter {
             .map_err(|_| "the event log stopped".to_string())?
     }
 
-    /// Checkpoints the answer, waits until everything queued is stored and published, and
-    /// returns the seq for the run's end; reports the first failure to store one of this
-    /// run's events.
-    pub async fn close(self) -> Result<i64, ChatError> {
+    /// Waits until everything queued is stored and published, and returns what the run's
+    /// end stores: the seq for its final event and the last checkpoint of the answer (in
+    /// the end's own call: one transaction fewer per answer); reports the first failure
+    /// to store one of this run's events.
+    pub async fn close(self) -> Result<Closed, ChatError> {
         let (reply, answer) = oneshot::channel();
-        let next = {
+        let closed = {
             let mut s = self.seq.lock().await;
-            self.checkpoint(&mut s).await;
             if !self.put(0, Item::Flush(reply)).await {
                 return Err(ChatError::Bus("the event log is closed".into()));
             }
-            s.next
+            Closed {
+                checkpoint: self.next_checkpoint(&mut s),
+                seq: s.next,
+            }
         };
         match answer.await {
-            Ok(Ok(())) => Ok(next),
+            Ok(Ok(())) => Ok(closed),
             Ok(Err(e)) => Err(ChatError::Bus(format!("storing events failed: {e}"))),
             Err(_) => Err(ChatError::Bus("the event log stopped".into())),
         }

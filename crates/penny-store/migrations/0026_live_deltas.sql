@@ -110,16 +110,18 @@ CREATE POLICY tenant_isolation ON run_inbox
 GRANT SELECT, INSERT, DELETE ON run_inbox TO penny_app;
 GRANT USAGE ON SEQUENCE run_inbox_id_seq TO penny_app;
 
--- The end of a run, as `penny_end_run` (0016) with several final events: numbered from
--- `p_seq` (the run numbered everything before them) or, when NULL (the reaper), past
--- anything the run reserved; the events waiting in the run's inbox follow them. The
--- reservation is cleared. Returns the stored events; none when the run had already ended
+-- The end of a run, as `penny_end_run` (0016) with the answer's last checkpoint (`p_text`,
+-- numbered by the run, replacing the stored checkpoint `p_replace` unless 0) and several
+-- final events: numbered from `p_seq` (the run numbered everything before them) or, when
+-- NULL (the reaper), past anything the run reserved; the events waiting in the run's inbox
+-- follow them. The reservation is cleared. Returns the stored events; none when the run had already ended
 -- or its conversation is gone.
 CREATE FUNCTION penny_finish_run(p_tenant uuid, p_conversation uuid, p_run uuid, p_run_status text,
                                  p_message uuid, p_content text, p_status text, p_model text,
                                  p_input_tokens bigint, p_output_tokens bigint, p_ttft_ms integer,
                                  p_duration_ms integer, p_cost double precision, p_error_code text,
-                                 p_tool_calls jsonb, p_events jsonb[], p_seq bigint)
+                                 p_tool_calls jsonb, p_events jsonb[], p_seq bigint,
+                                 p_text jsonb, p_replace bigint)
   RETURNS SETOF jsonb
   LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
@@ -149,6 +151,12 @@ BEGIN
   IF NOT FOUND THEN
     RETURN;
   END IF;
+  IF p_text IS NOT NULL THEN
+    DELETE FROM conversation_events
+     WHERE p_replace > 0 AND conversation_id = p_conversation AND seq = p_replace;
+    INSERT INTO conversation_events (tenant_id, conversation_id, seq, event)
+    VALUES (p_tenant, p_conversation, (p_text->>'seq')::bigint, p_text);
+  END IF;
   RETURN QUERY
   INSERT INTO conversation_events (tenant_id, conversation_id, seq, event)
   SELECT p_tenant, p_conversation, v_first + e.k - 1, e.ev || jsonb_build_object('seq', v_first + e.k - 1)
@@ -161,4 +169,4 @@ GRANT EXECUTE ON FUNCTION penny_put_events(uuid, uuid[], bigint[], bigint[], big
                                            text[], integer[], jsonb[]) TO penny_app;
 GRANT EXECUTE ON FUNCTION penny_finish_run(uuid, uuid, uuid, text, uuid, text, text, text, bigint,
                                            bigint, integer, integer, double precision, text, jsonb,
-                                           jsonb[], bigint) TO penny_app;
+                                           jsonb[], bigint, jsonb, bigint) TO penny_app;

@@ -101,10 +101,12 @@ pub struct End<'a> {
     /// The seq of the first of them, when the run numbered everything before (its own
     /// end); `None` numbers them past anything the run reserved (the reaper).
     pub seq: Option<i64>,
+    /// The answer's last checkpoint (numbered) and the stored one it replaces (0: none).
+    pub checkpoint: Option<(&'a Value, i64)>,
 }
 
 /// Ends a run still running, in one call that commits on its own (`penny_finish_run`,
-/// migration 0026): its status, its answer, its final events, the events API tool jobs
+/// migration 0026): its status, its answer, its last checkpoint, its final events, the events API tool jobs
 /// left in its inbox (after them), its analytics fact (see [`crate::analytics`]), and the
 /// end of its seq reservation, all or nothing. Returns the stored events in seq order;
 /// `None` when the run had already ended (the reaper got there first) or its
@@ -116,7 +118,7 @@ pub async fn end(
 ) -> Result<Option<Vec<Value>>, StoreError> {
     let f = e.finish;
     let mut stored: Vec<Value> = sqlx::query_scalar(
-        "SELECT penny_finish_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        "SELECT penny_finish_run($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
     )
     .bind(tenant)
     .bind(e.conversation)
@@ -135,6 +137,8 @@ pub async fn end(
     .bind(f.tool_calls)
     .bind(e.events)
     .bind(e.seq)
+    .bind(e.checkpoint.map(|(c, _)| c))
+    .bind(e.checkpoint.map_or(0, |(_, r)| r))
     .fetch_all(store.pool())
     .await?;
     if stored.is_empty() {
