@@ -104,6 +104,8 @@ impl Launch {
             ("RATE_LIMIT_IP_PER_MINUTE", limit.clone()),
             // The fan-out bench follows one conversation from many sockets of one user.
             ("MAX_STREAMS_PER_USER", "1000000".into()),
+            // The chat bench runs hundreds of answers at once in one tenant.
+            ("TENANT_MAX_RUNS", "1000000".into()),
             ("LOGIN_MAX_FAILURES", limit.clone()),
             ("LOGIN_MAX_FAILURES_PER_IP", limit),
         ]
