@@ -75,7 +75,7 @@ describe('chat stream reducer', () => {
     s = apply(s, [text, delta(7, '!')]);
     expect(s.stale).toBe(false);
     expect(s.lastSeq).toBe(7);
-    expect(displayMessages(s)[1].content).toBe('Hello world!');
+    expect(displayMessages(s)[1]?.content).toBe('Hello world!');
     // One that starts past what this client has is a gap like any other.
     const far: StreamEvent = { type: 'message.text', seq: 20, runId: 'r1', messageId: 'a1', text: 'x', fromSeq: 12 };
     expect(apply(s, [far]).stale).toBe(true);
