@@ -92,6 +92,19 @@ impl SendStored {
         }
         self.started.is_some()
     }
+
+    /// Waits for the send's commit and starts `writer`'s numbering after its
+    /// `run.started`; false when the send failed. However the run ends (even before it
+    /// asked the model anything), its end is numbered after `run.started`.
+    async fn begin(&mut self, writer: &EventWriter) -> bool {
+        if !self.wait().await {
+            return false;
+        }
+        if let Some(started) = self.started {
+            writer.begin(started).await;
+        }
+        true
+    }
 }
 
 /// Runs `plan` to its end; `_slot` (the tenant's slot for a running answer) is given back
@@ -133,7 +146,7 @@ pub async fn execute(
             message: format!("the run took longer than {} s", run_max.as_secs()),
         }),
     };
-    if !send.wait().await {
+    if !send.begin(&writer).await {
         return; // the send was refused: there is no run to answer or finish
     }
     let outcome = outcome.unwrap_or_else(|e| Outcome::Failed {
@@ -209,11 +222,8 @@ async fn drive(
             false = send.wait() => return Ok(Outcome::Cancelled),
             _ = cancel.requested() => return Ok(Outcome::Cancelled),
         };
-        if !send.wait().await {
+        if !send.begin(writer).await {
             return Ok(Outcome::Cancelled); // not stored: `execute` ends the run unseen
-        }
-        if let Some(started) = send.started {
-            writer.begin(started).await;
         }
         let mut stream = match opened {
             Ok(s) => s,

@@ -443,7 +443,7 @@ impl Shard {
                     }
                 }
                 Item::WithJob(e, new, reply) => {
-                    job = Some((m.tenant, m.conversation, e, new, reply, m.reserved))
+                    job = Some((m.tenant, m.conversation, e, new, reply))
                 }
                 Item::Flush(_) => {}
             }
@@ -454,7 +454,7 @@ impl Shard {
         plans.retain(|c, _| !self.failed.contains_key(c));
         let late = take_each(&order, &mut plans, |p| &mut p.late);
         publish(&*self.bus, &late).await;
-        if let Some((tenant, conversation, event, new, reply, _)) = job {
+        if let Some((tenant, conversation, event, new, reply)) = job {
             let answer = match self.failed.get(&conversation) {
                 Some(e) => Err(e.clone()),
                 None => self.store_with_job(tenant, conversation, event, new).await,
@@ -494,21 +494,15 @@ impl Shard {
                 Err(e) => {
                     tracing::warn!(error = %e, %tenant, "storing a batch of events failed; storing per conversation");
                     let mut found = Vec::new();
-                    for (conversation, run) in &list {
+                    for one in &list {
                         let alone = async {
                             let mut conn = self.store.pool().acquire().await?;
-                            let one = RunEvents {
-                                events: run.events.clone(),
-                                reserve: run.reserve,
-                                replaces: run.replaces,
-                                content: run.content.clone(),
-                            };
-                            events::put_many(&mut conn, tenant, &[(*conversation, one)]).await
+                            events::put_many(&mut conn, tenant, std::slice::from_ref(one)).await
                         };
                         match alone.await {
                             Ok(f) => found.extend(f),
                             Err(e) => {
-                                self.failed.insert(*conversation, e.to_string());
+                                self.failed.insert(one.0, e.to_string());
                             }
                         }
                     }
