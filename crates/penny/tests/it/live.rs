@@ -439,7 +439,10 @@ async fn a_run_cancelled_before_the_model_answers_is_numbered_after_its_start() 
     let mut watch = events_after(&chat.app, &chat.root, &conv, 0).await;
     // Refused and retried with backoff: the run is still asking when it is cancelled.
     let sent = chat
-        .send(&conv, json!({"content": "busy [[status=503 fail_first=9]]"}))
+        .send(
+            &conv,
+            json!({"content": "busy [[status=503 fail_first=9]]"}),
+        )
         .await;
     let run = sent["runId"].as_str().unwrap();
     let res = chat
@@ -449,7 +452,8 @@ async fn a_run_cancelled_before_the_model_answers_is_numbered_after_its_start() 
     assert!(res.status().is_success(), "{}", res.status());
     let mut events = watch.until(&["run.cancelled", "run.failed"]).await;
     assert_eq!(events.last().unwrap().event, "run.cancelled");
-    chat.send(&conv, json!({"content": "again [[tokens=2]]"})).await;
+    chat.send(&conv, json!({"content": "again [[tokens=2]]"}))
+        .await;
     events.extend(watch.until(&["run.completed"]).await);
     assert_contiguous(&events);
     assert_eq!(events[0].id, Some(1));
