@@ -147,7 +147,8 @@ done
 # libssl-dev is deliberately absent: PENNY uses rustls. dpkg-dev is needed by
 # `apt-get source` (pgvector below).
 
-BASE_PKGS=(build-essential pkg-config dpkg-dev curl ca-certificates bubblewrap redis-server)
+# qpdf: the knowledge tests make a password-protected PDF with it.
+BASE_PKGS=(build-essential pkg-config dpkg-dev curl ca-certificates bubblewrap redis-server qpdf)
 PG_MAJOR="$(pg_server_major)"
 if [ -z "$PG_MAJOR" ]; then
   apt_install "${BASE_PKGS[@]}" postgresql postgresql-contrib
@@ -203,6 +204,9 @@ command -v npm >/dev/null 2>&1 || apt_install npm
 
 # --- Python sandbox venv (bubblewrap, python3-venv, pinned numpy/pandas/…) ---
 bash "$(dirname "${BASH_SOURCE[0]}")/setup-sandbox.sh"
+
+# --- the local embedding model (knowledge) ---------------------------------------
+bash "$(dirname "${BASH_SOURCE[0]}")/setup-models.sh"
 
 # --- 5. services (only with --services) ------------------------------------------
 

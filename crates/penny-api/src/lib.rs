@@ -19,6 +19,7 @@ mod files;
 mod health;
 mod invitations;
 mod jobs;
+mod knowledge;
 mod layers;
 mod limits;
 mod models;
@@ -128,6 +129,8 @@ pub struct ToolServices {
     pub link_key: Vec<u8>,
     /// How long a signed download link works.
     pub link_ttl: Duration,
+    /// The sentence embedder for knowledge; `Err` says why it cannot work here.
+    pub embedder: Result<penny_knowledge::Embedder, String>,
 }
 
 /// Shared by every handler; cheap to clone. Made inside the runtime: it starts the
@@ -194,6 +197,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tools::routes())
         .merge(jobs::routes())
         .merge(artifacts::routes())
+        .merge(knowledge::routes())
         .merge(analytics::routes())
         .merge(admin_health::routes())
         .merge(invitations::routes())

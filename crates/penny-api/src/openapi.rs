@@ -35,6 +35,11 @@ use crate::AppState;
         crate::analytics::report, crate::admin_health::health, crate::tenants::update, crate::models::test,
         crate::users::invite, crate::users::reset_link, crate::invitations::show, crate::invitations::accept,
         crate::policies::show, crate::policies::replace, crate::themes::show, crate::themes::replace, crate::audit::list,
+        crate::knowledge::list, crate::knowledge::create, crate::knowledge::show, crate::knowledge::update,
+        crate::knowledge::remove, crate::knowledge::members, crate::knowledge::set_member,
+        crate::knowledge::documents, crate::knowledge::add_document, crate::knowledge::document,
+        crate::knowledge::document_content, crate::knowledge::delete_document, crate::knowledge::cancel,
+        crate::knowledge::passage, crate::knowledge::search,
     ),
     modifiers(&BearerAuth),
 )]

@@ -304,6 +304,21 @@ pub async fn get(tx: &mut TenantTx, id: JobId) -> Result<Option<Job>, QueueError
     row.map(Job::try_from).transpose()
 }
 
+/// Cancels a job of the transaction's tenant that has not ended: it fails with `cancelled`
+/// and its lease is void, so a worker running it loses the lease at its next heartbeat
+/// (which stops the attempt) and cannot complete it. `false` when it had already ended.
+pub async fn cancel(tx: &mut TenantTx, id: JobId) -> Result<bool, QueueError> {
+    let done = sqlx::query(
+        "UPDATE jobs SET status = 'failed', error = 'cancelled', lease_token = NULL, \
+         lease_expires_at = NULL, finished_at = now() \
+         WHERE id = $1 AND status IN ('waiting', 'delayed', 'active')",
+    )
+    .bind(id.0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// How many of a queue's jobs are in each state (the tenant's own jobs only).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -23,7 +23,9 @@ use sqlx::PgPool;
 
 pub use config::QueueConfig;
 pub use error::QueueError;
-pub use job::{counts, enqueue, get, recent_failed, Job, JobCounts, JobId, JobStatus, NewJob};
+pub use job::{
+    cancel, counts, enqueue, get, recent_failed, Job, JobCounts, JobId, JobStatus, NewJob,
+};
 pub use lease::prune;
 pub use waiter::{Waiter, DONE_CHANNEL};
 pub use worker::{JobContext, JobFailure, JobHandler, Worker, READY_CHANNEL};

@@ -20,6 +20,7 @@ pub mod files;
 pub mod garbage;
 pub mod instances;
 pub mod invitations;
+pub mod knowledge;
 mod migrate;
 pub mod models;
 pub mod policies;

@@ -111,6 +111,12 @@ pub struct Config {
     /// The `tools` queue: concurrency per worker process, jobs/s across all (None = off),
     /// retention, and the lease after which a dead worker's job runs again.
     pub tools_queue: QueueConfig,
+    /// The `ingest` queue (documents into collections): its own, so a big PDF never
+    /// holds up a chat's tool call.
+    pub ingest_queue: QueueConfig,
+    /// The local sentence-embedding model's folder (`EMBEDDING_MODEL_DIR`, by default
+    /// `data_dir/models/all-MiniLM-L6-v2`, which the set-up script fills).
+    pub embedding_model_dir: PathBuf,
     pub admin_email: String,
     pub admin_password: Option<String>,
     pub log_format: LogFormat,
@@ -386,6 +392,12 @@ impl Config {
                 "a number of bytes",
             )?,
             tools_queue: tools_queue(src)?,
+            ingest_queue: ingest_queue(src)?,
+            embedding_model_dir: src
+                .get("EMBEDDING_MODEL_DIR")
+                .or(src.get("PENNY_EMBEDDING_MODEL_DIR"))
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("models/all-MiniLM-L6-v2")),
             admin_email: src
                 .get("PENNY_ADMIN_EMAIL")
                 .unwrap_or("admin@penny.local")
@@ -558,6 +570,21 @@ fn tools_queue(src: &Source) -> Result<QueueConfig, ConfigError> {
         "a number of jobs (0: no cap)",
     )?;
     q.per_tenant = (per_tenant > 0).then_some(per_tenant);
+    q.keep_completed = src.parse("QUEUE_KEEP_COMPLETED", 100, "a number of jobs")?;
+    q.keep_failed = src.parse("QUEUE_KEEP_FAILED", 1000, "a number of jobs")?;
+    q.lease = Duration::from_secs(
+        src.parse("QUEUE_LEASE_SECS", 30, "a number of seconds")?
+            .max(1),
+    );
+    Ok(q)
+}
+
+fn ingest_queue(src: &Source) -> Result<QueueConfig, ConfigError> {
+    let mut q = QueueConfig::new(penny_knowledge::ingest::QUEUE);
+    // Embedding keeps a core busy: two documents at a time on a worker by default.
+    q.concurrency = src
+        .parse("INGEST_CONCURRENCY", 2, "a positive number")?
+        .max(1);
     q.keep_completed = src.parse("QUEUE_KEEP_COMPLETED", 100, "a number of jobs")?;
     q.keep_failed = src.parse("QUEUE_KEEP_FAILED", 1000, "a number of jobs")?;
     q.lease = Duration::from_secs(

@@ -11,6 +11,7 @@ use penny_api::{ApiSettings, AppState, ToolServices};
 use penny_auth::TokenIssuer;
 use penny_bus::{Bus, MemoryBus, RedisBus};
 use penny_chat::{Engine, EngineSettings};
+use penny_knowledge::IngestJobs;
 use penny_limits::{Limiter, MemoryLimiter, RedisLimiter};
 use penny_objects::Objects;
 use penny_queue::{Waiter, Worker};
@@ -131,6 +132,12 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
         ..EngineSettings::default()
     };
     let (shutdown, signal) = watch::channel(false);
+    // Knowledge needs the local embedding model; without it collections refuse clearly.
+    let embedder =
+        penny_knowledge::Embedder::local(&cfg.embedding_model_dir).map_err(|e| e.to_string());
+    if let Err(reason) = &embedder {
+        tracing::warn!(%reason, "knowledge (collections, search) is unavailable");
+    }
     let registry = Arc::new(Registry::builtin());
     let runner = Arc::new(Tools::new(registry.clone(), store.clone(), waiter.clone()));
     let engine = Engine::new(
@@ -151,6 +158,7 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
         )
         .to_vec(),
         link_ttl: Duration::from_secs(300),
+        embedder: embedder.clone(),
     };
     let state = AppState::new(
         store.clone(),
@@ -212,6 +220,13 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
             store.pool().clone(),
             cfg.tools_queue.clone(),
             Arc::new(handler),
+            signal.clone(),
+        ));
+        let ingest = IngestJobs::new(store.clone(), objects.clone(), embedder.clone());
+        tasks.push(Worker::spawn(
+            store.pool().clone(),
+            cfg.ingest_queue.clone(),
+            Arc::new(ingest),
             signal.clone(),
         ));
     }

@@ -132,6 +132,7 @@ pub fn base_env(db: &TestDb, data_dir: &std::path::Path) -> Vec<(String, String)
         // The venv scripts/setup.sh makes; no warm pool unless a test asks for one.
         ("SANDBOX_VENV", &sandbox_venv()),
         ("SANDBOX_POOL_SIZE", "0"),
+        ("EMBEDDING_MODEL_DIR", &embedding_model_dir()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -161,6 +162,17 @@ pub fn s3_env() -> Vec<(&'static str, String)> {
 pub fn sandbox_venv() -> String {
     std::env::var("PENNY_SANDBOX_VENV").unwrap_or_else(|_| {
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../.penny/sandbox/venv").to_string()
+    })
+}
+
+/// The embedding model of this checkout (`PENNY_EMBEDDING_MODEL_DIR` overrides).
+pub fn embedding_model_dir() -> String {
+    std::env::var("PENNY_EMBEDDING_MODEL_DIR").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../.penny/models/all-MiniLM-L6-v2"
+        )
+        .to_string()
     })
 }
 

@@ -12,6 +12,7 @@ mod chat;
 mod cli;
 mod cluster;
 mod isolation;
+mod knowledge;
 mod limits;
 mod live;
 mod roles;

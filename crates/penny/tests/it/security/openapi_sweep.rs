@@ -104,6 +104,13 @@ fn body_for(op: &Op, current: &BTreeMap<String, Value>) -> Option<Value> {
         ("POST", "/api/v1/conversations") => json!({}),
         ("POST", "/api/v1/tools/{name}/invoke") => json!({"params": {}}),
         ("POST", "/api/v1/files") => return None, // multipart, see `call`
+        ("POST", "/api/v1/collections") => json!({"name": "sweep"}),
+        ("PATCH", "/api/v1/collections/{id}") => json!({"name": "taken"}),
+        ("POST", "/api/v1/collections/{id}/members") => {
+            json!({"userId": uuid::Uuid::new_v4(), "access": "read"})
+        }
+        ("POST", "/api/v1/collections/{id}/documents") => json!({"fileId": uuid::Uuid::new_v4()}),
+        ("POST", "/api/v1/search") => json!({"query": "sweep"}),
         _ if op.has_body => panic!("{}: give the sweep a valid body for it", op.label()),
         _ => return None,
     };
@@ -236,6 +243,17 @@ async fn every_operation_on_an_id_is_closed_to_other_tenants_and_lower_roles() {
         .json()
         .await
         .expect("job");
+    let collection = crate::knowledge::collection(app, root, "Sweep").await;
+    let document =
+        crate::knowledge::add(app, root, &collection, "sweep.md", b"# Sweep".to_vec()).await;
+    let document = crate::knowledge::settled(app, root, &document).await;
+    assert_eq!(document["status"], "ready");
+    let passage: Value = app
+        .post(root, "/api/v1/search", json!({"query": "sweep"}))
+        .await
+        .json()
+        .await
+        .expect("search");
     let models = json_of(app, root, "/api/v1/models").await;
     let tenants = json_of(app, root, "/api/v1/tenants").await;
     let (user, _) = app.user_with_role(root, "default", "creator").await;
@@ -250,6 +268,9 @@ async fn every_operation_on_an_id_is_closed_to_other_tenants_and_lower_roles() {
     ids.insert("models", id_of(&models[0]));
     ids.insert("tenants", id_of(&tenants[0]));
     ids.insert("users", user);
+    ids.insert("collections", collection);
+    ids.insert("documents", id_of(&document));
+    ids.insert("passages", passage["passages"][0]["chunkId"].to_string());
 
     let mut current = BTreeMap::new();
     for op in ops.iter().filter(|op| op.method == Method::PUT) {

@@ -1,0 +1,691 @@
+//! Knowledge: collections of documents (`/collections`), their members and documents,
+//! ingest status and cancel (`/documents`), hybrid search (`POST /search`) and the
+//! passages citations link to (`/passages`).
+//!
+//! A collection is seen by its owner, its members and the tenant's admins; anyone else
+//! gets 404 for it and everything in it. Adding or removing documents takes `write`
+//! access (and the creator role); members and the collection itself are managed by the
+//! owner and admins.
+
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use penny_knowledge::ingest::{self, Payload as IngestPayload};
+use penny_objects::Bucket;
+use penny_queue::{JobId, NewJob};
+use penny_store::knowledge::{self, Access, Collection, Document, Member, Passage, Viewer};
+use penny_store::{access, files, Role, StoreError, TenantTx};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ClientMeta, Payload, Principal};
+use crate::objects::{serve, Served};
+use crate::trail::{self, Change};
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/collections", get(list).post(create))
+        .route("/collections/{id}", get(show).patch(update).delete(remove))
+        .route("/collections/{id}/members", get(members).post(set_member))
+        .route(
+            "/collections/{id}/documents",
+            get(documents).post(add_document),
+        )
+        .route("/documents/{id}", get(document).delete(delete_document))
+        .route("/documents/{id}/content", get(document_content))
+        .route("/documents/{id}/cancel", post(cancel))
+        .route("/passages/{id}", get(passage))
+        .route("/search", post(search))
+}
+
+/// How long one ingest attempt may take (a big PDF on a busy worker).
+const INGEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+fn viewer(who: &Principal) -> Viewer {
+    Viewer {
+        user: who.user,
+        admin: who.role.at_least(Role::Admin),
+    }
+}
+
+/// The embedder, or why knowledge cannot work on this server.
+fn embedder(state: &AppState) -> ApiResult<&penny_knowledge::Embedder> {
+    state
+        .tools
+        .embedder
+        .as_ref()
+        .map_err(|reason| ApiError::NotAvailable {
+            code: "knowledge_unavailable",
+            detail: reason.clone(),
+        })
+}
+
+/// The collection if the caller has at least `need` on it. No access at all is 404;
+/// some but too little is 403.
+async fn collection(
+    tx: &mut TenantTx,
+    who: &Principal,
+    id: Uuid,
+    need: Access,
+) -> ApiResult<Collection> {
+    let c = knowledge::get_collection(tx, viewer(who), id).await?;
+    if c.access() < need {
+        return Err(ApiError::Forbidden(match need {
+            Access::Manage => "only the collection's owner or an admin may do this",
+            _ => "you may read this collection but not change it",
+        }));
+    }
+    Ok(c)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NewCollection {
+    #[schema(example = "Handbook")]
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+fn check_name(name: &str) -> ApiResult<()> {
+    let n = name.trim().chars().count();
+    if !(1..=200).contains(&n) {
+        return Err(ApiError::validation("name", "1 to 200 characters"));
+    }
+    Ok(())
+}
+
+fn check_description(d: &str) -> ApiResult<()> {
+    if d.chars().count() > 2000 {
+        return Err(ApiError::validation(
+            "description",
+            "at most 2000 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// The collections the caller can see (admins: all of the tenant's), newest first.
+#[utoipa::path(get, path = "/api/v1/collections", tag = "knowledge", security(("bearer" = [])),
+    responses((status = 200, body = [Object])))]
+async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Vec<Collection>>> {
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let all = knowledge::list_collections(&mut tx, viewer(&who)).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Json(all))
+}
+
+/// Creates a collection owned by the caller, embedded with this server's model.
+#[utoipa::path(post, path = "/api/v1/collections", extensions(("x-penny-role" = json!("creator"))),
+    tag = "knowledge", security(("bearer" = [])), request_body = NewCollection,
+    responses((status = 201, body = Object), (status = 422), (status = 503)))]
+async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: ClientMeta,
+    body: Payload<NewCollection>,
+) -> ApiResult<(StatusCode, Json<Collection>)> {
+    who.require(Role::Creator)?;
+    check_name(&body.value.name)?;
+    check_description(&body.value.description)?;
+    let embedder = embedder(&state)?;
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let id = knowledge::create_collection(
+        &mut tx,
+        who.tenant,
+        who.user,
+        knowledge::NewCollection {
+            name: &body.value.name,
+            description: &body.value.description,
+            embedding_model: embedder.model(),
+            embedding_dims: embedder.dims() as i32,
+        },
+    )
+    .await?;
+    let change = Change {
+        action: "collection.create",
+        target_type: "collection",
+        target_id: id.to_string(),
+        payload_sha256: Some(&body.sha256),
+        details: json!({"name": body.value.name.trim()}),
+    };
+    trail::record(&mut tx, &who, &meta, change).await?;
+    let c = knowledge::get_collection(&mut tx, viewer(&who), id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok((StatusCode::CREATED, Json(c)))
+}
+
+/// One collection with its counts and the caller's access.
+#[utoipa::path(get, path = "/api/v1/collections/{id}", tag = "knowledge", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = Object), (status = 404)))]
+async fn show(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Collection>> {
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let c = collection(&mut tx, &who, id, Access::Read).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Json(c))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CollectionChange {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+/// Renames a collection or changes its description (owner or admin).
+#[utoipa::path(patch, path = "/api/v1/collections/{id}", extensions(("x-penny-role" = json!("creator"))),
+    tag = "knowledge", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    request_body = CollectionChange, responses((status = 200, body = Object), (status = 404), (status = 422)))]
+async fn update(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: ClientMeta,
+    Path(id): Path<Uuid>,
+    body: Payload<CollectionChange>,
+) -> ApiResult<Json<Collection>> {
+    who.require(Role::Creator)?;
+    if let Some(n) = &body.value.name {
+        check_name(n)?;
+    }
+    if let Some(d) = &body.value.description {
+        check_description(d)?;
+    }
+    let mut tx = state.store.tenant(who.tenant).await?;
+    collection(&mut tx, &who, id, Access::Manage).await?;
+    knowledge::update_collection(
+        &mut tx,
+        id,
+        body.value.name.as_deref(),
+        body.value.description.as_deref(),
+    )
+    .await?;
+    let change = Change {
+        action: "collection.update",
+        target_type: "collection",
+        target_id: id.to_string(),
+        payload_sha256: Some(&body.sha256),
+        details: json!({"name": body.value.name}),
+    };
+    trail::record(&mut tx, &who, &meta, change).await?;
+    let c = knowledge::get_collection(&mut tx, viewer(&who), id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Json(c))
+}
+
+/// Deletes a collection with its documents and passages; running ingests stop.
+#[utoipa::path(delete, path = "/api/v1/collections/{id}", extensions(("x-penny-role" = json!("creator"))),
+    tag = "knowledge", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404)))]
+async fn remove(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: ClientMeta,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    who.require(Role::Creator)?;
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let c = collection(&mut tx, &who, id, Access::Manage).await?;
+    for job in knowledge::delete_collection(&mut tx, id).await? {
+        penny_queue::cancel(&mut tx, JobId(job)).await?;
+    }
+    let change = Change {
+        action: "collection.delete",
+        target_type: "collection",
+        target_id: id.to_string(),
+        payload_sha256: None,
+        details: json!({"name": c.name, "documents": c.documents}),
+    };
+    trail::record(&mut tx, &who, &meta, change).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The collection's members (owner and admins have access without being members).
+#[utoipa::path(get, path = "/api/v1/collections/{id}/members", tag = "knowledge", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = [Object]), (status = 404)))]
+async fn members(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Vec<Member>>> {
+    let mut tx = state.store.tenant(who.tenant).await?;
+    collection(&mut tx, &who, id, Access::Read).await?;
+    let all = knowledge::members(&mut tx, id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Json(all))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MemberChange {
+    user_id: Uuid,
+    /// `read`, `write`, or `none` to remove the member.
+    #[schema(example = "read")]
+    access: String,
+}
+
+/// Gives a user `read` or `write` access, or removes them (`none`); owner or admin.
+#[utoipa::path(post, path = "/api/v1/collections/{id}/members", extensions(("x-penny-role" = json!("creator"))),
+    tag = "knowledge", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    request_body = MemberChange, responses((status = 200, body = [Object]), (status = 404), (status = 422)))]
+async fn set_member(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: ClientMeta,
+    Path(id): Path<Uuid>,
+    body: Payload<MemberChange>,
+) -> ApiResult<Json<Vec<Member>>> {
+    who.require(Role::Creator)?;
+    let access = match body.value.access.as_str() {
+        "read" => Some(Access::Read),
+        "write" => Some(Access::Write),
+        "none" => None,
+        _ => return Err(ApiError::validation("access", "one of read, write, none")),
+    };
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let c = collection(&mut tx, &who, id, Access::Manage).await?;
+    let user = body.value.user_id;
+    if user == c.owner_id {
+        return Err(ApiError::validation(
+            "userId",
+            "the owner always has access",
+        ));
+    }
+    match access {
+        Some(a) => knowledge::set_member(&mut tx, who.tenant, id, user, a).await?,
+        None => knowledge::remove_member(&mut tx, id, user).await?,
+    }
+    let change = Change {
+        action: "collection.member",
+        target_type: "collection",
+        target_id: id.to_string(),
+        payload_sha256: Some(&body.sha256),
+        details: json!({"userId": user, "access": body.value.access}),
+    };
+    trail::record(&mut tx, &who, &meta, change).await?;
+    let all = knowledge::members(&mut tx, id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Json(all))
+}
+
+/// The collection's documents with their ingest status, newest first.
+#[utoipa::path(get, path = "/api/v1/collections/{id}/documents", tag = "knowledge", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = [Object]), (status = 404)))]
+async fn documents(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Vec<Document>>> {
+    let mut tx = state.store.tenant(who.tenant).await?;
+    collection(&mut tx, &who, id, Access::Read).await?;
+    let all = knowledge::list_documents(&mut tx, id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Json(all))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NewDocument {
+    /// An upload of the caller's (`POST /api/v1/files`).
+    file_id: Uuid,
+}
+
+/// Adds an upload to the collection and queues its ingest. A file with the same name as
+/// a document already there is that document's new version: it is ingested again and
+/// replaces the old passages when ready (200); otherwise a new document (201).
+#[utoipa::path(post, path = "/api/v1/collections/{id}/documents", extensions(("x-penny-role" = json!("creator"))),
+    tag = "knowledge", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = NewDocument,
+    responses((status = 201, body = Object), (status = 200, body = Object), (status = 404), (status = 422), (status = 503)))]
+async fn add_document(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: ClientMeta,
+    Path(id): Path<Uuid>,
+    body: Payload<NewDocument>,
+) -> ApiResult<(StatusCode, Json<Document>)> {
+    who.require(Role::Creator)?;
+    embedder(&state)?;
+    let mut tx = state.store.tenant(who.tenant).await?;
+    collection(&mut tx, &who, id, Access::Write).await?;
+    let file = match access::file(&mut tx, &who.reader(), body.value.file_id).await {
+        Ok(f) => f,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::validation("fileId", "no such upload of yours"))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let existing = knowledge::document_by_title(&mut tx, id, &file.filename).await?;
+    let (status, doc) = match existing {
+        Some(old) => {
+            if let Some(job) = old
+                .job_id
+                .filter(|_| old.status == "queued" || old.status == "processing")
+            {
+                penny_queue::cancel(&mut tx, JobId(job)).await?;
+            }
+            let doc = knowledge::requeue_document(
+                &mut tx,
+                old.id,
+                Some((file.id, &file.mime, file.size, &file.sha256)),
+            )
+            .await?;
+            (StatusCode::OK, doc)
+        }
+        None => {
+            let doc = knowledge::create_document(
+                &mut tx,
+                who.tenant,
+                knowledge::NewDocument {
+                    collection: id,
+                    file_id: Some(file.id),
+                    source_url: None,
+                    title: &file.filename,
+                    mime: &file.mime,
+                    bytes: file.size,
+                    sha256: Some(&file.sha256),
+                    created_by: who.user,
+                },
+            )
+            .await?;
+            (StatusCode::CREATED, doc)
+        }
+    };
+    let doc = queue_ingest(&mut tx, &who, doc).await?;
+    let change = Change {
+        action: "document.add",
+        target_type: "document",
+        target_id: doc.id.to_string(),
+        payload_sha256: Some(&body.sha256),
+        details: json!({"collectionId": id, "fileId": file.id, "version": doc.version}),
+    };
+    trail::record(&mut tx, &who, &meta, change).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok((status, Json(doc)))
+}
+
+/// Enqueues the ingest of the document's current version, in the caller's transaction.
+async fn queue_ingest(tx: &mut TenantTx, who: &Principal, doc: Document) -> ApiResult<Document> {
+    let payload = IngestPayload {
+        document_id: doc.id,
+        version: doc.version,
+    };
+    let mut job = NewJob::new(
+        ingest::QUEUE,
+        ingest::JOB_NAME,
+        serde_json::to_value(&payload).map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
+    job.timeout = INGEST_TIMEOUT;
+    job.created_by = Some(who.user.0);
+    let job = penny_queue::enqueue(tx, job).await?;
+    knowledge::set_document_job(tx, doc.id, job.0).await?;
+    Ok(knowledge::get_document(tx, doc.id).await?)
+}
+
+/// The document and its collection, if the caller has at least `need` on the collection.
+async fn document_with(
+    tx: &mut TenantTx,
+    who: &Principal,
+    id: Uuid,
+    need: Access,
+) -> ApiResult<Document> {
+    let doc = knowledge::get_document(tx, id).await?;
+    collection(tx, who, doc.collection_id, need).await?;
+    Ok(doc)
+}
+
+/// A document with its ingest status and progress (pages and passages done).
+#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "knowledge", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = Object), (status = 404)))]
+async fn document(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Document>> {
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let doc = document_with(&mut tx, &who, id, Access::Read).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Json(doc))
+}
+
+/// The document's file, for anyone who may read the collection (to open a cited page).
+#[utoipa::path(get, path = "/api/v1/documents/{id}/content", tag = "knowledge", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200), (status = 404)))]
+async fn document_content(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let doc = document_with(&mut tx, &who, id, Access::Read).await?;
+    let file = files::get(&mut tx, doc.file_id.ok_or(ApiError::NotFound)?).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    serve(
+        &state.tools.objects,
+        &headers,
+        Served {
+            bucket: Bucket::Uploads,
+            key: &file.object_key,
+            mime: &file.mime,
+            sha256: &file.sha256,
+            cache: "private, max-age=3600",
+            // PDFs open in the browser's viewer (at a page, with `#page=N`).
+            download_as: (file.mime != "application/pdf" && !file.mime.starts_with("text/"))
+                .then_some(file.filename.as_str()),
+        },
+    )
+    .await
+}
+
+/// Removes a document and its passages (its upload stays); a running ingest stops.
+#[utoipa::path(delete, path = "/api/v1/documents/{id}", extensions(("x-penny-role" = json!("creator"))),
+    tag = "knowledge", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404)))]
+async fn delete_document(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: ClientMeta,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    who.require(Role::Creator)?;
+    let mut tx = state.store.tenant(who.tenant).await?;
+    document_with(&mut tx, &who, id, Access::Write).await?;
+    if let Some(job) = knowledge::cancel_ingest(&mut tx, id).await? {
+        penny_queue::cancel(&mut tx, JobId(job)).await?;
+    }
+    let doc = knowledge::delete_document(&mut tx, id).await?;
+    let change = Change {
+        action: "document.delete",
+        target_type: "document",
+        target_id: id.to_string(),
+        payload_sha256: None,
+        details: json!({"collectionId": doc.collection_id, "title": doc.title}),
+    };
+    trail::record(&mut tx, &who, &meta, change).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stops a queued or running ingest; the document ends `cancelled` with no passages of
+/// that version (an earlier ready version stays searchable). 409 when it is not running.
+#[utoipa::path(post, path = "/api/v1/documents/{id}/cancel", extensions(("x-penny-role" = json!("creator"))),
+    tag = "knowledge", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Object), (status = 404), (status = 409)))]
+async fn cancel(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Document>> {
+    who.require(Role::Creator)?;
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let doc = document_with(&mut tx, &who, id, Access::Write).await?;
+    if !matches!(doc.status.as_str(), "queued" | "processing") {
+        return Err(ApiError::Conflict(format!(
+            "the document is {}, not being ingested",
+            doc.status
+        )));
+    }
+    if let Some(job) = knowledge::cancel_ingest(&mut tx, id).await? {
+        penny_queue::cancel(&mut tx, JobId(job)).await?;
+    }
+    let doc = knowledge::get_document(&mut tx, id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Json(doc))
+}
+
+/// One passage (what a citation points to), if its collection is readable.
+#[utoipa::path(get, path = "/api/v1/passages/{id}", tag = "knowledge", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 200, body = Object), (status = 404)))]
+async fn passage(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Passage>> {
+    let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let p = knowledge::passage(&mut tx, id).await?;
+    collection(&mut tx, &who, p.collection_id, Access::Read).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(Json(p))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SearchRequest {
+    #[schema(example = "What is the refund policy?")]
+    query: String,
+    /// Collections to search; all the caller can read when left out or empty.
+    #[serde(default)]
+    collections: Vec<Uuid>,
+    /// Only these documents, when given.
+    documents: Option<Vec<Uuid>>,
+    /// Passages to return (1–50, default 8).
+    k: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResult {
+    #[schema(value_type = [Object])]
+    passages: Vec<Passage>,
+    took_ms: f64,
+}
+
+/// Hybrid search (embeddings, full text and trigrams fused by rank) over collections
+/// the caller can read; passages with their document, page and character offsets.
+#[utoipa::path(post, path = "/api/v1/search", tag = "knowledge", security(("bearer" = [])),
+    request_body = SearchRequest,
+    responses((status = 200, body = SearchResult), (status = 404), (status = 422), (status = 503)))]
+async fn search(
+    State(state): State<AppState>,
+    who: Principal,
+    body: Payload<SearchRequest>,
+) -> ApiResult<Json<SearchResult>> {
+    let started = Instant::now();
+    let req = body.value;
+    let passages = run_search(
+        &state,
+        &who,
+        &req.query,
+        &req.collections,
+        req.documents.as_deref(),
+        req.k.unwrap_or(8),
+    )
+    .await?;
+    Ok(Json(SearchResult {
+        passages,
+        took_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }))
+}
+
+/// The search behind `POST /search`: checks the request, resolves the collections the
+/// caller may read (a named one they cannot is 404), embeds the query once and runs it.
+pub(crate) async fn run_search(
+    state: &AppState,
+    who: &Principal,
+    query: &str,
+    collections: &[Uuid],
+    documents: Option<&[Uuid]>,
+    k: i64,
+) -> ApiResult<Vec<Passage>> {
+    let len = query.trim().chars().count();
+    if !(1..=2000).contains(&len) {
+        return Err(ApiError::validation("query", "1 to 2000 characters"));
+    }
+    if !(1..=50).contains(&k) {
+        return Err(ApiError::validation("k", "between 1 and 50"));
+    }
+    if collections.len() > 100 {
+        return Err(ApiError::validation("collections", "at most 100"));
+    }
+    let embedder = embedder(state)?;
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let readable = knowledge::readable(&mut tx, viewer(who), collections).await?;
+    if readable.len()
+        < collections
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    {
+        return Err(ApiError::NotFound);
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    let (same, other): (Vec<_>, Vec<_>) = readable.iter().partition(|(_, model, dims)| {
+        model == embedder.model() && *dims as usize == embedder.dims()
+    });
+    let same: Vec<Uuid> = same.into_iter().map(|(id, _, _)| *id).collect();
+    let other: Vec<Uuid> = other.into_iter().map(|(id, _, _)| *id).collect();
+    let vector = if same.is_empty() {
+        None
+    } else {
+        let mut v = embedder
+            .embed(vec![query.to_string()])
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        v.pop()
+    };
+    let mut tx = state.store.tenant(who.tenant).await?;
+    let mut found = knowledge::search(
+        &mut tx,
+        &knowledge::Query {
+            text: query,
+            collections: &same,
+            documents,
+            embedding: vector.as_deref(),
+            k,
+        },
+    )
+    .await?;
+    // Collections embedded by another model are searched by their keywords alone.
+    if !other.is_empty() {
+        found.extend(
+            knowledge::search(
+                &mut tx,
+                &knowledge::Query {
+                    text: query,
+                    collections: &other,
+                    documents,
+                    embedding: None,
+                    k,
+                },
+            )
+            .await?,
+        );
+        found.sort_by(|a, b| b.score.total_cmp(&a.score));
+        found.truncate(k as usize);
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(found)
+}
