@@ -235,6 +235,22 @@ impl From<penny_tools::ToolError> for ApiError {
     }
 }
 
+impl From<penny_knowledge::SearchError> for ApiError {
+    fn from(e: penny_knowledge::SearchError) -> Self {
+        use penny_knowledge::SearchError as S;
+        match e {
+            S::Invalid { field, message } => ApiError::validation(field, message),
+            S::NotFound => ApiError::NotFound,
+            S::Unavailable(detail) => ApiError::NotAvailable {
+                code: "knowledge_unavailable",
+                detail,
+            },
+            S::Embed(m) => ApiError::Internal(m),
+            S::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<penny_queue::QueueError> for ApiError {
     fn from(e: penny_queue::QueueError) -> Self {
         match e {

@@ -17,7 +17,7 @@ use axum::{Json, Router};
 use penny_knowledge::ingest::{self, Payload as IngestPayload};
 use penny_objects::Bucket;
 use penny_queue::{JobId, NewJob};
-use penny_store::knowledge::{self, Access, Collection, Document, Member, Passage, Viewer};
+use penny_store::knowledge::{self, Access, Collection, Document, Member, Passage};
 use penny_store::{access, files, Role, StoreError, TenantTx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -49,13 +49,6 @@ pub fn routes() -> Router<AppState> {
 /// How long one ingest attempt may take (a big PDF on a busy worker).
 const INGEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
-fn viewer(who: &Principal) -> Viewer {
-    Viewer {
-        user: who.user,
-        admin: who.role.at_least(Role::Admin),
-    }
-}
-
 /// The embedder, or why knowledge cannot work on this server.
 fn embedder(state: &AppState) -> ApiResult<&penny_knowledge::Embedder> {
     state
@@ -76,7 +69,7 @@ async fn collection(
     id: Uuid,
     need: Access,
 ) -> ApiResult<Collection> {
-    let c = knowledge::get_collection(tx, viewer(who), id).await?;
+    let c = knowledge::get_collection(tx, who.reader(), id).await?;
     if c.access() < need {
         return Err(ApiError::Forbidden(match need {
             Access::Manage => "only the collection's owner or an admin may do this",
@@ -118,7 +111,7 @@ fn check_description(d: &str) -> ApiResult<()> {
     responses((status = 200, body = [Object])))]
 async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<Vec<Collection>>> {
     let mut tx = state.store.tenant(who.tenant).await?;
-    let all = knowledge::list_collections(&mut tx, viewer(&who)).await?;
+    let all = knowledge::list_collections(&mut tx, who.reader()).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(Json(all))
 }
@@ -158,7 +151,7 @@ async fn create(
         details: json!({"name": body.value.name.trim()}),
     };
     trail::record(&mut tx, &who, &meta, change).await?;
-    let c = knowledge::get_collection(&mut tx, viewer(&who), id).await?;
+    let c = knowledge::get_collection(&mut tx, who.reader(), id).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok((StatusCode::CREATED, Json(c)))
 }
@@ -219,7 +212,7 @@ async fn update(
         details: json!({"name": body.value.name}),
     };
     trail::record(&mut tx, &who, &meta, change).await?;
-    let c = knowledge::get_collection(&mut tx, viewer(&who), id).await?;
+    let c = knowledge::get_collection(&mut tx, who.reader(), id).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok(Json(c))
 }
@@ -595,97 +588,18 @@ async fn search(
 ) -> ApiResult<Json<SearchResult>> {
     let started = Instant::now();
     let req = body.value;
-    let passages = run_search(
-        &state,
-        &who,
-        &req.query,
-        &req.collections,
-        req.documents.as_deref(),
-        req.k.unwrap_or(8),
-    )
-    .await?;
+    let request = penny_knowledge::search::Request {
+        query: &req.query,
+        collections: &req.collections,
+        documents: req.documents.as_deref(),
+        k: req.k.unwrap_or(penny_knowledge::DEFAULT_K),
+    };
+    let embedder = state.tools.embedder.as_ref().map_err(String::as_str);
+    let passages =
+        penny_knowledge::search::search(&state.store, embedder, who.tenant, who.reader(), &request)
+            .await?;
     Ok(Json(SearchResult {
         passages,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,
     }))
-}
-
-/// The search behind `POST /search`: checks the request, resolves the collections the
-/// caller may read (a named one they cannot is 404), embeds the query once and runs it.
-pub(crate) async fn run_search(
-    state: &AppState,
-    who: &Principal,
-    query: &str,
-    collections: &[Uuid],
-    documents: Option<&[Uuid]>,
-    k: i64,
-) -> ApiResult<Vec<Passage>> {
-    let len = query.trim().chars().count();
-    if !(1..=2000).contains(&len) {
-        return Err(ApiError::validation("query", "1 to 2000 characters"));
-    }
-    if !(1..=50).contains(&k) {
-        return Err(ApiError::validation("k", "between 1 and 50"));
-    }
-    if collections.len() > 100 {
-        return Err(ApiError::validation("collections", "at most 100"));
-    }
-    let embedder = embedder(state)?;
-    let mut tx = state.store.tenant(who.tenant).await?;
-    let readable = knowledge::readable(&mut tx, viewer(who), collections).await?;
-    if readable.len()
-        < collections
-            .iter()
-            .collect::<std::collections::HashSet<_>>()
-            .len()
-    {
-        return Err(ApiError::NotFound);
-    }
-    tx.commit().await.map_err(StoreError::from)?;
-    let (same, other): (Vec<_>, Vec<_>) = readable.iter().partition(|(_, model, dims)| {
-        model == embedder.model() && *dims as usize == embedder.dims()
-    });
-    let same: Vec<Uuid> = same.into_iter().map(|(id, _, _)| *id).collect();
-    let other: Vec<Uuid> = other.into_iter().map(|(id, _, _)| *id).collect();
-    let vector = if same.is_empty() {
-        None
-    } else {
-        let mut v = embedder
-            .embed(vec![query.to_string()])
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        v.pop()
-    };
-    let mut tx = state.store.tenant(who.tenant).await?;
-    let mut found = knowledge::search(
-        &mut tx,
-        &knowledge::Query {
-            text: query,
-            collections: &same,
-            documents,
-            embedding: vector.as_deref(),
-            k,
-        },
-    )
-    .await?;
-    // Collections embedded by another model are searched by their keywords alone.
-    if !other.is_empty() {
-        found.extend(
-            knowledge::search(
-                &mut tx,
-                &knowledge::Query {
-                    text: query,
-                    collections: &other,
-                    documents,
-                    embedding: None,
-                    k,
-                },
-            )
-            .await?,
-        );
-        found.sort_by(|a, b| b.score.total_cmp(&a.score));
-        found.truncate(k as usize);
-    }
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(found)
 }

@@ -16,7 +16,8 @@
 //! | `stall_after=N` | N tokens, then silence with the connection open |
 //!
 //! When the request's last message is a tool result, the reply is
-//! `Tool result: <its first 200 characters>`, so a tool loop completes. Usage: input
+//! `Tool result: <its first 200 characters>`, so a tool loop completes (after a document
+//! search it quotes the first passage's first sentence and cites it, `"…" [1]`). Usage: input
 //! tokens are the characters of all messages / 4 (rounded up); output tokens are the
 //! tokens sent.
 

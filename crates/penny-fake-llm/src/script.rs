@@ -131,8 +131,14 @@ pub(crate) fn decide(
     }
 
     let reply = if let Some(result) = &conversation.tool_result {
-        let head: String = result.chars().take(TOOL_RESULT_CHARS).collect();
-        Reply::Text(split_keeping_spaces(&format!("Tool result: {head}")))
+        let text = match cited_answer(result) {
+            Some(answer) => answer,
+            None => {
+                let head: String = result.chars().take(TOOL_RESULT_CHARS).collect();
+                format!("Tool result: {head}")
+            }
+        };
+        Reply::Text(split_keeping_spaces(&text))
     } else if let Some(name) = directives.tool {
         let args = directives.args.unwrap_or_else(|| "{}".to_owned());
         Reply::ToolCall {
@@ -156,6 +162,22 @@ pub(crate) fn decide(
         ending,
         input_tokens: conversation.input_chars.div_ceil(4) as u64,
     }))
+}
+
+/// After a document search (a result with numbered `passages`), answers as a grounded
+/// model would: the first passage's first sentence, quoted, cited `[1]`.
+fn cited_answer(result: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(result).ok()?;
+    let first = value.get("passages")?.as_array()?.first()?;
+    let n = first.get("n")?.as_u64()?;
+    let content = first.get("content")?.as_str()?;
+    let sentence = content
+        .split_inclusive(['.', '!', '?'])
+        .map(str::trim)
+        .find(|s| s.split_whitespace().count() >= 3)
+        .unwrap_or(content.trim());
+    let sentence: String = sentence.chars().take(160).collect();
+    Some(format!("The documents say: \"{sentence}\" [{n}]"))
 }
 
 /// Splits the directives out of `text`; returns them and the remaining words.
@@ -290,6 +312,18 @@ fn split_chars(text: &str, size: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_result_is_answered_with_a_cited_quote() {
+        let result =
+            r#"{"passages": [{"n": 1, "content": "Intro. The accord was signed in 1891. More."}]}"#;
+        assert_eq!(
+            super::cited_answer(result).as_deref(),
+            Some("The documents say: \"The accord was signed in 1891.\" [1]")
+        );
+        assert_eq!(super::cited_answer(r#"{"passages": []}"#), None);
+        assert_eq!(super::cited_answer("plain text"), None);
+    }
 
     #[test]
     fn directives_are_removed_from_the_text() {

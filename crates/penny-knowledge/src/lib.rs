@@ -8,13 +8,15 @@
 //! - [`ingest`]: the `ingest` queue's job handler (extract → chunk → embed → store,
 //!   committed whole with the document's `ready`).
 //!
-//! The search itself is SQL (`penny_store::knowledge::search`); this crate gives it the
-//! query's embedding. No HTTP.
+//! - [`search`]: a search on a reader's behalf (checks, access, the query's embedding),
+//!   over the hybrid SQL search of `penny_store::knowledge`. No HTTP.
 
 pub mod chunk;
 pub mod embed;
 pub mod extract;
 pub mod ingest;
+pub mod search;
 
 pub use embed::{EmbedError, Embedder};
 pub use ingest::IngestJobs;
+pub use search::{SearchError, DEFAULT_K};

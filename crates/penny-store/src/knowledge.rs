@@ -11,6 +11,7 @@ use serde::Serialize;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
+use crate::access::Reader;
 use crate::{StoreError, TenantId, UserId};
 
 /// What a user may do with a collection, from least to most.
@@ -78,13 +79,6 @@ const COLLECTION_COLUMNS: &str = "v.id, v.owner_id, v.name, v.description, v.emb
     coalesce(sum(d.chunks) FILTER (WHERE d.status = 'ready'), 0)::bigint AS chunks, \
     coalesce(sum(d.bytes), 0)::bigint AS bytes";
 
-/// Who is asking: their id, and whether they are the tenant's admin (who sees all).
-#[derive(Debug, Clone, Copy)]
-pub struct Viewer {
-    pub user: UserId,
-    pub admin: bool,
-}
-
 pub struct NewCollection<'a> {
     pub name: &'a str,
     pub description: &'a str,
@@ -112,10 +106,10 @@ pub async fn create_collection(
     .await?)
 }
 
-/// The collections `viewer` may see, newest first, with their counts.
+/// The collections `reader` may see, newest first, with their counts.
 pub async fn list_collections(
     conn: &mut PgConnection,
-    viewer: Viewer,
+    reader: Reader,
 ) -> Result<Vec<Collection>, StoreError> {
     Ok(sqlx::query_as(&format!(
         "SELECT {COLLECTION_COLUMNS} FROM ({VISIBLE}) v \
@@ -124,16 +118,16 @@ pub async fn list_collections(
            v.embedding_dims, v.created_at, v.updated_at, v.access \
          ORDER BY v.created_at DESC"
     ))
-    .bind(viewer.user)
-    .bind(viewer.admin)
+    .bind(reader.user)
+    .bind(reader.admin)
     .fetch_all(conn)
     .await?)
 }
 
-/// One collection, if `viewer` may see it (else `NotFound`).
+/// One collection, if `reader` may see it (else `NotFound`).
 pub async fn get_collection(
     conn: &mut PgConnection,
-    viewer: Viewer,
+    reader: Reader,
     id: Uuid,
 ) -> Result<Collection, StoreError> {
     sqlx::query_as(&format!(
@@ -142,27 +136,27 @@ pub async fn get_collection(
          GROUP BY v.id, v.owner_id, v.name, v.description, v.embedding_model, \
            v.embedding_dims, v.created_at, v.updated_at, v.access"
     ))
-    .bind(viewer.user)
-    .bind(viewer.admin)
+    .bind(reader.user)
+    .bind(reader.admin)
     .bind(id)
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
 }
 
-/// The ids among `ids` that `viewer` may read (all visible ones when `ids` is empty),
+/// The ids among `ids` that `reader` may read (all visible ones when `ids` is empty),
 /// with each one's embedding model and dimensions.
 pub async fn readable(
     conn: &mut PgConnection,
-    viewer: Viewer,
+    reader: Reader,
     ids: &[Uuid],
 ) -> Result<Vec<(Uuid, String, i32)>, StoreError> {
     Ok(sqlx::query_as(&format!(
         "SELECT v.id, v.embedding_model, v.embedding_dims FROM ({VISIBLE}) v \
          WHERE cardinality($3::uuid[]) = 0 OR v.id = ANY($3)"
     ))
-    .bind(viewer.user)
-    .bind(viewer.admin)
+    .bind(reader.user)
+    .bind(reader.admin)
     .bind(ids)
     .fetch_all(conn)
     .await?)

@@ -49,6 +49,8 @@ pub struct ToolJobs {
     pub(crate) objects: Objects,
     /// `Err` says why Python cannot run here; python_execute then refuses.
     pub(crate) sandbox: Result<Arc<Sandbox>, String>,
+    /// `Err` says why search_documents cannot run here.
+    pub(crate) embedder: Result<penny_knowledge::Embedder, String>,
     publish: Publish,
     progress: Progress,
     /// Events stored by `commit`, published once the transaction is committed.
@@ -61,6 +63,7 @@ impl ToolJobs {
         store: Store,
         objects: Objects,
         sandbox: Result<Arc<Sandbox>, String>,
+        embedder: Result<penny_knowledge::Embedder, String>,
         publish: Publish,
         progress: Progress,
     ) -> Self {
@@ -69,6 +72,7 @@ impl ToolJobs {
             store,
             objects,
             sandbox,
+            embedder,
             publish,
             progress,
             stored: Mutex::default(),
@@ -160,6 +164,7 @@ impl JobHandler for ToolJobs {
             "create_artifact" => builtin::create::run(self, tenant, &payload.params).await,
             "generate_report" => builtin::report::run(self, job, &payload.params).await,
             "current_time" => builtin::time::run(&payload.params),
+            "search_documents" => builtin::search::run(self, job, &payload.params).await,
             other => Err(ToolError::Unavailable(format!(
                 "tool {other} has no runner"
             ))),

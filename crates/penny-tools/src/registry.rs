@@ -146,6 +146,29 @@ impl Registry {
                 Duration::from_secs(30),
             ),
             ToolDef::new(
+                "search_documents",
+                "Searches the documents of the knowledge collections the user can read \
+                 (uploaded PDFs, Word files, web pages, notes) and returns the best passages, \
+                 numbered, with their document and page. Use it for questions the documents \
+                 may answer, then cite the passages you used as [1], [2]…",
+                json!({
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["query"],
+                    "properties": {
+                        "query": {"type": "string", "minLength": 1, "maxLength": 2000,
+                                  "description": "What to look for, in words likely to be in the text."},
+                        "collections": {"type": "array", "maxItems": 100,
+                                        "items": {"type": "string", "format": "uuid"},
+                                        "description": "Collection ids to search (default: all the user can read)."},
+                        "k": {"type": "integer", "minimum": 1, "maximum": 20,
+                              "description": "How many passages (default 5)."}
+                    }
+                }),
+                Role::Viewer,
+                Duration::from_secs(30),
+            ),
+            ToolDef::new(
                 "current_time",
                 "The current date and time in UTC (RFC 3339), or as a Unix timestamp.",
                 json!({

@@ -213,6 +213,7 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
             store.clone(),
             objects.clone(),
             sandbox,
+            embedder.clone(),
             publish,
             progress,
         );

@@ -4,4 +4,5 @@
 pub mod create;
 pub mod python;
 pub mod report;
+pub mod search;
 pub mod time;

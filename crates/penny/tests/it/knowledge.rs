@@ -9,6 +9,7 @@ use lopdf::content::{Content, Operation};
 use lopdf::{dictionary, Document, Object, Stream};
 use serde_json::{json, Value};
 
+use crate::chat::Chat;
 use crate::common::*;
 use crate::tools::upload;
 
@@ -600,4 +601,74 @@ async fn a_cancelled_ingest_stops_and_a_new_version_replaces_the_old() {
     assert_eq!(app.db.count("SELECT 1 FROM chunks", None).await, 0);
     assert_eq!(app.db.count("SELECT 1 FROM documents", None).await, 0);
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_searches_the_documents_and_cites_the_passage_it_used() {
+    let chat = Chat::start().await;
+    let (app, root) = (&chat.app, chat.root.as_str());
+    let (_, stranger) = app.user_with_role(root, "default", "creator").await;
+    let coll = collection(app, root, "Handbook").await;
+    let doc = add(
+        app,
+        root,
+        &coll,
+        "history.pdf",
+        pdf(&[
+            &["Chapter one", "The bakery opened in the old town square."],
+            &[
+                "Chapter two",
+                "The Zanzibar accord was signed in 1891 by both parties.",
+            ],
+        ]),
+    )
+    .await;
+    assert_eq!(settled(app, root, &doc).await["status"], "ready");
+
+    let args = json!({"query": "Zanzibar accord signed", "k": 2}).to_string();
+    let events = ask(&chat, root, &args).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(*kinds.last().unwrap(), "run.completed", "{kinds:?}");
+    let result = events.iter().find(|e| e.event == "tool.result").unwrap();
+    assert_eq!(result.data["ok"], true, "{}", result.data);
+    let content: Value = serde_json::from_str(result.data["content"].as_str().unwrap()).unwrap();
+    let first = &content["passages"][0];
+    assert_eq!(first["n"], 1);
+    assert_eq!(first["title"], "history.pdf");
+    assert_eq!(first["page"], 2);
+    assert!(first["passageId"].is_number());
+    // The answer quotes the passage and cites it.
+    let text = streamed(&events);
+    assert!(text.contains("[1]"), "{text}");
+    assert!(
+        text.contains("The Zanzibar accord was signed in 1891"),
+        "{text}"
+    );
+
+    // Someone who cannot read the collection finds nothing through the tool either.
+    let events = ask(&chat, &stranger, &args).await;
+    let result = events.iter().find(|e| e.event == "tool.result").unwrap();
+    let content: Value = serde_json::from_str(result.data["content"].as_str().unwrap()).unwrap();
+    assert_eq!(content["passages"], json!([]), "{content}");
+}
+
+/// Asks in a new conversation of `token`'s, with `search_documents` called by the fake
+/// with `args`; the answer's events, streamed as the send's response (every delta).
+async fn ask(chat: &Chat, token: &str, args: &str) -> Vec<Sse> {
+    let app = &chat.app;
+    let conv = chat.conversation(token).await;
+    let body = json!({"content": format!("when? [[tool=search_documents args={args}]]"),
+        "toolsAllowed": ["search_documents"]});
+    let res = app
+        .http
+        .post(app.url(&format!("/api/v1/chat/{conv}/messages")))
+        .bearer_auth(token)
+        .header("accept", "text/event-stream")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    SseReader::new(res)
+        .until(&["run.completed", "run.failed"])
+        .await
 }
