@@ -63,6 +63,7 @@ start_penny() {
     OBJECTS_DIR="$TMP/$name-objects" \
     JWT_SECRET="$JWT_SECRET_VALUE" \
     SANDBOX_VENV="$ROOT/.penny/sandbox/venv" \
+    EMBEDDING_MODEL_DIR="${PENNY_EMBEDDING_MODEL_DIR:-$ROOT/.penny/models/all-MiniLM-L6-v2}" \
     HOST=127.0.0.1 \
     RUST_LOG="${RUST_LOG:-info}" \
     "$@" \
