@@ -566,6 +566,9 @@ pub struct SearchRequest {
     documents: Option<Vec<Uuid>>,
     /// Passages to return (1–50, default 8).
     k: Option<i64>,
+    /// `hybrid` (default), or `vector` / `keyword` alone, to compare.
+    #[schema(example = "hybrid")]
+    mode: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -588,7 +591,13 @@ async fn search(
 ) -> ApiResult<Json<SearchResult>> {
     let started = Instant::now();
     let req = body.value;
+    let mode = match req.mode.as_deref() {
+        None => penny_knowledge::search::Mode::Hybrid,
+        Some(m) => penny_knowledge::search::Mode::parse(m)
+            .ok_or_else(|| ApiError::validation("mode", "one of hybrid, vector, keyword"))?,
+    };
     let request = penny_knowledge::search::Request {
+        mode,
         query: &req.query,
         collections: &req.collections,
         documents: req.documents.as_deref(),

@@ -34,12 +34,33 @@ pub enum SearchError {
     Store(#[from] StoreError),
 }
 
+/// Which rankings a search fuses: all (the default), or one side alone (to compare).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    #[default]
+    Hybrid,
+    Vector,
+    Keyword,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "hybrid" => Some(Mode::Hybrid),
+            "vector" => Some(Mode::Vector),
+            "keyword" => Some(Mode::Keyword),
+            _ => None,
+        }
+    }
+}
+
 pub struct Request<'a> {
     pub query: &'a str,
     /// Empty: every collection the reader can read.
     pub collections: &'a [Uuid],
     pub documents: Option<&'a [Uuid]>,
     pub k: i64,
+    pub mode: Mode,
 }
 
 pub async fn search(
@@ -80,7 +101,7 @@ pub async fn search(
     });
     let same: Vec<Uuid> = same.into_iter().map(|(id, _, _)| *id).collect();
     let other: Vec<Uuid> = other.into_iter().map(|(id, _, _)| *id).collect();
-    let vector = if same.is_empty() {
+    let vector = if same.is_empty() || req.mode == Mode::Keyword {
         None
     } else {
         embedder
@@ -97,17 +118,19 @@ pub async fn search(
             collections: &same,
             documents: req.documents,
             embedding: vector.as_deref(),
+            keywords: req.mode != Mode::Vector,
             k: req.k,
         },
     )
     .await?;
     // Collections embedded by another model are searched by their keywords alone.
-    if !other.is_empty() {
+    if !other.is_empty() && req.mode != Mode::Vector {
         let keywords = Query {
             text: req.query,
             collections: &other,
             documents: req.documents,
             embedding: None,
+            keywords: true,
             k: req.k,
         };
         found.extend(knowledge::search(&mut tx, &keywords).await?);

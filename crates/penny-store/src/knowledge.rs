@@ -685,6 +685,8 @@ pub struct Query<'a> {
     /// Only these documents, when set.
     pub documents: Option<&'a [Uuid]>,
     pub embedding: Option<&'a [f32]>,
+    /// Whether the keyword rankings (full text, trigrams) take part.
+    pub keywords: bool,
     pub k: i64,
 }
 
@@ -743,7 +745,8 @@ pub async fn search(conn: &mut PgConnection, q: &Query<'_>) -> Result<Vec<Passag
     };
     let sql = format!(
         "WITH vec AS ({vector_part}), \
-         tsq AS (SELECT replace(websearch_to_tsquery('english', $4)::text, ' & ', ' | ') AS t), \
+         tsq AS (SELECT replace(websearch_to_tsquery('english', $4)::text, ' & ', ' | ') AS t \
+                 WHERE $6), \
          kw AS ( \
            SELECT c.id, row_number() OVER (ORDER BY ts_rank_cd(c.tsv, tsq.t::tsquery) DESC, c.id) AS r \
            FROM chunks c, tsq WHERE tsq.t <> '' AND c.tsv @@ tsq.t::tsquery \
@@ -751,7 +754,7 @@ pub async fn search(conn: &mut PgConnection, q: &Query<'_>) -> Result<Vec<Passag
            ORDER BY ts_rank_cd(c.tsv, tsq.t::tsquery) DESC, c.id LIMIT {CANDIDATES}), \
          tri AS ( \
            SELECT c.id, row_number() OVER (ORDER BY word_similarity($4, c.content) DESC, c.id) AS r \
-           FROM chunks c WHERE $4 <% c.content \
+           FROM chunks c WHERE $6 AND $4 <% c.content \
            AND c.collection_id = ANY($1) AND ($2::uuid[] IS NULL OR c.document_id = ANY($2)) \
            ORDER BY word_similarity($4, c.content) DESC, c.id LIMIT {CANDIDATES}), \
          fused AS ( \
@@ -776,6 +779,7 @@ pub async fn search(conn: &mut PgConnection, q: &Query<'_>) -> Result<Vec<Passag
         .bind(embedding)
         .bind(q.text)
         .bind(q.k)
+        .bind(q.keywords)
         .fetch_all(conn)
         .await?)
 }

@@ -41,6 +41,7 @@ pub async fn run(jobs: &ToolJobs, job: &Job, params: &Value) -> Result<Value, To
         collections: &collections,
         documents: None,
         k,
+        mode: search::Mode::Hybrid,
     };
     let embedder = jobs.embedder.as_ref().map_err(String::as_str);
     let found = search::search(&jobs.store, embedder, job.tenant_id, reader, &request)
