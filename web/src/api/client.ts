@@ -2,12 +2,17 @@ import { ApiProblem } from './problem';
 import type {
   Artifact,
   BranchMessage,
+  Collection,
+  CollectionMember,
   Conversation,
   ConversationExport,
   Invitation,
+  KnowledgeDocument,
   Me,
   MessagePage,
   ModelInfo,
+  Passage,
+  SearchResult,
   SetupRequest,
   SetupStatus,
   TenantTheme,
@@ -323,6 +328,63 @@ export class ApiClient {
   }
   artifactContent(id: string, version?: number): Promise<Blob> {
     return this.raw(`/api/v1/artifacts/${id}/content`, { query: { version } }).then((r) => r.blob());
+  }
+
+  // --- knowledge: collections, documents, passages, search -------------------------------
+
+  collections(): Promise<Collection[]> {
+    return this.json('/api/v1/collections');
+  }
+  /** 403 for viewers; 503 `knowledge_unavailable` when the server has no embedding model. */
+  createCollection(body: { name: string; description?: string }): Promise<Collection> {
+    return this.json('/api/v1/collections', { body });
+  }
+  collection(id: string): Promise<Collection> {
+    return this.json(`/api/v1/collections/${id}`);
+  }
+  updateCollection(id: string, body: { name?: string; description?: string }): Promise<Collection> {
+    return this.json(`/api/v1/collections/${id}`, { method: 'PATCH', body });
+  }
+  async deleteCollection(id: string): Promise<void> {
+    await this.raw(`/api/v1/collections/${id}`, { method: 'DELETE' });
+  }
+  collectionMembers(id: string): Promise<CollectionMember[]> {
+    return this.json(`/api/v1/collections/${id}/members`);
+  }
+  /** Grants (or with `none` withdraws) a user's access; answers the member list. */
+  setCollectionMember(id: string, userId: string, access: 'read' | 'write' | 'none'): Promise<CollectionMember[]> {
+    return this.json(`/api/v1/collections/${id}/members`, { body: { userId, access } });
+  }
+  /** The collection's documents, newest first. */
+  documents(collectionId: string): Promise<KnowledgeDocument[]> {
+    return this.json(`/api/v1/collections/${collectionId}/documents`);
+  }
+  /**
+   * Adds an uploaded file to a collection for ingest. A file named like an existing document
+   * becomes that document's next version (and is ingested again).
+   */
+  addDocument(collectionId: string, fileId: string): Promise<KnowledgeDocument> {
+    return this.json(`/api/v1/collections/${collectionId}/documents`, { body: { fileId } });
+  }
+  document(id: string): Promise<KnowledgeDocument> {
+    return this.json(`/api/v1/documents/${id}`);
+  }
+  async deleteDocument(id: string): Promise<void> {
+    await this.raw(`/api/v1/documents/${id}`, { method: 'DELETE' });
+  }
+  /** Stops a queued or processing ingest; 409 `conflict` otherwise. */
+  cancelDocument(id: string): Promise<KnowledgeDocument> {
+    return this.json(`/api/v1/documents/${id}/cancel`, { method: 'POST' });
+  }
+  /** The document's own bytes (a PDF as `application/pdf`). */
+  documentContent(id: string): Promise<Blob> {
+    return this.raw(`/api/v1/documents/${id}/content`).then((r) => r.blob());
+  }
+  passage(chunkId: number | string): Promise<Passage> {
+    return this.json(`/api/v1/passages/${chunkId}`);
+  }
+  search(body: { query: string; collections?: string[]; k?: number }): Promise<SearchResult> {
+    return this.json('/api/v1/search', { body });
   }
 
   /** Uploads one file with progress (XMLHttpRequest: fetch cannot report upload progress). */

@@ -167,3 +167,81 @@ export interface Invitation {
   purpose: 'invite' | 'reset';
   expiresAt: string;
 }
+
+// --- knowledge (camelCase as served) ---------------------------------------------------------
+
+/** What the caller may do with a collection: read (search), write (add documents), manage. */
+export type CollectionAccess = 'read' | 'write' | 'manage';
+
+export interface Collection {
+  id: string;
+  ownerId: string;
+  name: string;
+  description: string;
+  embeddingModel: string;
+  embeddingDims: number;
+  createdAt: string;
+  updatedAt: string;
+  /** Documents in the collection, and how many of them are ready (searchable). */
+  documents: number;
+  ready: number;
+  /** Passages indexed. */
+  chunks: number;
+  bytes: number;
+  access: CollectionAccess;
+}
+
+export interface CollectionMember {
+  userId: string;
+  email: string;
+  name: string | null;
+  access: 'read' | 'write' | 'none' | string;
+  addedAt: string;
+}
+
+export type DocumentStatus = 'queued' | 'processing' | 'ready' | 'failed' | 'cancelled';
+
+/** A document of a collection (named so to stay clear of the DOM's `Document`). */
+export interface KnowledgeDocument {
+  id: string;
+  collectionId: string;
+  fileId: string | null;
+  sourceUrl: string | null;
+  title: string;
+  mime: string;
+  bytes: number;
+  status: DocumentStatus;
+  error: string | null;
+  pages: number | null;
+  chunks: number | null;
+  pagesDone: number | null;
+  chunksDone: number | null;
+  version: number;
+  jobId: string | null;
+  createdBy: string | null;
+  createdAt: string;
+  updatedAt: string;
+  readyAt: string | null;
+}
+
+/** A passage of a document, as search finds it. */
+export interface Passage {
+  chunkId: number;
+  documentId: string;
+  collectionId: string;
+  title: string;
+  page: number | null;
+  startOffset: number;
+  endOffset: number;
+  heading: string | null;
+  content: string;
+  score: number;
+  vectorRank: number | null;
+  keywordRank: number | null;
+  trigramRank: number | null;
+}
+
+export interface SearchResult {
+  passages: Passage[];
+  tookMs: number;
+}
