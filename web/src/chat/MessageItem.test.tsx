@@ -2,6 +2,7 @@ import { act, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MessageItem } from './MessageItem';
 import type { DisplayMessage } from './stream';
+import { ToastProvider } from '../ui/toast';
 
 const message = (over: Partial<DisplayMessage>): DisplayMessage => ({
   id: 'a1',
@@ -87,5 +88,52 @@ describe('editing a message', () => {
     expect(box).toHaveValue(content);
     expect(Number(box.getAttribute('rows'))).toBeGreaterThanOrEqual(5);
     expect(box.closest('article')).toHaveClass('msg-editing');
+  });
+});
+
+describe('citations in an answer', () => {
+  const passages = [
+    { n: 1, passageId: 7, documentId: 'd1', title: 'accords.pdf', page: 2, heading: 'Chapter two', content: 'The Zanzibar accord was signed in 1891 by both parties.' },
+  ];
+  const searched = (content: string) =>
+    message({
+      content,
+      tools: [{ callId: 'c1', name: 'search_documents', arguments: '{}', status: 'ok', result: JSON.stringify({ query: 'q', passages, instructions: '' }) }],
+    });
+  const showIn = (m: DisplayMessage) =>
+    render(
+      <ToastProvider>
+        <MessageItem message={m} busy={false} onEdit={vi.fn()} onRegenerate={vi.fn()} onSwitch={vi.fn()} onOpenArtifact={vi.fn()} />
+      </ToastProvider>,
+    );
+
+  it('turns [n] into chips that open the passage with its verdict and page', () => {
+    showIn(searched('The documents say: "The Zanzibar accord was signed in 1891" [1]. Also [2].'));
+    const chip = screen.getAllByRole('button', { name: 'Source 1: accords.pdf (verified)' })[0]!;
+    expect(chip).toHaveTextContent('1');
+    expect(screen.getAllByRole('button', { name: 'Source 2 (unverified)' })[0]).toHaveClass('cite-chip-warn');
+    expect(screen.getByRole('region', { name: 'Sources' })).toHaveTextContent('accords.pdfp. 2');
+    fireEvent.click(chip);
+    const dialog = screen.getByRole('dialog', { name: 'Source 1' });
+    expect(dialog).toHaveTextContent('Page 2 · Chapter two');
+    expect(dialog).toHaveTextContent('The Zanzibar accord was signed in 1891 by both parties.');
+    expect(dialog).toHaveTextContent('verified');
+    expect(screen.getByRole('button', { name: 'Open page 2' })).toBeInTheDocument();
+    fireEvent.keyDown(document, { key: 'Escape' });
+    expect(screen.queryByRole('dialog')).not.toBeInTheDocument();
+  });
+
+  it('marks a quote the passage does not hold as unverified, and says why', () => {
+    showIn(searched('It was "signed in 1895" [1].'));
+    fireEvent.click(screen.getAllByRole('button', { name: 'Source 1: accords.pdf (unverified)' })[0]!);
+    const badge = screen.getByText('unverified');
+    expect(badge).toHaveClass('cite-badge-warn');
+    expect(badge.getAttribute('title')).toContain('signed in 1895');
+  });
+
+  it('leaves [n] as text in an answer that searched nothing, and in code', () => {
+    showIn(message({ content: 'Item [1] of the list, and `a[2]`.' }));
+    expect(screen.queryByRole('button', { name: /Source/ })).not.toBeInTheDocument();
+    expect(screen.getByText(/Item \[1\] of the list/)).toBeInTheDocument();
   });
 });

@@ -1,8 +1,10 @@
-import { memo, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { formatSize } from '../artifacts/renderers';
 import { Markdown } from '../markdown/Markdown';
 import { copyText } from '../ui/clipboard';
 import { PaperclipIcon } from '../ui/icons';
+import { citedSources, findCitations, SEARCH_TOOL, type Citation } from './citations';
+import { CitationChip, SourceList } from './Citations';
 import { failureText } from './failure';
 import type { DisplayMessage } from './stream';
 import { fitHeight, textRows } from './textRows';
@@ -23,6 +25,15 @@ export const MessageItem = memo(function MessageItem({ message: m, busy, onEdit,
   const editBox = useRef<HTMLTextAreaElement>(null);
   const isUser = m.role === 'user';
   const failed = m.status === 'failed';
+  // An answer that searched documents: its `[n]` markers are citations of the passages found.
+  const citations = useMemo(
+    () => (!isUser && m.tools.some((t) => t.name === SEARCH_TOOL) ? findCitations(m.content, m.tools) : []),
+    [isUser, m.content, m.tools],
+  );
+  const cite = useCallback((n: number, k: number) => {
+    const c = nthCitation(citations, n, k);
+    return c ? <CitationChip citation={c} /> : `[${n}]`;
+  }, [citations]);
 
   // The edit box grows with its text (up to its CSS max-height).
   useLayoutEffect(() => {
@@ -74,7 +85,7 @@ export const MessageItem = memo(function MessageItem({ message: m, busy, onEdit,
         ) : isUser ? (
           <div className="msg-user-text">{m.content}</div>
         ) : m.content ? (
-          <Markdown text={m.content} live={m.streaming} />
+          <Markdown text={m.content} live={m.streaming} cite={citations.length > 0 ? cite : undefined} />
         ) : m.streaming ? (
           <div className="typing" aria-label="The assistant is writing">
             <span />
@@ -82,6 +93,7 @@ export const MessageItem = memo(function MessageItem({ message: m, busy, onEdit,
             <span />
           </div>
         ) : null}
+        {!m.streaming && citations.length > 0 && <SourceList sources={citedSources(citations)} />}
         {m.error && (
           <div className="msg-error" role="alert" title={`Error code: ${m.error.code}`}>
             {failureText(m.error)}
@@ -162,6 +174,12 @@ export const MessageItem = memo(function MessageItem({ message: m, busy, onEdit,
     </article>
   );
 });
+
+/** The `k`-th citation of `[n]` in the text (the first, when the text was read differently). */
+function nthCitation(citations: Citation[], n: number, k: number): Citation | undefined {
+  const same = citations.filter((c) => c.n === n);
+  return same[k] ?? same[0];
+}
 
 /** Copy, then "Copied" for a moment, or a short note when this browser allows no copying. */
 function CopyButton({ text }: { text: string }) {

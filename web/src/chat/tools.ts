@@ -6,6 +6,7 @@ const LABELS: Record<string, string> = {
   create_artifact: 'Artifact',
   generate_report: 'Report',
   current_time: 'Time',
+  search_documents: 'Documents',
 };
 
 /** A short label for a tool; an unknown tool keeps its own name. */
