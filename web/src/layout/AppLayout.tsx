@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { lazy, Suspense, useState } from 'react';
 import { Route, Routes, useNavigate } from 'react-router-dom';
 import { useAuth, useMe } from '../auth/AuthContext';
 import { ChatView } from '../chat/ChatView';
@@ -6,6 +6,9 @@ import { useTheme } from '../ui/theme';
 import { Sidebar, useConversations } from './Sidebar';
 import { api } from '../api';
 import { useToast } from '../ui/toast';
+
+// A chunk of its own, loaded when the page is first opened.
+const KnowledgePage = lazy(() => import('../knowledge/KnowledgePage'));
 
 export function AppLayout() {
   const me = useMe();
@@ -42,6 +45,17 @@ export function AppLayout() {
           <Routes>
             <Route path="/" element={<Welcome onCreated={reload} />} />
             <Route path="/c/:id" element={<ChatView onActivity={reload} />} />
+            {['/knowledge', '/knowledge/:id'].map((path) => (
+              <Route
+                key={path}
+                path={path}
+                element={
+                  <Suspense fallback={<div className="splash" role="status">Loading…</div>}>
+                    <KnowledgePage />
+                  </Suspense>
+                }
+              />
+            ))}
             <Route path="*" element={<Welcome onCreated={reload} />} />
           </Routes>
         </main>

@@ -5,7 +5,7 @@ import type { Conversation } from '../api/types';
 import { BrandBadge } from '../admin/BrandProvider';
 import { isStaff } from '../admin/guard';
 import { useMe } from '../auth/AuthContext';
-import { PencilIcon, TrashIcon } from '../ui/icons';
+import { BookIcon, PencilIcon, TrashIcon } from '../ui/icons';
 import { useToast } from '../ui/toast';
 import { forgetToolChoice } from '../chat/tools';
 
@@ -115,6 +115,9 @@ export function Sidebar({ conversations, query, onQuery, onChanged, onNavigate }
         ))}
         {conversations.length === 0 && <li className="muted small pad">{query ? 'No chats match.' : 'No chats yet.'}</li>}
       </ul>
+      <NavLink to="/knowledge" className="btn btn-block sidebar-knowledge" onClick={onNavigate}>
+        <BookIcon /> Knowledge
+      </NavLink>
       {isStaff(me.role) && (
         <NavLink to="/admin" className="btn btn-block sidebar-admin" onClick={onNavigate}>
           Admin
