@@ -1,4 +1,4 @@
-import { NavLink } from 'react-router-dom';
+import { Link } from 'react-router-dom';
 import type { Collection } from '../api/types';
 import { formatSize } from '../artifacts/renderers';
 import { ACCESS_LABELS } from './status';
@@ -33,7 +33,7 @@ export function CollectionList({ collections, failed, selectedId, onRetry }: Pro
         const access = ACCESS_LABELS[c.access] ?? { label: c.access, title: '' };
         return (
           <li key={c.id}>
-            <NavLink
+            <Link
               to={`/knowledge/${c.id}`}
               className={`collection-link${c.id === selectedId ? ' active' : ''}`}
               aria-current={c.id === selectedId ? 'page' : undefined}
@@ -45,7 +45,7 @@ export function CollectionList({ collections, failed, selectedId, onRetry }: Pro
                   {access.label}
                 </span>
               </span>
-            </NavLink>
+            </Link>
           </li>
         );
       })}

@@ -92,8 +92,12 @@ export function CollectionView({ collection: c, uploads, onUpload, onClearUpload
           <h2 className="collection-title">{c.name}</h2>
           {c.description && <p className="collection-desc">{c.description}</p>}
           <p className="muted small collection-summary">
-            {c.documents === 1 ? '1 document' : `${c.documents} documents`} ({c.ready} ready) · {c.chunks.toLocaleString()}{' '}
-            {c.chunks === 1 ? 'passage' : 'passages'} · {formatSize(c.bytes)} ·{' '}
+            {c.documents === 0
+              ? 'No documents'
+              : `${c.documents === 1 ? '1 document' : `${c.documents} documents`} (${c.ready} ready) · ${c.chunks.toLocaleString()} ${
+                  c.chunks === 1 ? 'passage' : 'passages'
+                } · ${formatSize(c.bytes)}`}{' '}
+            ·{' '}
             <span className={`access-badge access-${c.access}`} title={access.title}>
               {access.label}
             </span>

@@ -66,8 +66,10 @@ export default function KnowledgePage() {
           {me.role !== 'viewer' && (
             <NewCollectionForm
               onCreated={(c) => {
-                reload();
+                // Listed at once, so the page does not take it for a collection that is gone.
+                setCollections((l) => [c, ...(l ?? []).filter((x) => x.id !== c.id)]);
                 navigate(`/knowledge/${c.id}`);
+                reload();
               }}
             />
           )}

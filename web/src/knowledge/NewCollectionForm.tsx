@@ -51,7 +51,9 @@ export function NewCollectionForm({ onCreated }: { onCreated: (c: Collection) =>
         <input type="text" value={name} onChange={(e) => setName(e.target.value)} maxLength={200} required placeholder="e.g. Contracts" />
       </label>
       <label className="field">
-        Description <span className="muted small">(optional)</span>
+        <span>
+          Description <span className="muted small">(optional)</span>
+        </span>
         <input type="text" value={description} onChange={(e) => setDescription(e.target.value)} maxLength={2000} />
       </label>
       <button type="submit" className="btn btn-primary btn-block" disabled={busy || !name.trim()}>
