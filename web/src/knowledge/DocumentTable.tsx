@@ -13,6 +13,7 @@ interface Props {
   onChanged: () => void;
 }
 
+const date = (s: string) => new Date(s).toLocaleDateString(undefined, { dateStyle: 'medium' });
 const dateTime = (s: string) => new Date(s).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
 /** The collection's documents, newest first: status and progress, size, version, actions. */
@@ -78,8 +79,8 @@ export function DocumentTable({ docs, writable, onChanged }: Props) {
                   <button type="button" className="doc-title" onClick={() => void open(d)} title={`Open ${d.title}`}>
                     {d.title}
                   </button>
-                  <div className="muted small">
-                    {kindLabel(d.mime)} · added {dateTime(d.createdAt)}
+                  <div className="muted small" title={`Added ${dateTime(d.createdAt)}`}>
+                    {kindLabel(d.mime)} · {date(d.createdAt)}
                   </div>
                 </td>
                 <td className="doc-status-cell">
