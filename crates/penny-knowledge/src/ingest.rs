@@ -92,7 +92,7 @@ impl IngestJobs {
             return Err(Stop::NotWanted);
         };
         let (model, dims) = knowledge::collection_embedding(&mut db, doc.collection_id).await?;
-        let (_, file) = knowledge::document_source(&mut db, doc.id).await?;
+        let file = knowledge::file_source(&mut db, &doc).await?;
         db.commit().await?;
         if model != embedder.model() || dims as usize != embedder.dims() {
             return Err(permanent(format!(

@@ -421,22 +421,21 @@ pub async fn get_document(conn: &mut PgConnection, id: Uuid) -> Result<Document,
     .ok_or(StoreError::NotFound)
 }
 
-/// The file a document reads from, with its object key (`None` for a URL document).
-pub async fn document_source(
+/// The upload `doc` reads from: its object key, file name and type (`None` when the
+/// document has no file, or its file is gone).
+pub async fn file_source(
     conn: &mut PgConnection,
-    id: Uuid,
-) -> Result<(Document, Option<(String, String, String)>), StoreError> {
-    let doc = get_document(&mut *conn, id).await?;
-    let file = match doc.file_id {
-        Some(f) => {
-            sqlx::query_as("SELECT object_key, filename, mime FROM files WHERE id = $1")
-                .bind(f)
-                .fetch_optional(conn)
-                .await?
-        }
-        None => None,
+    doc: &Document,
+) -> Result<Option<(String, String, String)>, StoreError> {
+    let Some(file) = doc.file_id else {
+        return Ok(None);
     };
-    Ok((doc, file))
+    Ok(
+        sqlx::query_as("SELECT object_key, filename, mime FROM files WHERE id = $1")
+            .bind(file)
+            .fetch_optional(conn)
+            .await?,
+    )
 }
 
 pub async fn delete_document(conn: &mut PgConnection, id: Uuid) -> Result<Document, StoreError> {
@@ -642,9 +641,19 @@ pub async fn end_ingest(
     .bind(error.map(|e| e.chars().take(2000).collect::<String>()))
     .execute(&mut *conn)
     .await?;
+    drop_unready_version(conn, id, version).await
+}
+
+/// Drops what `version` of the document stored so far, unless it is the version searches
+/// see (a ready earlier version stays).
+async fn drop_unready_version(
+    conn: &mut PgConnection,
+    id: Uuid,
+    version: i32,
+) -> Result<(), StoreError> {
     sqlx::query(
         "DELETE FROM chunks WHERE document_id = $1 AND generation = $2 \
-                 AND generation IS DISTINCT FROM (SELECT generation FROM documents WHERE id = $1)",
+         AND generation IS DISTINCT FROM (SELECT generation FROM documents WHERE id = $1)",
     )
     .bind(id)
     .bind(version)
@@ -665,15 +674,7 @@ pub async fn cancel_ingest(conn: &mut PgConnection, id: Uuid) -> Result<Option<U
     let Some((job, version)) = job else {
         return Ok(None);
     };
-    // What the cancelled version stored so far; a ready earlier version stays.
-    sqlx::query(
-        "DELETE FROM chunks WHERE document_id = $1 AND generation = $2 \
-         AND generation IS DISTINCT FROM (SELECT generation FROM documents WHERE id = $1)",
-    )
-    .bind(id)
-    .bind(version)
-    .execute(conn)
-    .await?;
+    drop_unready_version(conn, id, version).await?;
     Ok(job)
 }
 
