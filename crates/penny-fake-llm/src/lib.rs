@@ -15,6 +15,9 @@
 //! | `disconnect_after=N` | N tokens, then the connection is dropped |
 //! | `stall_after=N` | N tokens, then silence with the connection open |
 //!
+//! `POST /v1/embeddings` answers deterministic vectors (a hashed bag of words, so texts
+//! sharing words are near; see [`embeddings`]), behind the same API key.
+//!
 //! When the request's last message is a tool result, the reply is
 //! `Tool result: <its first 200 characters>`, so a tool loop completes (after a document
 //! search it quotes the first passage's first sentence and cites it, `"…" [1]`). Usage: input
@@ -22,6 +25,7 @@
 //! tokens sent.
 
 mod anthropic;
+pub mod embeddings;
 mod openai;
 mod script;
 mod stream;
@@ -183,6 +187,7 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/messages", post(messages))
         .route("/v1/models", get(models))
+        .route("/v1/embeddings", post(embed))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
@@ -227,6 +232,25 @@ async fn models(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respo
         "last_id": "fake-model",
     }))
     .into_response()
+}
+
+async fn embed(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => return error(Wire::OpenAi, 400, &format!("request body is not JSON: {e}")),
+    };
+    *lock(&state.last_request) = Some(body.clone());
+    if let Err(message) = authorize(&state, &headers) {
+        return error(Wire::OpenAi, 401, message);
+    }
+    let request = match embeddings::request(&body) {
+        Ok(r) => r,
+        Err(message) => return error(Wire::OpenAi, 400, &message),
+    };
+    if let Some(status) = embeddings::scripted_failure(&request.inputs) {
+        return error(Wire::OpenAi, status, "scripted failure from penny-fake-llm");
+    }
+    Json(embeddings::response(&request)).into_response()
 }
 
 async fn not_found() -> Response {

@@ -129,3 +129,36 @@ async fn shutdown_cuts_stalled_streams_and_returns() {
         "the stalled stream was cut"
     );
 }
+
+#[tokio::test]
+async fn embeddings_need_the_key_and_come_in_order_with_the_model_size() {
+    let fake = spawn(FakeOptions {
+        require_api_key: Some("sk-embed".into()),
+        ..FakeOptions::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("{}/embeddings", fake.openai_base());
+    let body = json!({"model": "fake-embed-32", "input": ["refund policy", "refund"]});
+    let (status, _, refused) = post(url.clone(), body.clone()).await;
+    assert_eq!(status, 401);
+    assert_eq!(refused["error"]["code"], "invalid_api_key");
+    let response = reqwest::Client::new()
+        .post(url)
+        .bearer_auth("sk-embed")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let out: Value = response.json().await.unwrap();
+    let vectors: Vec<Vec<f64>> = (0..2)
+        .map(|i| {
+            assert_eq!(out["data"][i]["index"], i);
+            serde_json::from_value(out["data"][i]["embedding"].clone()).unwrap()
+        })
+        .collect();
+    assert!(vectors.iter().all(|v| v.len() == 32));
+    let cosine: f64 = vectors[0].iter().zip(&vectors[1]).map(|(a, b)| a * b).sum();
+    assert!(cosine > 0.5, "texts sharing a word are near: {cosine}");
+}
