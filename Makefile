@@ -100,3 +100,15 @@ bench-analytics:
 	cargo build --release -p penny
 	cargo build --release -p penny-bench
 	"$${CARGO_TARGET_DIR:-target}/release/penny-bench" analytics $(BENCH_ARGS)
+
+# Knowledge: a 1.3 MB text PDF (the KJV) ingested against the same pipeline run bare in
+# the bench's process; recall@8 of the hybrid, vector and keyword searches on 200
+# questions (verses in the World English Bible's words); their latency over 100k chunks;
+# the time a search_documents call adds to the first token.
+# Options: BENCH_ARGS="--chunks 20000 --questions 100".
+.PHONY: bench-rag
+bench-rag:
+	bash scripts/setup.sh --services --bench-rag
+	cargo build --release -p penny
+	cargo build --release -p penny-bench
+	"$${CARGO_TARGET_DIR:-target}/release/penny-bench" rag $(BENCH_ARGS)

@@ -8,17 +8,21 @@
 #   scripts/setup.sh --services  the same, then make sure PostgreSQL, Redis and the
 #                                test S3 server (s3s-fs) run on 127.0.0.1; used by
 #                                `make test`
+#   scripts/setup.sh --bench-rag also the public-domain Bible texts the RAG benchmark
+#                                reads (diatheke, sword-text-kjv, sword-text-web)
 #
 # `make run` does not need the system PostgreSQL: without DATABASE_URL penny runs
 # its own embedded cluster, which is why services are only started on request.
 set -euo pipefail
 
 START_SERVICES=0
+BENCH_RAG=0
 for arg in "$@"; do
   case "$arg" in
     --services) START_SERVICES=1 ;;
+    --bench-rag) BENCH_RAG=1 ;;
     -h | --help)
-      sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -207,6 +211,11 @@ bash "$(dirname "${BASH_SOURCE[0]}")/setup-sandbox.sh"
 
 # --- the local embedding model (knowledge) ---------------------------------------
 bash "$(dirname "${BASH_SOURCE[0]}")/setup-models.sh"
+
+# --- the RAG benchmark's corpus (only with --bench-rag) -------------------------
+if [ "$BENCH_RAG" -eq 1 ]; then
+  apt_install diatheke sword-text-kjv sword-text-web
+fi
 
 # --- 5. services (only with --services) ------------------------------------------
 

@@ -309,7 +309,7 @@ pub async fn create_conversation(conn: &mut Conn, auth: &HeaderValue) -> anyhow:
 }
 
 /// One stream, connected and with its request built, waiting for the start.
-struct Prepared {
+pub(crate) struct Prepared {
     conn: Conn,
     req: http::Request<http_body_util::Full<hyper::body::Bytes>>,
     kind: Kind,
@@ -324,8 +324,8 @@ enum Kind {
 }
 
 /// One stream's timings (`deltas` counts tokens).
-struct Timed {
-    first_delta: Duration,
+pub(crate) struct Timed {
+    pub(crate) first_delta: Duration,
     /// Until the response's head: through penny, the message and run are stored by then.
     headers: Duration,
     last_delta: Duration,
@@ -353,7 +353,7 @@ impl Prepared {
         })
     }
 
-    async fn penny(
+    pub(crate) async fn penny(
         addr: SocketAddr,
         auth: &HeaderValue,
         conversation: &str,
@@ -377,7 +377,7 @@ impl Prepared {
     }
 
     /// Sends the request and reads the stream to its end.
-    async fn stream(mut self) -> anyhow::Result<Timed> {
+    pub(crate) async fn stream(mut self) -> anyhow::Result<Timed> {
         let began = Instant::now();
         let res = self.conn.send_streaming(self.req).await?;
         let headers = began.elapsed();

@@ -42,6 +42,22 @@ impl Conn {
         auth: Option<&HeaderValue>,
         json: Option<&serde_json::Value>,
     ) -> anyhow::Result<Request<Full<Bytes>>> {
+        let body = match json {
+            Some(v) => Some(("application/json", Bytes::from(serde_json::to_vec(v)?))),
+            None => None,
+        };
+        self.request_with(method, path, auth, body)
+    }
+
+    /// A request with `Host` (and `Authorization` when given) set, and a body of the given
+    /// content type if any.
+    pub fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&HeaderValue>,
+        body: Option<(&str, Bytes)>,
+    ) -> anyhow::Result<Request<Full<Bytes>>> {
         let mut req = Request::builder()
             .method(method)
             .uri(path)
@@ -49,10 +65,10 @@ impl Conn {
         if let Some(a) = auth {
             req = req.header(AUTHORIZATION, a.clone());
         }
-        let body = match json {
-            Some(v) => {
-                req = req.header(CONTENT_TYPE, "application/json");
-                Bytes::from(serde_json::to_vec(v)?)
+        let body = match body {
+            Some((content_type, bytes)) => {
+                req = req.header(CONTENT_TYPE, content_type);
+                bytes
             }
             None => Bytes::new(),
         };

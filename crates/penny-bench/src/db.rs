@@ -67,7 +67,7 @@ impl BenchDb {
     }
 }
 
-async fn connect(url: &str) -> anyhow::Result<PgConnection> {
+pub(crate) async fn connect(url: &str) -> anyhow::Result<PgConnection> {
     PgConnectOptions::from_str(url)
         .context("PENNY_TEST_DATABASE_URL is not a valid PostgreSQL URL")?
         .connect()

@@ -9,14 +9,18 @@
 //!   fan-out of one run to many WebSocket subscribers on a second instance.
 //! - `analytics` (`make bench-analytics`): the admin console's 90-day report on a tenant
 //!   with a million messages.
+//! - `rag` (`make bench-rag`): a PDF ingested, recall of the hybrid search on a labelled
+//!   set, its latency over 100k chunks, and the time a search adds to the first token.
 
 mod analytics;
 mod api;
+mod bible;
 mod chat;
 mod client;
 mod db;
 mod fanout;
 mod load;
+mod rag;
 mod report;
 mod server;
 mod sse;
@@ -54,6 +58,8 @@ enum Bench {
     Chat(ChatArgs),
     /// GET /api/v1/admin/analytics over 90 days of a tenant with a million messages.
     Analytics(AnalyticsArgs),
+    /// Knowledge: a PDF ingested, hybrid search recall and latency over 100k chunks.
+    Rag(RagArgs),
     /// The fake model provider alone, for `chat` (prints its address; ends with stdin).
     #[command(hide = true)]
     Upstream,
@@ -178,6 +184,28 @@ struct AnalyticsArgs {
     common: Common,
 }
 
+#[derive(Args)]
+struct RagArgs {
+    /// Size of the PDF ingested, in MB (the KJV from Genesis, whole verses).
+    #[arg(long, default_value_t = 1.3)]
+    pdf_mb: f64,
+    /// Labelled questions, asked in each search mode.
+    #[arg(long, default_value_t = 200)]
+    questions: usize,
+    /// Chunks in the large collection the latency is measured over.
+    #[arg(long, default_value_t = 100_000)]
+    chunks: usize,
+    /// Answers timed with and without a `search_documents` call.
+    #[arg(long, default_value_t = 20)]
+    answers: usize,
+    /// The embedding model (default: <repo>/.penny/models/all-MiniLM-L6-v2, made by
+    /// scripts/setup.sh).
+    #[arg(long)]
+    model_dir: Option<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+}
+
 fn parse_pair(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .filter(|(k, _)| !k.is_empty())
@@ -192,6 +220,7 @@ async fn main() -> ExitCode {
         Bench::Tools(args) => bench_tools(args).await,
         Bench::Chat(args) => bench_chat(args).await,
         Bench::Analytics(args) => bench_analytics(args).await,
+        Bench::Rag(args) => bench_rag(args).await,
         Bench::Upstream => upstream::serve().await,
     };
     match outcome {
@@ -406,6 +435,42 @@ async fn bench_analytics(args: AnalyticsArgs) -> anyhow::Result<()> {
         let launch = ground.launch(env)?;
         let figures = analytics::run(&launch, &opts).await?;
         analytics::print(&figures, &opts, &Machine::now(), ground.db_local);
+        Ok(())
+    })
+    .await
+}
+
+async fn bench_rag(args: RagArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.pdf_mb > 0.0, "--pdf-mb must be positive");
+    anyhow::ensure!(args.questions > 0, "--questions must be at least 1");
+    anyhow::ensure!(args.answers > 0, "--answers must be at least 1");
+    let model_dir = args
+        .model_dir
+        .clone()
+        .unwrap_or_else(|| repo_root().join(".penny/models/all-MiniLM-L6-v2"));
+    anyhow::ensure!(
+        model_dir.join("config.json").exists(),
+        "no embedding model at {} (run `bash scripts/setup.sh`, or pass --model-dir)",
+        model_dir.display()
+    );
+    let opts = rag::Options {
+        pdf_bytes: (args.pdf_mb * 1e6) as usize,
+        questions: args.questions,
+        chunks: args.chunks,
+        answers: args.answers,
+        model_dir: model_dir
+            .canonicalize()
+            .context("resolving the model path")?,
+    };
+    let mut env = pairs(&[
+        ("EMBEDDING_MODEL_DIR", &opts.model_dir.display().to_string()),
+        ("TOOLS_RATE_PER_SEC", "0"),
+    ]);
+    env.extend(args.common.env.iter().cloned());
+    on_fresh_ground(args.common.penny.clone(), |ground| async move {
+        let launch = ground.launch(env)?;
+        let figures = rag::run(&launch, &opts).await?;
+        rag::print(&figures, &opts, &Machine::now(), ground.db_local);
         Ok(())
     })
     .await
