@@ -46,6 +46,10 @@ pub enum ApiError {
     /// A part the request needs cannot work here; the detail says what to fix.
     #[error("{detail}")]
     NotAvailable { code: &'static str, detail: String },
+    /// What the request names cannot be used, with its own stable code (e.g.
+    /// `url_refused`); 422.
+    #[error("{detail}")]
+    Unusable { code: &'static str, detail: String },
     #[error("internal error")]
     Internal(String),
 }
@@ -134,6 +138,7 @@ impl ApiError {
             NotAvailable { code, .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, code, "Service unavailable")
             }
+            Unusable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code, "Cannot be used"),
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -245,7 +250,11 @@ impl From<penny_knowledge::SearchError> for ApiError {
                 code: "knowledge_unavailable",
                 detail,
             },
-            S::Embed(m) => ApiError::Internal(m),
+            // The failure's kind only (a provider's status, a timeout), never its words.
+            S::Embed(detail) => ApiError::NotAvailable {
+                code: "embedding_failed",
+                detail,
+            },
             S::Store(s) => s.into(),
         }
     }

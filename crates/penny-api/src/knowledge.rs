@@ -49,16 +49,40 @@ pub fn routes() -> Router<AppState> {
 /// How long one ingest attempt may take (a big PDF on a busy worker).
 const INGEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
-/// The embedder, or why knowledge cannot work on this server.
-fn embedder(state: &AppState) -> ApiResult<&penny_knowledge::Embedder> {
-    state
-        .tools
-        .embedder
-        .as_ref()
-        .map_err(|reason| ApiError::NotAvailable {
+/// The embedding model a collection is to record, with its dimensions: the one `name`
+/// names, else this server's local model. Unknown: 422 `unknown_embedding_model`; a chat
+/// model: 422 `not_an_embedding_model`; the local model missing here: 503.
+async fn embedding_model(
+    state: &AppState,
+    tx: &mut TenantTx,
+    name: Option<&str>,
+) -> ApiResult<(String, i32)> {
+    use penny_knowledge::ResolveError as R;
+    let embedders = &state.tools.embedders;
+    let resolved = match name {
+        None => embedders.local().cloned(),
+        Some(name) => embedders.resolve(tx, name).await,
+    };
+    match resolved {
+        Ok(e) => Ok((e.model().to_string(), e.dims() as i32)),
+        Err(e @ R::Unknown(_)) => Err(ApiError::Unusable {
+            code: "unknown_embedding_model",
+            detail: e.to_string(),
+        }),
+        Err(e @ R::NotEmbedding(_)) => Err(ApiError::Unusable {
+            code: "not_an_embedding_model",
+            detail: e.to_string(),
+        }),
+        Err(e @ R::Key(_)) => Err(ApiError::Unusable {
+            code: "embedding_model_key",
+            detail: e.to_string(),
+        }),
+        Err(R::Unavailable(detail)) => Err(ApiError::NotAvailable {
             code: "knowledge_unavailable",
-            detail: reason.clone(),
-        })
+            detail,
+        }),
+        Err(R::Store(e)) => Err(e.into()),
+    }
 }
 
 /// The collection if the caller has at least `need` on it. No access at all is 404;
@@ -86,6 +110,11 @@ pub struct NewCollection {
     name: String,
     #[serde(default)]
     description: String,
+    /// The model its passages are embedded with: this server's local model
+    /// (`local/...`, the default) or the name of one of the workspace's embedding models
+    /// (`/api/v1/models`, `kind: embedding`).
+    #[schema(example = "local/all-MiniLM-L6-v2")]
+    embedding_model: Option<String>,
 }
 
 fn check_name(name: &str) -> ApiResult<()> {
@@ -116,10 +145,13 @@ async fn list(State(state): State<AppState>, who: Principal) -> ApiResult<Json<V
     Ok(Json(all))
 }
 
-/// Creates a collection owned by the caller, embedded with this server's model.
+/// Creates a collection owned by the caller, embedded with `embeddingModel` (this
+/// server's local model by default).
 #[utoipa::path(post, path = "/api/v1/collections", extensions(("x-penny-role" = json!("creator"))),
     tag = "knowledge", security(("bearer" = [])), request_body = NewCollection,
-    responses((status = 201, body = Object), (status = 422), (status = 503)))]
+    responses((status = 201, body = Object),
+              (status = 422, description = "`validation_failed`, `unknown_embedding_model` or `not_an_embedding_model`"),
+              (status = 503)))]
 async fn create(
     State(state): State<AppState>,
     who: Principal,
@@ -129,8 +161,9 @@ async fn create(
     who.require(Role::Creator)?;
     check_name(&body.value.name)?;
     check_description(&body.value.description)?;
-    let embedder = embedder(&state)?;
     let mut tx = state.store.tenant(who.tenant).await?;
+    let (model, dims) =
+        embedding_model(&state, &mut tx, body.value.embedding_model.as_deref()).await?;
     let id = knowledge::create_collection(
         &mut tx,
         who.tenant,
@@ -138,8 +171,8 @@ async fn create(
         knowledge::NewCollection {
             name: &body.value.name,
             description: &body.value.description,
-            embedding_model: embedder.model(),
-            embedding_dims: embedder.dims() as i32,
+            embedding_model: &model,
+            embedding_dims: dims,
         },
     )
     .await?;
@@ -148,7 +181,7 @@ async fn create(
         target_type: "collection",
         target_id: id.to_string(),
         payload_sha256: Some(&body.sha256),
-        details: json!({"name": body.value.name.trim()}),
+        details: json!({"name": body.value.name.trim(), "embeddingModel": model}),
     };
     trail::record(&mut tx, &who, &meta, change).await?;
     let c = knowledge::get_collection(&mut tx, who.reader(), id).await?;
@@ -175,12 +208,19 @@ async fn show(
 pub struct CollectionChange {
     name: Option<String>,
     description: Option<String>,
+    /// Another embedding model (as on create): every document is ingested again with it,
+    /// its old passages found by keyword only until its new version is ready.
+    #[schema(example = "local/all-MiniLM-L6-v2")]
+    embedding_model: Option<String>,
 }
 
-/// Renames a collection or changes its description (owner or admin).
+/// Renames a collection, changes its description, or embeds it with another model
+/// (owner or admin).
 #[utoipa::path(patch, path = "/api/v1/collections/{id}", extensions(("x-penny-role" = json!("creator"))),
     tag = "knowledge", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    request_body = CollectionChange, responses((status = 200, body = Object), (status = 404), (status = 422)))]
+    request_body = CollectionChange, responses((status = 200, body = Object), (status = 404),
+        (status = 422, description = "`validation_failed`, `unknown_embedding_model` or `not_an_embedding_model`"),
+        (status = 503)))]
 async fn update(
     State(state): State<AppState>,
     who: Principal,
@@ -196,7 +236,7 @@ async fn update(
         check_description(d)?;
     }
     let mut tx = state.store.tenant(who.tenant).await?;
-    collection(&mut tx, &who, id, Access::Manage).await?;
+    let before = collection(&mut tx, &who, id, Access::Manage).await?;
     knowledge::update_collection(
         &mut tx,
         id,
@@ -204,12 +244,27 @@ async fn update(
         body.value.description.as_deref(),
     )
     .await?;
+    let mut details = json!({"name": body.value.name});
+    if let Some(name) = body.value.embedding_model.as_deref() {
+        let (model, dims) = embedding_model(&state, &mut tx, Some(name)).await?;
+        if model != before.embedding_model || dims != before.embedding_dims {
+            let (docs, jobs) = knowledge::change_embedding(&mut tx, id, &model, dims).await?;
+            for job in jobs {
+                penny_queue::cancel(&mut tx, JobId(job)).await?;
+            }
+            details["reingested"] = json!(docs.len());
+            for doc in docs {
+                queue_ingest(&mut tx, &who, doc).await?;
+            }
+            details["embeddingModel"] = json!(model);
+        }
+    }
     let change = Change {
         action: "collection.update",
         target_type: "collection",
         target_id: id.to_string(),
         payload_sha256: Some(&body.sha256),
-        details: json!({"name": body.value.name}),
+        details,
     };
     trail::record(&mut tx, &who, &meta, change).await?;
     let c = knowledge::get_collection(&mut tx, who.reader(), id).await?;
@@ -349,7 +404,6 @@ async fn add_document(
     body: Payload<NewDocument>,
 ) -> ApiResult<(StatusCode, Json<Document>)> {
     who.require(Role::Creator)?;
-    embedder(&state)?;
     let mut tx = state.store.tenant(who.tenant).await?;
     collection(&mut tx, &who, id, Access::Write).await?;
     let file = match access::file(&mut tx, &who.reader(), body.value.file_id).await {
@@ -603,10 +657,14 @@ async fn search(
         documents: req.documents.as_deref(),
         k: req.k.unwrap_or(penny_knowledge::DEFAULT_K),
     };
-    let embedder = state.tools.embedder.as_ref().map_err(String::as_str);
-    let passages =
-        penny_knowledge::search::search(&state.store, embedder, who.tenant, who.reader(), &request)
-            .await?;
+    let passages = penny_knowledge::search::search(
+        &state.store,
+        &state.tools.embedders,
+        who.tenant,
+        who.reader(),
+        &request,
+    )
+    .await?;
     Ok(Json(SearchResult {
         passages,
         took_ms: started.elapsed().as_secs_f64() * 1000.0,

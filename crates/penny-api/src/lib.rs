@@ -129,8 +129,9 @@ pub struct ToolServices {
     pub link_key: Vec<u8>,
     /// How long a signed download link works.
     pub link_ttl: Duration,
-    /// The sentence embedder for knowledge; `Err` says why it cannot work here.
-    pub embedder: Result<penny_knowledge::Embedder, String>,
+    /// The sentence embedders for knowledge: the local model (or why it cannot work
+    /// here) and the tenants' embedding models.
+    pub embedders: penny_knowledge::Embedders,
 }
 
 /// Shared by every handler; cheap to clone. Made inside the runtime: it starts the

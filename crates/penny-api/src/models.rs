@@ -1,6 +1,12 @@
 //! Model configurations of the caller's tenant. Admins add, change and remove them; every
 //! user lists the models they may use. Upstream API keys are sealed at rest and never
 //! returned.
+//!
+//! A model is a chat model (`kind: chat`, the default) or an embedding model (`kind:
+//! embedding`: an OpenAI-compatible `/embeddings` endpoint and its vector size,
+//! `dimensions`) that knowledge collections name as their `embeddingModel`. An embedding
+//! model never answers messages (it cannot be the default or a fallback); its name and
+//! size cannot change, nor can it be removed, while collections are embedded with it.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -32,6 +38,11 @@ pub struct ModelView {
     name: String,
     /// `openai` or `anthropic`.
     provider: String,
+    /// `chat` or `embedding`.
+    kind: String,
+    /// An embedding model's vector size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dimensions: Option<i32>,
     is_default: bool,
     context_window: i32,
     /// The fields below are shown to admins only.
@@ -59,6 +70,8 @@ fn view(m: Model, admin: bool) -> ModelView {
         id: m.id,
         name: m.name,
         provider: m.provider,
+        kind: m.kind,
+        dimensions: m.dimensions,
         is_default: m.is_default,
         context_window: m.context_window,
         base_url: admin.then_some(m.base_url),
@@ -77,8 +90,16 @@ fn view(m: Model, admin: bool) -> ModelView {
 pub struct ModelBody {
     #[schema(example = "gpt-4o-mini")]
     name: Option<String>,
+    /// `openai` or `anthropic`; an embedding model's is `openai` (the default for one).
     #[schema(example = "openai", pattern = "^(openai|anthropic)$")]
     provider: Option<String>,
+    /// `chat` (default) or `embedding`; fixed once the model exists.
+    #[schema(example = "chat", pattern = "^(chat|embedding)$")]
+    kind: Option<String>,
+    /// An embedding model's vector size (1–2000), checked on every answer; required for
+    /// `kind: embedding`, refused for chat models.
+    #[schema(example = 1536, minimum = 1, maximum = 2000)]
+    dimensions: Option<i32>,
     #[schema(example = "https://api.openai.com/v1")]
     base_url: Option<String>,
     /// Write-only. An empty string removes the key.
@@ -105,7 +126,12 @@ fn spec(state: &AppState, b: ModelBody, base: Option<&Model>) -> ApiResult<Model
             .ok_or_else(|| ApiError::validation(field, "is required"))
     };
     let name = required(b.name, base.map(|m| &m.name), "name")?;
-    let provider = required(b.provider, base.map(|m| &m.provider), "provider")?;
+    let kind = kind(b.kind.as_deref(), base)?;
+    let embedding = kind == models::EMBEDDING;
+    let provider = match b.provider.or(base.map(|m| m.provider.clone())) {
+        None if embedding => "openai".to_string(),
+        p => p.ok_or_else(|| ApiError::validation("provider", "is required"))?,
+    };
     if provider.parse::<penny_models::Provider>().is_err() {
         return Err(ApiError::validation(
             "provider",
@@ -150,7 +176,24 @@ fn spec(state: &AppState, b: ModelBody, base: Option<&Model>) -> ApiResult<Model
             Err(ApiError::validation(field, "must be zero or more"))
         }
     };
+    let dimensions = b.dimensions.or(base.and_then(|m| m.dimensions));
+    if embedding {
+        check_embedding(
+            &name,
+            &provider,
+            dimensions,
+            b.is_default,
+            b.fallback.as_deref(),
+        )?;
+    } else if b.dimensions.is_some() {
+        return Err(ApiError::validation(
+            "dimensions",
+            "only an embedding model has dimensions",
+        ));
+    }
     Ok(ModelSpec {
+        kind,
+        dimensions: dimensions.filter(|_| embedding),
         model: b
             .model
             .or(base.map(|m| m.model.clone()))
@@ -187,6 +230,83 @@ fn spec(state: &AppState, b: ModelBody, base: Option<&Model>) -> ApiResult<Model
         base_url,
         api_key_sealed,
     })
+}
+
+/// The model's kind: `chat` unless asked otherwise; an existing model keeps its own.
+fn kind(asked: Option<&str>, base: Option<&Model>) -> ApiResult<String> {
+    let kind = match asked {
+        None => return Ok(base.map_or(models::CHAT, |m| m.kind.as_str()).to_string()),
+        Some(k @ (models::CHAT | models::EMBEDDING)) => k,
+        Some(_) => return Err(ApiError::validation("kind", "expected chat or embedding")),
+    };
+    match base {
+        Some(m) if m.kind != kind => Err(ApiError::validation(
+            "kind",
+            "a model's kind cannot change; add a new model instead",
+        )),
+        _ => Ok(kind.to_string()),
+    }
+}
+
+/// An embedding model speaks OpenAI's `/embeddings`, has a size, and answers no messages.
+fn check_embedding(
+    name: &str,
+    provider: &str,
+    dimensions: Option<i32>,
+    is_default: Option<bool>,
+    fallback: Option<&str>,
+) -> ApiResult<()> {
+    if name.starts_with("local/") {
+        return Err(ApiError::validation(
+            "name",
+            "names starting with local/ are the server's own models",
+        ));
+    }
+    if provider != "openai" {
+        return Err(ApiError::validation(
+            "provider",
+            "an embedding model speaks the OpenAI format (openai)",
+        ));
+    }
+    match dimensions {
+        None => Err(ApiError::validation(
+            "dimensions",
+            "is required for an embedding model",
+        )),
+        Some(d) if !(1..=2000).contains(&d) => {
+            Err(ApiError::validation("dimensions", "between 1 and 2000"))
+        }
+        _ if is_default == Some(true) => Err(ApiError::validation(
+            "is_default",
+            "an embedding model cannot be the default chat model",
+        )),
+        _ if fallback.is_some_and(|f| !f.is_empty()) => Err(ApiError::validation(
+            "fallback",
+            "an embedding model has no fallback",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses to rename, resize or remove an embedding model collections are embedded with:
+/// their vectors would no longer match it.
+async fn check_unused(
+    tx: &mut penny_store::TenantTx,
+    current: &Model,
+    next: Option<&ModelSpec>,
+) -> ApiResult<()> {
+    let keeps = next.is_some_and(|s| s.name == current.name && s.dimensions == current.dimensions);
+    if !current.is_embedding() || keeps {
+        return Ok(());
+    }
+    let n = models::collections_using(tx, &current.name).await?;
+    if n > 0 {
+        return Err(ApiError::Conflict(format!(
+            "{n} collection(s) are embedded with {}: give them another embeddingModel first",
+            current.name
+        )));
+    }
+    Ok(())
 }
 
 /// Models the caller may use under the tenant's policies; admins see every model with its
@@ -227,7 +347,8 @@ async fn create(
         target_type: "model",
         target_id: m.id.to_string(),
         payload_sha256: Some(&body.sha256),
-        details: json!({"name": m.name, "provider": m.provider, "base_url": m.base_url}),
+        details: json!({"name": m.name, "provider": m.provider, "base_url": m.base_url,
+                        "kind": m.kind}),
     };
     trail::record(&mut tx, &who, &meta, change).await?;
     tx.commit().await.map_err(StoreError::from)?;
@@ -237,7 +358,8 @@ async fn create(
 /// Changes a model (admin); omitted fields stay as they are.
 #[utoipa::path(patch, path = "/api/v1/models/{id}", extensions(("x-penny-role" = json!("admin"))), tag = "models", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = ModelBody,
-    responses((status = 200, body = ModelView), (status = 403), (status = 404), (status = 422)))]
+    responses((status = 200, body = ModelView), (status = 403), (status = 404), (status = 409),
+              (status = 422)))]
 async fn update(
     State(state): State<AppState>,
     who: Principal,
@@ -251,6 +373,7 @@ async fn update(
         .await?
         .ok_or(ApiError::NotFound)?;
     let s = spec(&state, body.value, Some(&current))?;
+    check_unused(&mut tx, &current, Some(&s)).await?;
     let m = models::update(&mut tx, id, s).await?;
     let change = Change {
         action: "model.update",
@@ -266,7 +389,8 @@ async fn update(
 
 /// Removes a model (admin).
 #[utoipa::path(delete, path = "/api/v1/models/{id}", extensions(("x-penny-role" = json!("admin"))), tag = "models", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), responses((status = 204), (status = 403), (status = 404)))]
+    params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403), (status = 404), (status = 409)))]
 async fn remove(
     State(state): State<AppState>,
     who: Principal,
@@ -275,6 +399,10 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     who.require(Role::Admin)?;
     let mut tx = state.store.tenant(who.tenant).await?;
+    let current = models::by_id(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    check_unused(&mut tx, &current, None).await?;
     models::delete(&mut tx, id).await?;
     let change = Change {
         action: "model.delete",
@@ -327,20 +455,28 @@ async fn test(
     let m = models::by_id(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    let embedder = if m.is_embedding() {
+        Some(state.tools.embedders.resolve(&mut tx, &m.name).await)
+    } else {
+        None
+    };
     tx.commit().await.map_err(StoreError::from)?;
     let began = std::time::Instant::now();
-    let answer = state.engine.probe_model(&m).await;
-    let latency_ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let (ok, reply, error) = match answer {
-        Ok(reply) => (true, Some(reply), None),
-        Err(e) => (
-            false,
-            None,
-            Some(ModelTestError {
+    let answer = match embedder {
+        Some(embedder) => probe_embedding(embedder).await,
+        None => state
+            .engine
+            .probe_model(&m)
+            .await
+            .map_err(|e| ModelTestError {
                 code: e.code(),
                 message: e.to_string(),
             }),
-        ),
+    };
+    let latency_ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let (ok, reply, error) = match answer {
+        Ok(reply) => (true, Some(reply), None),
+        Err(e) => (false, None, Some(e)),
     };
     Ok(Json(ModelTestView {
         ok,
@@ -349,6 +485,34 @@ async fn test(
         latency_ms,
         model: m.name,
     }))
+}
+
+/// Embeds one line with an embedding model; the reply says the vector's size.
+async fn probe_embedding(
+    embedder: Result<penny_knowledge::Embedder, penny_knowledge::ResolveError>,
+) -> Result<String, ModelTestError> {
+    use penny_knowledge::EmbedError as E;
+    let embedder = embedder.map_err(|e| ModelTestError {
+        code: "provider_error",
+        message: e.to_string(),
+    })?;
+    let vectors = embedder
+        .embed(vec!["PENNY connection test".into()])
+        .await
+        .map_err(|e| ModelTestError {
+            code: match &e {
+                E::Auth { .. } => "provider_auth",
+                E::Timeout { .. } => "provider_timeout",
+                E::Unreachable(_) => "provider_unreachable",
+                E::Refused(_) => "outbound_refused",
+                E::RateLimited => "provider_rate_limited",
+                E::Dimensions { .. } | E::Protocol(_) => "provider_protocol",
+                _ => "provider_error",
+            },
+            message: e.to_string(),
+        })?;
+    let dims = vectors.first().map_or(0, Vec::len);
+    Ok(format!("an embedding of {dims} dimensions"))
 }
 
 /// A model's endpoint: an absolute http(s) URL without credentials in it (they would be

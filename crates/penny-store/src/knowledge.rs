@@ -162,16 +162,59 @@ pub async fn readable(
     .await?)
 }
 
-/// The model a collection's chunks are embedded with, and its dimensions.
+/// The model a collection's chunks are embedded with, its dimensions and its epoch
+/// (migration 0029). Read under a share lock: a change of model that is committing is
+/// waited for, so an ingest never starts with the model being replaced.
 pub async fn collection_embedding(
     conn: &mut PgConnection,
     id: Uuid,
-) -> Result<(String, i32), StoreError> {
-    sqlx::query_as("SELECT embedding_model, embedding_dims FROM collections WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or(StoreError::NotFound)
+) -> Result<(String, i32, i32), StoreError> {
+    sqlx::query_as(
+        "SELECT embedding_model, embedding_dims, embedding_epoch FROM collections \
+         WHERE id = $1 FOR SHARE",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Embeds the collection with another model from now on: its epoch goes up, and every
+/// document with a file gets a new version, `queued` (the caller enqueues their ingests).
+/// Until a document's new version is ready its old passages are found by keyword only.
+/// Returns those documents and the ingest jobs of the versions they replace (to cancel).
+pub async fn change_embedding(
+    conn: &mut PgConnection,
+    id: Uuid,
+    model: &str,
+    dims: i32,
+) -> Result<(Vec<Document>, Vec<Uuid>), StoreError> {
+    let done = sqlx::query(
+        "UPDATE collections SET embedding_model = $2, embedding_dims = $3, \
+         embedding_epoch = embedding_epoch + 1, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(model)
+    .bind(dims)
+    .execute(&mut *conn)
+    .await?;
+    StoreError::found(done.rows_affected())?;
+    let jobs: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT job_id FROM documents WHERE collection_id = $1 \
+         AND status IN ('queued', 'processing') AND job_id IS NOT NULL",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let docs = sqlx::query_as(&format!(
+        "UPDATE documents SET version = version + 1, status = 'queued', error = NULL, \
+         pages_done = 0, chunks_done = 0, job_id = NULL, updated_at = now() \
+         WHERE collection_id = $1 AND file_id IS NOT NULL RETURNING {DOCUMENT_COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_all(conn)
+    .await?;
+    Ok((docs, jobs))
 }
 
 pub async fn update_collection(
@@ -583,25 +626,28 @@ fn vector_literal(v: &[f32]) -> String {
     s
 }
 
-/// Makes `version` the document's searchable one (`ready`) and drops every other
-/// version's chunks, in the caller's transaction (the job's completion). `false` when the
-/// version is no longer wanted: its chunks are dropped instead.
+/// Makes `version` the document's searchable one (`ready`), embedded in the collection's
+/// `epoch`, and drops every other version's chunks, in the caller's transaction (the
+/// job's completion). `false` when the version is no longer wanted: its chunks are
+/// dropped instead.
 pub async fn finish_ingest(
     conn: &mut PgConnection,
     id: Uuid,
     version: i32,
     pages: i32,
     chunks: i32,
+    epoch: i32,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE documents SET status = 'ready', generation = $2, pages = $3, pages_done = $3, \
-         chunks = $4, chunks_done = $4, error = NULL, ready_at = now(), updated_at = now() \
-         WHERE id = $1 AND version = $2 AND status = 'processing'",
+         chunks = $4, chunks_done = $4, embedding_epoch = $5, error = NULL, ready_at = now(), \
+         updated_at = now() WHERE id = $1 AND version = $2 AND status = 'processing'",
     )
     .bind(id)
     .bind(version)
     .bind(pages)
     .bind(chunks)
+    .bind(epoch)
     .execute(&mut *conn)
     .await?;
     let live = done.rows_affected() == 1;
@@ -681,7 +727,9 @@ pub async fn cancel_ingest(conn: &mut PgConnection, id: Uuid) -> Result<Option<U
 /// A search: text and (when the collections have a model) its embedding.
 pub struct Query<'a> {
     pub text: &'a str,
-    /// Collections to search, all with `dims`-sized embeddings of `embedding`'s model.
+    /// Collections to search; with `embedding`, all embedded by its model (their
+    /// passages of another size, or of a document not yet embedded in its collection's
+    /// epoch, are left to the keyword rankings).
     pub collections: &'a [Uuid],
     /// Only these documents, when set.
     pub documents: Option<&'a [Uuid]>,
@@ -732,13 +780,20 @@ pub async fn search(conn: &mut PgConnection, q: &Query<'_>) -> Result<Vec<Passag
     .await?;
     let vector_part = match q.embedding {
         // The dimension is a number we computed, not input; the cast must name it.
+        // Of the nearest candidates, only passages searches see whose document was
+        // embedded in its collection's current epoch (by the model of the query's vector).
         Some(e) => {
             let d = e.len();
             format!(
-                "SELECT id, row_number() OVER () AS r FROM ( \
-                   SELECT c.id FROM chunks c WHERE c.dims = {d} \
+                "SELECT n.id, row_number() OVER (ORDER BY n.dist, n.id) AS r FROM ( \
+                   SELECT c.id, c.document_id, c.collection_id, c.generation, \
+                     c.embedding::vector({d}) <=> $3::vector({d}) AS dist \
+                   FROM chunks c WHERE c.dims = {d} \
                    AND c.collection_id = ANY($1) AND ($2::uuid[] IS NULL OR c.document_id = ANY($2)) \
-                   ORDER BY c.embedding::vector({d}) <=> $3::vector({d}) LIMIT {CANDIDATES}) n"
+                   ORDER BY c.embedding::vector({d}) <=> $3::vector({d}) LIMIT {CANDIDATES}) n \
+                 JOIN documents d ON d.id = n.document_id AND d.generation = n.generation \
+                 JOIN collections k ON k.id = n.collection_id \
+                 WHERE d.embedding_epoch = k.embedding_epoch"
             )
         }
         None => "SELECT NULL::bigint AS id, NULL::bigint AS r WHERE false AND $3::text IS NULL"

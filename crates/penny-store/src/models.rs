@@ -1,5 +1,6 @@
-//! Per-tenant model configurations. The upstream API key is stored sealed (encrypted by
-//! the caller) and never read back out through the API.
+//! Per-tenant model configurations: chat models and embedding models (migration 0029:
+//! `kind`, and an embedding model's `dimensions`). The upstream API key is stored sealed
+//! (encrypted by the caller) and never read back out through the API.
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection};
@@ -23,14 +24,29 @@ pub struct Model {
     pub fallback: Option<String>,
     /// Configured by the operator's environment: its endpoint and key are not editable.
     pub operator_managed: bool,
+    /// `chat` or `embedding`.
+    pub kind: String,
+    /// An embedding model's vector size (`None` for chat models).
+    pub dimensions: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 const COLUMNS: &str =
     "id, name, provider, base_url, api_key_sealed, model, context_window, max_output_tokens, \
-     price_input_per_1k, price_output_per_1k, is_default, fallback, operator_managed, created_at, \
-     updated_at";
+     price_input_per_1k, price_output_per_1k, is_default, fallback, operator_managed, kind, \
+     dimensions, created_at, updated_at";
+
+/// A model that answers messages.
+pub const CHAT: &str = "chat";
+/// A model that embeds text for knowledge (an OpenAI-compatible `/embeddings` endpoint).
+pub const EMBEDDING: &str = "embedding";
+
+impl Model {
+    pub fn is_embedding(&self) -> bool {
+        self.kind == EMBEDDING
+    }
+}
 
 /// Every field of a model; `create` and `update` take the whole thing.
 #[derive(Debug, Clone)]
@@ -46,6 +62,9 @@ pub struct ModelSpec {
     pub price_output_per_1k: f64,
     pub is_default: bool,
     pub fallback: Option<String>,
+    /// [`CHAT`] or [`EMBEDDING`]; fixed when the model is made.
+    pub kind: String,
+    pub dimensions: Option<i32>,
 }
 
 fn map_err(e: sqlx::Error) -> StoreError {
@@ -81,7 +100,7 @@ async fn clear_default(
     Ok(())
 }
 
-/// Binds a spec's fields as parameters $2..$12, in the order of the `models` columns.
+/// Binds a spec's fields as parameters $2..$13, in the order of the `models` columns.
 fn bind_spec<'q>(q: ModelQuery<'q>, s: &'q ModelSpec) -> ModelQuery<'q> {
     q.bind(&s.name)
         .bind(&s.provider)
@@ -94,6 +113,7 @@ fn bind_spec<'q>(q: ModelQuery<'q>, s: &'q ModelSpec) -> ModelQuery<'q> {
         .bind(s.price_output_per_1k)
         .bind(s.is_default)
         .bind(&s.fallback)
+        .bind(s.dimensions)
 }
 
 type ModelQuery<'q> = sqlx::query::QueryAs<'q, sqlx::Postgres, Model, sqlx::postgres::PgArguments>;
@@ -106,11 +126,12 @@ pub async fn create(
     clear_default(conn, &s, None).await?;
     let sql = format!(
         "INSERT INTO models (tenant_id, name, provider, base_url, api_key_sealed, model, context_window, \
-         max_output_tokens, price_input_per_1k, price_output_per_1k, is_default, fallback) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {COLUMNS}"
+         max_output_tokens, price_input_per_1k, price_output_per_1k, is_default, fallback, dimensions, \
+         kind) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING {COLUMNS}"
     );
     let q = sqlx::query_as(&sql);
     bind_spec(q.bind(tenant), &s)
+        .bind(&s.kind)
         .fetch_one(conn)
         .await
         .map_err(map_err)
@@ -121,7 +142,8 @@ pub async fn update(conn: &mut PgConnection, id: Uuid, s: ModelSpec) -> Result<M
     let sql = format!(
         "UPDATE models SET name = $2, provider = $3, base_url = $4, api_key_sealed = $5, model = $6, \
          context_window = $7, max_output_tokens = $8, price_input_per_1k = $9, price_output_per_1k = $10, \
-         is_default = $11, fallback = $12, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+         is_default = $11, fallback = $12, dimensions = $13, updated_at = now() \
+         WHERE id = $1 RETURNING {COLUMNS}"
     );
     let q = sqlx::query_as(&sql);
     bind_spec(q.bind(id), &s)
@@ -148,13 +170,14 @@ pub async fn by_id(conn: &mut PgConnection, id: Uuid) -> Result<Option<Model>, S
     )
 }
 
-/// The model called `name`, or the tenant's default when `name` is `None`.
+/// The chat model called `name`, or the tenant's default when `name` is `None`.
 pub async fn resolve(
     conn: &mut PgConnection,
     name: Option<&str>,
 ) -> Result<Option<Model>, StoreError> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM models WHERE CASE WHEN $1::text IS NULL THEN is_default ELSE name = $1 END"
+        "SELECT {COLUMNS} FROM models WHERE kind = 'chat' \
+         AND CASE WHEN $1::text IS NULL THEN is_default ELSE name = $1 END"
     ))
     .bind(name)
     .fetch_optional(conn)
@@ -195,6 +218,26 @@ pub async fn put_operator_model(
     .fetch_one(conn)
     .await
     .map_err(StoreError::from)
+}
+
+/// The model called `name`, of any kind.
+pub async fn by_name(conn: &mut PgConnection, name: &str) -> Result<Option<Model>, StoreError> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM models WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+/// How many collections are embedded with the model called `name`.
+pub async fn collections_using(conn: &mut PgConnection, name: &str) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM collections WHERE embedding_model = $1")
+            .bind(name)
+            .fetch_one(conn)
+            .await?,
+    )
 }
 
 pub async fn delete(conn: &mut PgConnection, id: Uuid) -> Result<(), StoreError> {

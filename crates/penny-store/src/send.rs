@@ -89,6 +89,9 @@ pub async fn target(
             fallback: row.try_get("m_fallback")?,
             // Not read by a send, which never edits the model.
             operator_managed: false,
+            // A send checks the kind (an embedding model answers nothing).
+            kind: row.try_get("m_kind")?,
+            dimensions: None,
             created_at: row.try_get("m_created_at")?,
             updated_at: row.try_get("m_updated_at")?,
         }),

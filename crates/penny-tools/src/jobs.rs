@@ -49,8 +49,8 @@ pub struct ToolJobs {
     pub(crate) objects: Objects,
     /// `Err` says why Python cannot run here; python_execute then refuses.
     pub(crate) sandbox: Result<Arc<Sandbox>, String>,
-    /// `Err` says why search_documents cannot run here.
-    pub(crate) embedder: Result<penny_knowledge::Embedder, String>,
+    /// The embedders search_documents uses (the local model, and tenants' models).
+    pub(crate) embedders: penny_knowledge::Embedders,
     publish: Publish,
     progress: Progress,
     /// Events stored by `commit`, published once the transaction is committed.
@@ -63,7 +63,7 @@ impl ToolJobs {
         store: Store,
         objects: Objects,
         sandbox: Result<Arc<Sandbox>, String>,
-        embedder: Result<penny_knowledge::Embedder, String>,
+        embedders: penny_knowledge::Embedders,
         publish: Publish,
         progress: Progress,
     ) -> Self {
@@ -72,7 +72,7 @@ impl ToolJobs {
             store,
             objects,
             sandbox,
-            embedder,
+            embedders,
             publish,
             progress,
             stored: Mutex::default(),

@@ -172,8 +172,10 @@ pub async fn ensure_shortcut_models(
             max_output_tokens: 4096,
             price_input_per_1k: 0.0,
             price_output_per_1k: 0.0,
-            is_default: existing.is_empty(),
+            is_default: existing.iter().all(|m| m.is_embedding()),
             fallback: None,
+            kind: models::CHAT.into(),
+            dimensions: None,
         };
         models::put_operator_model(&mut tx, tenant.id, spec).await?;
         tx.commit().await?;

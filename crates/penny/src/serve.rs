@@ -136,8 +136,11 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
     let embedder =
         penny_knowledge::Embedder::local(&cfg.embedding_model_dir).map_err(|e| e.to_string());
     if let Err(reason) = &embedder {
-        tracing::warn!(%reason, "knowledge (collections, search) is unavailable");
+        tracing::warn!(%reason, "knowledge with the local model is unavailable");
     }
+    // Tenants' embedding models are called through the outbound policy, like chat models.
+    let embedders =
+        penny_knowledge::Embedders::new(embedder, cfg.outbound.clone(), sealing.clone());
     let registry = Arc::new(Registry::builtin());
     let runner = Arc::new(Tools::new(registry.clone(), store.clone(), waiter.clone()));
     let engine = Engine::new(
@@ -158,7 +161,7 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
         )
         .to_vec(),
         link_ttl: Duration::from_secs(300),
-        embedder: embedder.clone(),
+        embedders: embedders.clone(),
     };
     let state = AppState::new(
         store.clone(),
@@ -213,7 +216,7 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
             store.clone(),
             objects.clone(),
             sandbox,
-            embedder.clone(),
+            embedders.clone(),
             publish,
             progress,
         );
@@ -223,7 +226,7 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
             Arc::new(handler),
             signal.clone(),
         ));
-        let ingest = IngestJobs::new(store.clone(), objects.clone(), embedder.clone());
+        let ingest = IngestJobs::new(store.clone(), objects.clone(), embedders.clone());
         tasks.push(Worker::spawn(
             store.pool().clone(),
             cfg.ingest_queue.clone(),

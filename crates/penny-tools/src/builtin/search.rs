@@ -43,22 +43,27 @@ pub async fn run(jobs: &ToolJobs, job: &Job, params: &Value) -> Result<Value, To
         k,
         mode: search::Mode::Hybrid,
     };
-    let embedder = jobs.embedder.as_ref().map_err(String::as_str);
-    let found = search::search(&jobs.store, embedder, job.tenant_id, reader, &request)
-        .await
-        .map_err(|e| match e {
-            SearchError::Invalid { field, message } => ToolError::Invalid {
-                field: format!("params.{field}"),
-                message: message.into(),
-            },
-            SearchError::NotFound => ToolError::Invalid {
-                field: "params.collections".into(),
-                message: "a collection that does not exist or that you cannot read".into(),
-            },
-            SearchError::Unavailable(m) => ToolError::Unavailable(m),
-            SearchError::Embed(m) => ToolError::Unavailable(m),
-            SearchError::Store(s) => ToolError::Store(s),
-        })?;
+    let found = search::search(
+        &jobs.store,
+        &jobs.embedders,
+        job.tenant_id,
+        reader,
+        &request,
+    )
+    .await
+    .map_err(|e| match e {
+        SearchError::Invalid { field, message } => ToolError::Invalid {
+            field: format!("params.{field}"),
+            message: message.into(),
+        },
+        SearchError::NotFound => ToolError::Invalid {
+            field: "params.collections".into(),
+            message: "a collection that does not exist or that you cannot read".into(),
+        },
+        SearchError::Unavailable(m) => ToolError::Unavailable(m),
+        SearchError::Embed(m) => ToolError::Unavailable(m),
+        SearchError::Store(s) => ToolError::Store(s),
+    })?;
     let each = TEXT_BUDGET / found.len().max(1);
     let passages: Vec<Value> = found
         .iter()

@@ -13,6 +13,8 @@ use crate::chat::Chat;
 use crate::common::*;
 use crate::tools::upload;
 
+mod embedding_models;
+
 /// A PDF with one page per entry, each entry's lines laid out top to bottom.
 pub(crate) fn pdf(pages: &[&[&str]]) -> Vec<u8> {
     let mut doc = Document::with_version("1.5");
