@@ -60,10 +60,16 @@ export interface CreatedApiKey extends ApiKeyView {
 export type Provider = 'openai' | 'anthropic';
 
 /** A model as an admin sees it (the upstream key is never returned, only `has_api_key`). */
+export type ModelKind = 'chat' | 'embedding';
+
 export interface AdminModel {
   id: string;
   name: string;
   provider: Provider | string;
+  /** `chat`, or `embedding` (knowledge collections name it as their embedding model). */
+  kind?: ModelKind | string;
+  /** An embedding model's vector size. */
+  dimensions?: number;
   is_default: boolean;
   context_window: number;
   base_url?: string;
@@ -78,6 +84,9 @@ export interface AdminModel {
 /** PATCH semantics: omitted fields stay; `api_key: ''` removes the stored key. */
 export interface ModelBody {
   name?: string;
+  /** Fixed once the model exists. */
+  kind?: ModelKind;
+  dimensions?: number;
   provider?: Provider;
   base_url?: string;
   api_key?: string;

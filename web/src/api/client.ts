@@ -314,8 +314,10 @@ export class ApiClient {
 
   // --- models, tools, artifacts, files ---------------------------------------------------
 
-  models(): Promise<ModelInfo[]> {
-    return this.json('/api/v1/models');
+  /** The chat models (embedding models, for knowledge collections, answer no message). */
+  async models(): Promise<ModelInfo[]> {
+    const all = await this.json<(ModelInfo & { kind?: string })[]>('/api/v1/models');
+    return all.filter((m) => m.kind !== 'embedding');
   }
   tools(): Promise<ToolInfo[]> {
     return this.json('/api/v1/tools');

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import type { AdminModel, ModelBody, ModelTestResult, Provider } from '../../api/admin';
+import type { AdminModel, ModelBody, ModelKind, ModelTestResult, Provider } from '../../api/admin';
 import { ApiProblem } from '../../api/problem';
 import { useMe } from '../../auth/AuthContext';
 import { useToast } from '../../ui/toast';
@@ -87,6 +87,7 @@ export function Models() {
                 <tr key={m.id}>
                   <th scope="row">
                     {m.name} {m.is_default && <Badge tone="neutral">default</Badge>}
+                    {m.kind === 'embedding' && <Badge tone="neutral">embedding · {m.dimensions} dims</Badge>}
                   </th>
                   <td>{m.provider}</td>
                   {canEdit && (
@@ -128,7 +129,7 @@ export function Models() {
       {editing !== null && (
         <ModelDialog
           model={editing === 'new' ? null : editing}
-          others={(models.data ?? []).filter((m) => editing === 'new' || m.id !== editing.id).map((m) => m.name)}
+          others={(models.data ?? []).filter((m) => m.kind !== 'embedding' && (editing === 'new' || m.id !== editing.id)).map((m) => m.name)}
           onClose={() => setEditing(null)}
           onSaved={() => {
             setEditing(null);
@@ -162,6 +163,8 @@ function TestResult({ result }: { result: ModelTestResult }) {
 
 interface Form {
   name: string;
+  kind: ModelKind;
+  dimensions: string;
   provider: Provider;
   base_url: string;
   api_key: string;
@@ -180,6 +183,8 @@ const BASE_URLS: Record<Provider, string> = { openai: 'https://api.openai.com/v1
 function toForm(m: AdminModel | null): Form {
   return {
     name: m?.name ?? '',
+    kind: m?.kind === 'embedding' ? 'embedding' : 'chat',
+    dimensions: String(m?.dimensions ?? 1536),
     provider: m?.provider === 'anthropic' ? 'anthropic' : 'openai',
     base_url: m?.base_url ?? BASE_URLS.openai,
     api_key: '',
@@ -208,6 +213,14 @@ function modelBody(f: Form): ModelBody {
     is_default: f.is_default,
     fallback: f.fallback,
   };
+  if (f.kind === 'embedding') {
+    // An embedding model has a size, and no default, fallback or chat limits.
+    body.kind = 'embedding';
+    body.provider = 'openai';
+    body.dimensions = Number(f.dimensions);
+    body.is_default = false;
+    delete body.fallback;
+  }
   if (f.remove_key) body.api_key = '';
   else if (f.api_key) body.api_key = f.api_key;
   return body;
@@ -255,11 +268,21 @@ function ModelDialog({ model, others, onClose, onSaved }: { model: AdminModel | 
         <Field label="Name" error={errors.name} hint="What people pick in the chat.">
           {(p) => <input {...p} type="text" required value={f.name} onChange={(e) => set('name', e.target.value)} autoFocus placeholder="gpt-4o-mini" />}
         </Field>
+        <Field label="Kind" error={errors.kind} hint={model ? 'Fixed once the model exists.' : 'Embedding models embed knowledge collections.'}>
+          {(p) => (
+            <select {...p} value={f.kind} disabled={model !== null} onChange={(e) => set('kind', e.target.value as ModelKind)}>
+              <option value="chat">chat</option>
+              <option value="embedding">embedding (OpenAI /embeddings)</option>
+            </select>
+          )}
+        </Field>
+        {f.kind === 'embedding' && num('dimensions', 'Dimensions', '1', '1')}
         <Field label="Provider" error={errors.provider}>
           {(p) => (
             <select
               {...p}
               value={f.provider}
+              disabled={f.kind === 'embedding'}
               onChange={(e) => {
                 const prov = e.target.value as Provider;
                 // Follow the provider's address unless a custom one was typed.
@@ -306,22 +329,26 @@ function ModelDialog({ model, others, onClose, onSaved }: { model: AdminModel | 
         <span />
         {num('price_input_per_1k', 'Price per 1k input tokens (USD)', 'any', '0')}
         {num('price_output_per_1k', 'Price per 1k output tokens (USD)', 'any', '0')}
-        <Field label="Fallback model" error={errors.fallback} hint="Used when this one fails before its first token.">
-          {(p) => (
-            <select {...p} value={f.fallback} onChange={(e) => set('fallback', e.target.value)}>
-              <option value="">None</option>
-              {others.map((o) => (
-                <option key={o} value={o}>
-                  {o}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <span className="check field-check">
-          <input id="model-default" type="checkbox" checked={f.is_default} onChange={(e) => set('is_default', e.target.checked)} />
-          <label htmlFor="model-default">Default model for new chats</label>
-        </span>
+        {f.kind === 'chat' && (
+          <>
+            <Field label="Fallback model" error={errors.fallback} hint="Used when this one fails before its first token.">
+              {(p) => (
+                <select {...p} value={f.fallback} onChange={(e) => set('fallback', e.target.value)}>
+                  <option value="">None</option>
+                  {others.map((o) => (
+                    <option key={o} value={o}>
+                      {o}
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
+            <span className="check field-check">
+              <input id="model-default" type="checkbox" checked={f.is_default} onChange={(e) => set('is_default', e.target.checked)} />
+              <label htmlFor="model-default">Default model for new chats</label>
+            </span>
+          </>
+        )}
         <DialogFooter error={formError} busy={busy} submitLabel={model ? 'Save' : 'Add model'} busyLabel="Saving…" onCancel={onClose} wide />
       </form>
     </Modal>
