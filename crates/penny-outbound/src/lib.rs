@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 pub use policy::{Policy, PolicyError, Refusal};
@@ -112,6 +112,19 @@ impl Outbound {
         Outbound { http, policy }
     }
 
+    /// A plain client: connecting bounded by `connect_timeout`, requests sent as
+    /// `user_agent` (for callers that need nothing else of reqwest's).
+    pub fn with_connect_timeout(
+        policy: Policy,
+        connect_timeout: std::time::Duration,
+        user_agent: &str,
+    ) -> Outbound {
+        let builder = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .user_agent(user_agent);
+        Outbound::new(policy, builder)
+    }
+
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
@@ -154,25 +167,54 @@ impl Outbound {
     }
 }
 
-/// Reads a whole body, refusing one larger than `limit` bytes without reading further.
-pub async fn read_limited(
+/// A body as a stream of at most `limit` bytes: refused at once when its declared length
+/// is larger, and ending in [`OutboundError::TooLarge`] as soon as more arrives, without
+/// reading further. For bodies kept whole elsewhere (object storage) without buffering.
+pub fn limited_stream(
     response: reqwest::Response,
     limit: usize,
-) -> Result<Bytes, OutboundError> {
+) -> Result<impl Stream<Item = Result<Bytes, OutboundError>> + Send + 'static, OutboundError> {
     if response
         .content_length()
         .is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX))
     {
         return Err(OutboundError::TooLarge { limit });
     }
+    // (bytes seen, ended): the stream ends after its first error.
+    Ok(response
+        .bytes_stream()
+        .scan((0usize, false), move |(seen, ended), chunk| {
+            let item = if *ended {
+                None
+            } else {
+                Some(match chunk {
+                    Err(e) => {
+                        *ended = true;
+                        Err(OutboundError::from_reqwest(e))
+                    }
+                    Ok(c) if seen.saturating_add(c.len()) > limit => {
+                        *ended = true;
+                        Err(OutboundError::TooLarge { limit })
+                    }
+                    Ok(c) => {
+                        *seen += c.len();
+                        Ok(c)
+                    }
+                })
+            };
+            futures::future::ready(item)
+        }))
+}
+
+/// Reads a whole body, refusing one larger than `limit` bytes without reading further.
+pub async fn read_limited(
+    response: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes, OutboundError> {
     let mut body = BytesMut::new();
-    let mut stream = response.bytes_stream();
+    let mut stream = std::pin::pin!(limited_stream(response, limit)?);
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(OutboundError::from_reqwest)?;
-        if body.len() + chunk.len() > limit {
-            return Err(OutboundError::TooLarge { limit });
-        }
-        body.extend_from_slice(&chunk);
+        body.extend_from_slice(&chunk?);
     }
     Ok(body.freeze())
 }
