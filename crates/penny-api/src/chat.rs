@@ -42,6 +42,10 @@ impl From<ChatError> for ApiError {
                 ApiError::validation("model", e.to_string())
             }
             ChatError::Invalid { field, message } => ApiError::validation(field, message),
+            ChatError::CollectionNotFound(_) => ApiError::Missing {
+                code: "collection_not_found",
+                detail: e.to_string(),
+            },
             ChatError::ModelForbidden(_) => ApiError::Denied {
                 code: "model_forbidden",
                 detail: e.to_string(),
@@ -82,6 +86,15 @@ pub struct SendMessage {
     #[serde(default)]
     #[schema(max_items = 20)]
     attachments: Vec<Uuid>,
+    /// Ids of knowledge collections (`GET /collections`) to answer from, each one the
+    /// caller can read (else 404 `collection_not_found`). The model is told their names,
+    /// `search_documents` is offered (when the caller's role may use it) even if
+    /// `toolsAllowed` leaves it out, and searches them when the model names none. They are
+    /// kept with the message (`collections: [{id, name}]`) and searched again when its
+    /// answer is regenerated. At most 20.
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    collections: Vec<Uuid>,
     /// Tools the model may call for this message.
     #[serde(default)]
     tools_allowed: Vec<String>,
@@ -91,7 +104,7 @@ pub struct SendMessage {
     #[schema(max_items = 10)]
     artifacts_expected: Vec<String>,
     /// Answer the question `parentId` names again: a new answer, a sibling of the ones it
-    /// has (no new message; `content` and `attachments` stay empty).
+    /// has (no new message; `content`, `attachments` and `collections` stay empty).
     #[serde(default)]
     regenerate: bool,
 }
@@ -109,7 +122,7 @@ pub struct Accepted {
 /// when the client disconnects.
 #[utoipa::path(post, path = "/api/v1/chat/{id}/messages", tag = "chat", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = SendMessage,
-    responses((status = 202, body = Accepted), (status = 403, description = "model_forbidden"), (status = 404), (status = 409), (status = 422), (status = 429, description = "too_many_streams (SSE)")))]
+    responses((status = 202, body = Accepted), (status = 403, description = "model_forbidden"), (status = 404, description = "not_found, collection_not_found"), (status = 409), (status = 422), (status = 429, description = "too_many_streams (SSE)")))]
 async fn send(
     State(state): State<AppState>,
     who: Principal,
@@ -124,6 +137,7 @@ async fn send(
         model: b.model,
         tools_allowed: b.tools_allowed,
         attachments: b.attachments,
+        collections: b.collections,
         artifacts_expected: b.artifacts_expected,
         regenerate: b.regenerate,
     };

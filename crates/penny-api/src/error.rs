@@ -50,6 +50,9 @@ pub enum ApiError {
     /// `url_refused`); 422.
     #[error("{detail}")]
     Unusable { code: &'static str, detail: String },
+    /// Too large, with its own stable code (e.g. `url_too_large`); 413.
+    #[error("{detail}")]
+    TooLarge { code: &'static str, detail: String },
     #[error("internal error")]
     Internal(String),
 }
@@ -139,6 +142,7 @@ impl ApiError {
                 (StatusCode::SERVICE_UNAVAILABLE, code, "Service unavailable")
             }
             Unusable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code, "Cannot be used"),
+            TooLarge { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, code, "Payload too large"),
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use penny_objects::{Bucket, ObjectKey};
 use penny_store::files::{self, File, NewFile};
-use penny_store::{access, Role, StoreError};
+use penny_store::{access, Role, StoreError, TenantTx};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -62,7 +62,7 @@ impl From<File> for FileView {
 }
 
 /// Keeps a client's file name printable and short; it is never used in a path.
-fn display_name(raw: Option<&str>) -> String {
+pub(crate) fn display_name(raw: Option<&str>) -> String {
     let cleaned: String = raw
         .unwrap_or_default()
         .chars()
@@ -152,7 +152,6 @@ async fn upload(
     }
     let mime = sniff(&head[..head.len().min(8192)]);
     let first = Bytes::from(head);
-    let mut seen = first.len();
     let rest = futures::stream::unfold(field, |mut f| async move {
         match f.chunk().await {
             Ok(Some(c)) => Some((Ok(c), f)),
@@ -160,54 +159,24 @@ async fn upload(
             Err(e) => Some((Err(BodyError::Read(e.body_text())), f)),
         }
     });
-    let body = futures::stream::once(async move { Ok::<_, BodyError>(first) })
-        .chain(rest)
-        .map(move |chunk| {
-            let chunk = chunk?;
-            seen += chunk.len();
-            if seen > limit {
-                return Err(BodyError::TooLarge);
-            }
-            Ok(chunk)
-        });
-    let id = Uuid::new_v4();
-    let key = ObjectKey::new(who.tenant.0, "files", &id.to_string())?;
-    let put = state
-        .tools
-        .objects
-        .put_stream(Bucket::Uploads, &key, body)
-        .await
-        .map_err(|e| match &e {
-            penny_objects::ObjectsError::Body(b) => match b.downcast_ref::<BodyError>() {
-                Some(BodyError::TooLarge) => ApiError::PayloadTooLarge,
-                Some(BodyError::Read(m)) => ApiError::InvalidBody(format!("multipart body: {m}")),
-                None => ApiError::InvalidBody(e.to_string()),
-            },
-            _ => e.into(),
-        })?;
+    let body = futures::stream::once(async move { Ok::<_, BodyError>(first) }).chain(rest);
+    let stored = store(&state, &who, body).await.map_err(|e| match e {
+        Stopped::Body(BodyError::TooLarge) => ApiError::PayloadTooLarge,
+        Stopped::Body(BodyError::Read(m)) => ApiError::InvalidBody(format!("multipart body: {m}")),
+        Stopped::Api(e) => e,
+    })?;
     let mut tx = state.store.tenant(who.tenant).await?;
-    let file = files::create(
-        &mut tx,
-        who.tenant,
-        who.user,
-        NewFile {
-            id,
-            filename: &filename,
-            mime: &mime,
-            size: i64::try_from(put.size).unwrap_or(i64::MAX),
-            sha256: &put.sha256,
-            object_key: key.as_str(),
-        },
-    )
-    .await?;
+    let file = stored.record(&mut tx, &who, &filename, &mime).await?;
     tx.commit().await.map_err(StoreError::from)?;
     Ok((StatusCode::CREATED, Json(file.into())))
 }
 
 /// Why an upload's body stopped.
 #[derive(Debug)]
-enum BodyError {
+pub(crate) enum BodyError {
+    /// Past the upload limit.
     TooLarge,
+    /// The source of the bytes failed; the message is safe to show.
     Read(String),
 }
 
@@ -221,6 +190,95 @@ impl std::fmt::Display for BodyError {
 }
 
 impl std::error::Error for BodyError {}
+
+/// Why storing an upload failed: its body (the caller says what that means to its
+/// client), or anything else.
+#[derive(Debug)]
+pub(crate) enum Stopped {
+    Body(BodyError),
+    Api(ApiError),
+}
+
+/// An upload's bytes in object storage, not yet a file row.
+pub(crate) struct Stored {
+    id: Uuid,
+    key: ObjectKey,
+    size: u64,
+    sha256: String,
+}
+
+/// Streams `body` into object storage as an upload of the caller's, bounded by the upload
+/// limit as it arrives (nothing is kept when it stops). The one way an upload's bytes are
+/// stored: `POST /files` and a document added by URL.
+pub(crate) async fn store<S>(state: &AppState, who: &Principal, body: S) -> Result<Stored, Stopped>
+where
+    S: futures::Stream<Item = Result<Bytes, BodyError>> + Send,
+{
+    let limit = state.tools.upload_limit_bytes;
+    let mut seen = 0usize;
+    let body = body.map(move |chunk| {
+        let chunk = chunk?;
+        seen = seen.saturating_add(chunk.len());
+        if seen > limit {
+            return Err(BodyError::TooLarge);
+        }
+        Ok(chunk)
+    });
+    let id = Uuid::new_v4();
+    let key = ObjectKey::new(who.tenant.0, "files", &id.to_string())
+        .map_err(|e| Stopped::Api(e.into()))?;
+    let put = state
+        .tools
+        .objects
+        .put_stream(Bucket::Uploads, &key, body)
+        .await
+        .map_err(|e| match e {
+            penny_objects::ObjectsError::Body(b) => match b.downcast::<BodyError>() {
+                Ok(b) => Stopped::Body(*b),
+                Err(b) => Stopped::Api(ApiError::InvalidBody(b.to_string())),
+            },
+            e => Stopped::Api(e.into()),
+        })?;
+    Ok(Stored {
+        id,
+        key,
+        size: put.size,
+        sha256: put.sha256,
+    })
+}
+
+impl Stored {
+    /// The file row for the stored bytes, in the caller's transaction.
+    pub(crate) async fn record(
+        &self,
+        tx: &mut TenantTx,
+        who: &Principal,
+        filename: &str,
+        mime: &str,
+    ) -> ApiResult<File> {
+        Ok(files::create(
+            tx,
+            who.tenant,
+            who.user,
+            NewFile {
+                id: self.id,
+                filename,
+                mime,
+                size: i64::try_from(self.size).unwrap_or(i64::MAX),
+                sha256: &self.sha256,
+                object_key: self.key.as_str(),
+            },
+        )
+        .await?)
+    }
+
+    /// Deletes the stored bytes when their row was never made (best effort: logged).
+    pub(crate) async fn discard(self, state: &AppState) {
+        if let Err(e) = state.tools.objects.delete(Bucket::Uploads, &self.key).await {
+            tracing::warn!(key = %self.key, error = %e, "deleting an unrecorded upload failed");
+        }
+    }
+}
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {

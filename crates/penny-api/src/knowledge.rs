@@ -28,6 +28,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ClientMeta, Payload, Principal};
 use crate::objects::{serve, Served};
 use crate::trail::{self, Change};
+use crate::url_fetch;
 use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -386,16 +387,47 @@ async fn documents(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewDocument {
-    /// An upload of the caller's (`POST /api/v1/files`).
-    file_id: Uuid,
+    /// An upload of the caller's (`POST /api/v1/files`). Exactly one of `fileId` and `url`.
+    file_id: Option<Uuid>,
+    /// An http(s) URL (at most 2048 characters, no user name or password) the server
+    /// fetches through its outbound policy, bounded by the upload limit and 20 s, and keeps
+    /// as the caller's upload; the document records it as `sourceUrl`. Failures keep
+    /// nothing: `url_refused` (422, the outbound policy), `url_unreachable` (422: no
+    /// connection, a timeout or an error status upstream), `url_too_large` (413).
+    #[schema(example = "https://example.com/handbook.pdf", max_length = 2048)]
+    url: Option<String>,
 }
 
-/// Adds an upload to the collection and queues its ingest. A file with the same name as
-/// a document already there is that document's new version: it is ingested again and
-/// replaces the old passages when ready (200); otherwise a new document (201).
+/// Where a new document's bytes come from.
+enum Source {
+    Upload(Uuid),
+    Url(url::Url),
+}
+
+impl NewDocument {
+    fn source(&self) -> ApiResult<Source> {
+        match (self.file_id, &self.url) {
+            (Some(id), None) => Ok(Source::Upload(id)),
+            (None, Some(url)) => Ok(Source::Url(url_fetch::parse(url)?)),
+            (Some(_), Some(_)) => Err(ApiError::validation(
+                "url",
+                "give either fileId or url, not both",
+            )),
+            (None, None) => Err(ApiError::validation("fileId", "give fileId or url")),
+        }
+    }
+}
+
+/// Adds an upload, or a document fetched from a URL, to the collection and queues its
+/// ingest. A file with the same name as a document already there is that document's new
+/// version: it is ingested again and replaces the old passages when ready (200);
+/// otherwise a new document (201).
 #[utoipa::path(post, path = "/api/v1/collections/{id}/documents", extensions(("x-penny-role" = json!("creator"))),
     tag = "knowledge", security(("bearer" = [])), params(("id" = Uuid, Path)), request_body = NewDocument,
-    responses((status = 201, body = Object), (status = 200, body = Object), (status = 404), (status = 422), (status = 503)))]
+    responses((status = 201, body = Object), (status = 200, body = Object), (status = 404),
+              (status = 413, description = "`url_too_large`"),
+              (status = 422, description = "`validation_failed`, `url_refused` or `url_unreachable`"),
+              (status = 503)))]
 async fn add_document(
     State(state): State<AppState>,
     who: Principal,
@@ -404,40 +436,96 @@ async fn add_document(
     body: Payload<NewDocument>,
 ) -> ApiResult<(StatusCode, Json<Document>)> {
     who.require(Role::Creator)?;
+    let source = body.value.source()?;
+    let url = match source {
+        Source::Upload(file_id) => {
+            let mut tx = state.store.tenant(who.tenant).await?;
+            collection(&mut tx, &who, id, Access::Write).await?;
+            let file = match access::file(&mut tx, &who.reader(), file_id).await {
+                Ok(f) => f,
+                Err(StoreError::NotFound) => {
+                    return Err(ApiError::validation("fileId", "no such upload of yours"))
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let added = add_file(&mut tx, &who, &meta, &body.sha256, id, &file, None).await?;
+            tx.commit().await.map_err(StoreError::from)?;
+            return Ok(added);
+        }
+        Source::Url(url) => url,
+    };
+    // Access first, so that nobody without it makes the server fetch anything; no
+    // transaction stays open while the fetch runs.
     let mut tx = state.store.tenant(who.tenant).await?;
     collection(&mut tx, &who, id, Access::Write).await?;
-    let file = match access::file(&mut tx, &who.reader(), body.value.file_id).await {
-        Ok(f) => f,
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::validation("fileId", "no such upload of yours"))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let existing = knowledge::document_by_title(&mut tx, id, &file.filename).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    let fetched = url_fetch::fetch(&state, &who, &url).await?;
+    let recorded = async {
+        let mut tx = state.store.tenant(who.tenant).await?;
+        collection(&mut tx, &who, id, Access::Write).await?;
+        let file = fetched
+            .stored
+            .record(&mut tx, &who, &fetched.filename, &fetched.mime)
+            .await?;
+        let added = add_file(
+            &mut tx,
+            &who,
+            &meta,
+            &body.sha256,
+            id,
+            &file,
+            Some(url.as_str()),
+        )
+        .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        ApiResult::Ok(added)
+    }
+    .await;
+    if recorded.is_err() {
+        fetched.stored.discard(&state).await;
+    }
+    recorded
+}
+
+/// Makes `file` the collection's document of its name (a new one, 201, or that
+/// document's next version, 200) and queues its ingest, audited, in the caller's
+/// transaction.
+async fn add_file(
+    tx: &mut TenantTx,
+    who: &Principal,
+    meta: &ClientMeta,
+    payload_sha256: &[u8],
+    collection: Uuid,
+    file: &files::File,
+    source_url: Option<&str>,
+) -> ApiResult<(StatusCode, Json<Document>)> {
+    let existing = knowledge::document_by_title(tx, collection, &file.filename).await?;
     let (status, doc) = match existing {
         Some(old) => {
             if let Some(job) = old
                 .job_id
                 .filter(|_| old.status == "queued" || old.status == "processing")
             {
-                penny_queue::cancel(&mut tx, JobId(job)).await?;
+                penny_queue::cancel(tx, JobId(job)).await?;
             }
-            let doc = knowledge::requeue_document(
-                &mut tx,
-                old.id,
-                Some((file.id, &file.mime, file.size, &file.sha256)),
-            )
-            .await?;
+            let version = knowledge::NewVersion {
+                file_id: file.id,
+                mime: &file.mime,
+                bytes: file.size,
+                sha256: &file.sha256,
+                source_url,
+            };
+            let doc = knowledge::requeue_document(tx, old.id, Some(version)).await?;
             (StatusCode::OK, doc)
         }
         None => {
             let doc = knowledge::create_document(
-                &mut tx,
+                tx,
                 who.tenant,
                 knowledge::NewDocument {
-                    collection: id,
+                    collection,
                     file_id: Some(file.id),
-                    source_url: None,
+                    source_url,
                     title: &file.filename,
                     mime: &file.mime,
                     bytes: file.size,
@@ -449,16 +537,20 @@ async fn add_document(
             (StatusCode::CREATED, doc)
         }
     };
-    let doc = queue_ingest(&mut tx, &who, doc).await?;
+    let doc = queue_ingest(tx, who, doc).await?;
+    let mut details =
+        json!({"collectionId": collection, "fileId": file.id, "version": doc.version});
+    if let Some(url) = source_url {
+        details["sourceUrl"] = json!(penny_outbound::redact(url));
+    }
     let change = Change {
         action: "document.add",
         target_type: "document",
         target_id: doc.id.to_string(),
-        payload_sha256: Some(&body.sha256),
-        details: json!({"collectionId": id, "fileId": file.id, "version": doc.version}),
+        payload_sha256: Some(payload_sha256),
+        details,
     };
-    trail::record(&mut tx, &who, &meta, change).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    trail::record(tx, who, meta, change).await?;
     Ok((status, Json(doc)))
 }
 

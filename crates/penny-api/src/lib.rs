@@ -36,6 +36,7 @@ mod tenants;
 mod themes;
 mod tools;
 mod trail;
+mod url_fetch;
 mod users;
 mod web;
 mod ws;
@@ -132,6 +133,8 @@ pub struct ToolServices {
     /// The sentence embedders for knowledge: the local model (or why it cannot work
     /// here) and the tenants' embedding models.
     pub embedders: penny_knowledge::Embedders,
+    /// Fetches on a user's behalf (a document added by URL), under the outbound policy.
+    pub outbound: penny_outbound::Outbound,
 }
 
 /// Shared by every handler; cheap to clone. Made inside the runtime: it starts the

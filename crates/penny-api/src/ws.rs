@@ -422,6 +422,8 @@ struct SendFrame {
     #[serde(default)]
     attachments: Vec<Uuid>,
     #[serde(default)]
+    collections: Vec<Uuid>,
+    #[serde(default)]
     tools_allowed: Vec<String>,
     #[serde(default)]
     artifacts_expected: Vec<String>,
@@ -622,6 +624,7 @@ impl Reader {
             model: f.model,
             tools_allowed: f.tools_allowed,
             attachments: f.attachments,
+            collections: f.collections,
             artifacts_expected: f.artifacts_expected,
             regenerate: f.regenerate,
         };

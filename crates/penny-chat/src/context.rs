@@ -56,6 +56,37 @@ pub fn attachment_note(attachments: &serde_json::Value) -> Option<String> {
     ))
 }
 
+/// What the model is told of the knowledge collections picked for a message (the snapshot
+/// stored with it): their names and ids, and that `search_documents` searches them.
+pub fn collection_note(collections: &serde_json::Value) -> Option<String> {
+    let picked = collections.as_array().filter(|a| !a.is_empty())?;
+    let lines: Vec<String> = picked
+        .iter()
+        .map(|c| {
+            format!(
+                "- {} (id {})",
+                c["name"].as_str().unwrap_or("collection"),
+                c["id"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    Some(format!(
+        "[The user picked these document collections to answer from; search them with          search_documents (it searches them when you give no `collections`) and cite what          you use:\n{}]",
+        lines.join("\n")
+    ))
+}
+
+/// A user message's text as the model sees it: with the notes on its files and collections.
+fn user_text(m: &Message) -> String {
+    [
+        attachment_note(&m.attachments),
+        collection_note(&m.collections),
+    ]
+    .into_iter()
+    .flatten()
+    .fold(m.content.clone(), |text, note| format!("{text}\n\n{note}"))
+}
+
 /// Turns a branch (root first, ending with the new user message) into chat messages that
 /// fit `budget` tokens. The newest message is always kept.
 pub fn history(branch: &[Message], budget: usize) -> Vec<ChatMessage> {
@@ -71,8 +102,8 @@ pub fn history(branch: &[Message], budget: usize) -> Vec<ChatMessage> {
         if !usable {
             continue;
         }
-        let content = match attachment_note(&m.attachments) {
-            Some(note) if m.role == "user" => format!("{}\n\n{note}", m.content),
+        let content = match m.role.as_str() {
+            "user" => user_text(m),
             _ => m.content.clone(),
         };
         let cost = estimate_tokens(&content);
@@ -102,7 +133,8 @@ mod tests {
 
     fn msg(role: &str, content: &str) -> Message {
         let id = uuid::Uuid::new_v4();
-        let mut m = Message::user(id, uuid::Uuid::nil(), None, content, serde_json::json!([]));
+        let none = serde_json::json!([]);
+        let mut m = Message::user(id, uuid::Uuid::nil(), None, content, none.clone(), none);
         m.role = role.into();
         m
     }
@@ -140,6 +172,33 @@ mod tests {
         let p = system_prompt(None, Some("Tutor.".into()), &["chart".into()]).unwrap();
         assert!(p.starts_with("Tutor.\n\nThe user expects"), "{p}");
         assert!(p.contains("artifacts: chart."), "{p}");
+    }
+
+    #[test]
+    fn picked_collections_and_attached_files_are_told_after_the_text() {
+        let mut m = msg("user", "What changed?");
+        m.attachments =
+            serde_json::json!([{"id": "f1", "filename": "a.csv", "mime": "text/csv", "size": 3}]);
+        m.collections =
+            serde_json::json!([{"id": "c1", "name": "Handbook"}, {"id": "c2", "name": "Policies"}]);
+        let h = history(&[m], 1_000);
+        let ChatMessage::User { content } = &h[0] else {
+            panic!("not a user turn: {h:?}");
+        };
+        assert!(
+            content.starts_with("What changed?\n\n[Attached files"),
+            "{content}"
+        );
+        assert!(
+            content.contains("- a.csv (text/csv, 3 bytes, id f1)"),
+            "{content}"
+        );
+        assert!(
+            content.ends_with("- Handbook (id c1)\n- Policies (id c2)]"),
+            "{content}"
+        );
+        assert!(content.contains("search_documents"), "{content}");
+        assert_eq!(collection_note(&serde_json::json!([])), None);
     }
 
     #[test]

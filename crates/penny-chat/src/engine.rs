@@ -7,9 +7,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use penny_auth::SealingKey;
 use penny_bus::Bus;
+use penny_store::access::Reader;
 use penny_store::conversations::{self, Message};
 use penny_store::send::{self, NewSend, Parent};
-use penny_store::{files, policies, runs, Role, Store, TenantId, UserId};
+use penny_store::{files, knowledge, policies, runs, Role, Store, TenantId, UserId};
 use serde_json::json;
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -100,10 +101,14 @@ pub struct SendRequest {
     pub tools_allowed: Vec<String>,
     /// Uploaded files (ids) attached to the message.
     pub attachments: Vec<Uuid>,
+    /// Knowledge collections (ids) the message should be answered from: `search_documents`
+    /// is offered and searches them when the model names none.
+    pub collections: Vec<Uuid>,
     /// Kinds of artifact the answer should produce; the model is asked for them.
     pub artifacts_expected: Vec<String>,
     /// Answer the question `parent` names again, as a sibling of its answers: no new user
-    /// message (`content` and `attachments` stay empty).
+    /// message (`content`, `attachments` and `collections` stay empty; the question's
+    /// collections are searched again).
     pub regenerate: bool,
 }
 
@@ -119,6 +124,10 @@ pub struct Started {
 const MAX_CONTENT: usize = 100_000;
 /// Files one message may carry (as many as a sandbox run takes).
 const MAX_ATTACHMENTS: usize = 20;
+/// Collections one message may be answered from.
+const MAX_COLLECTIONS: usize = 20;
+/// The tool that searches a message's collections.
+const SEARCH_TOOL: &str = "search_documents";
 
 /// The caller's own uploads `ids`, as the snapshot kept on the message:
 /// `[{id, filename, mime, size}]` in the order given.
@@ -159,6 +168,46 @@ async fn attachments(
         .map(serde_json::Value::Array)
 }
 
+/// The collections `ids` that the caller can read, as the snapshot kept on the message:
+/// `[{id, name}]` in the order given. One the caller cannot read is `CollectionNotFound`,
+/// as if it did not exist.
+async fn collections(
+    store: &Store,
+    who: Caller,
+    ids: &[Uuid],
+) -> Result<serde_json::Value, ChatError> {
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = ids.iter().find(|id| !seen.insert(**id)) {
+        return Err(ChatError::Invalid {
+            field: "collections",
+            message: format!("collection {dup} is picked twice"),
+        });
+    }
+    if ids.is_empty() {
+        return Ok(serde_json::Value::Array(Vec::new()));
+    }
+    let mut tx = store.tenant(who.tenant).await?;
+    let found = knowledge::readable_names(&mut tx, Reader::new(who.user, who.role), ids).await?;
+    tx.commit().await?;
+    ids.iter()
+        .map(|id| match found.iter().find(|(c, _)| c == id) {
+            Some((_, name)) => Ok(json!({"id": id, "name": name})),
+            None => Err(ChatError::CollectionNotFound(*id)),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(serde_json::Value::Array)
+}
+
+/// The ids of a message's collections snapshot.
+fn collection_ids(snapshot: &serde_json::Value) -> Vec<Uuid> {
+    snapshot
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["id"].as_str().and_then(|s| Uuid::parse_str(s).ok()))
+        .collect()
+}
+
 /// A regeneration names the question and brings nothing new.
 fn check_regenerate(req: &SendRequest) -> Result<(), ChatError> {
     let invalid = |field: &'static str, message: &str| ChatError::Invalid {
@@ -181,6 +230,12 @@ fn check_regenerate(req: &SendRequest) -> Result<(), ChatError> {
         return Err(invalid(
             "attachments",
             "must be empty when regenerating an answer",
+        ));
+    }
+    if !req.collections.is_empty() {
+        return Err(invalid(
+            "collections",
+            "must be empty when regenerating an answer (the question's are searched again)",
         ));
     }
     Ok(())
@@ -256,13 +311,27 @@ impl Engine {
                 message: format!("at most {MAX_ATTACHMENTS} files"),
             });
         }
+        if req.collections.len() > MAX_COLLECTIONS {
+            return Err(ChatError::Invalid {
+                field: "collections",
+                message: format!("at most {MAX_COLLECTIONS} collections"),
+            });
+        }
         let store = &self.0.store;
-        // Three reads at once, each one call on its own connection: the time of the
-        // slowest, not of the three in a row. Their errors are told in this order whatever
+        // Picked collections offer the search even when the client did not list it (a
+        // regeneration learns whether its question had any only from the branch, so it
+        // asks for the search and drops it below when they had none).
+        let mut allowed = req.tools_allowed.clone();
+        let may_pick = req.regenerate || !req.collections.is_empty();
+        if may_pick && !allowed.iter().any(|t| t == SEARCH_TOOL) {
+            allowed.push(SEARCH_TOOL.into());
+        }
+        // Four reads at once, each one call on its own connection: the time of the
+        // slowest, not of the four in a row. Their errors are told in this order whatever
         // comes back first, so a conversation that is not the caller's is "not found"
         // before anything else about the send is told.
-        let (tools, target, attachments) = tokio::join!(
-            self.0.tools.offer(&who, &req.tools_allowed),
+        let (tools, target, attachments, picked) = tokio::join!(
+            self.0.tools.offer(&who, &allowed),
             send::target(
                 store,
                 who.tenant,
@@ -272,6 +341,7 @@ impl Engine {
                 req.parent
             ),
             attachments(store, who, &req.attachments),
+            collections(store, who, &req.collections),
         );
         let target = target?;
         let Some(model) = target.model else {
@@ -304,6 +374,7 @@ impl Engine {
                 max: self.0.runs.max(),
             })?;
         let attachments = attachments?;
+        let picked = picked?;
         // The run's context, read here so the run starts without reading anything.
         let mut branch = target.branch.ok_or_else(send::foreign_parent)?;
         let (assistant_msg, run) = (Uuid::new_v4(), Uuid::new_v4());
@@ -321,9 +392,20 @@ impl Engine {
                 parent,
                 content,
                 attachments.clone(),
+                picked.clone(),
             ));
             (user_msg, parent)
         };
+        // The question's collections (a regeneration's were picked when it was asked; the
+        // search checks again that the caller may still read them).
+        let searched = branch
+            .last()
+            .map(|q| collection_ids(&q.collections))
+            .unwrap_or_default();
+        let mut tools = tools;
+        if searched.is_empty() && !req.tools_allowed.iter().any(|t| t == SEARCH_TOOL) {
+            tools.retain(|t| t.name != SEARCH_TOOL);
+        }
         let plan = RunPlan {
             tenant: who.tenant,
             conversation,
@@ -337,6 +419,7 @@ impl Engine {
             ),
             branch,
             tools,
+            collections: searched,
             caller: who,
             max_tokens_cap: target.max_tokens_cap.and_then(|n| u32::try_from(n).ok()),
         };
@@ -364,6 +447,7 @@ impl Engine {
                 run,
                 content,
                 attachments: &attachments,
+                collections: &picked,
                 model: &model.name,
                 first_title: &first_title,
                 owner: &self.0.instance,

@@ -18,6 +18,9 @@ pub enum ChatError {
     /// The tenant has as many answers running as it may (`TENANT_MAX_RUNS`).
     #[error("your workspace has {max} answers running, the most allowed; try again when one ends")]
     TooManyRuns { max: usize },
+    /// A collection picked for the message does not exist or the caller cannot read it.
+    #[error("no collection {0} that you can read")]
+    CollectionNotFound(uuid::Uuid),
     #[error("invalid {field}: {message}")]
     Invalid {
         field: &'static str,

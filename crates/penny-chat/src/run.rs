@@ -35,6 +35,9 @@ pub struct RunPlan {
     pub branch: Vec<conversations::Message>,
     /// Tools offered to the model for this run.
     pub tools: Vec<ToolSpec>,
+    /// The collections picked for the question: `search_documents` searches them when
+    /// the model names none.
+    pub collections: Vec<Uuid>,
     /// The tenant's cap on output tokens per message, below each model's own maximum.
     pub max_tokens_cap: Option<u32>,
 }
@@ -405,6 +408,7 @@ async fn run_tool(
         conversation: plan.conversation,
         run: plan.run,
         message: plan.assistant_message,
+        collections: plan.collections.clone(),
     };
     let job = match engine.0.tools.prepare(&site, call) {
         Ok(job) => job,

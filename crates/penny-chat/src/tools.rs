@@ -15,13 +15,15 @@ use uuid::Uuid;
 use crate::engine::Caller;
 
 /// Who asks for a tool call, and from where.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CallSite {
     pub caller: Caller,
     pub conversation: Uuid,
     pub run: Uuid,
     /// The assistant message the call belongs to.
     pub message: Uuid,
+    /// The collections picked for the question (what a search without any searches).
+    pub collections: Vec<Uuid>,
 }
 
 /// How a tool call ended, for the model and for the conversation's clients.

@@ -164,6 +164,9 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     /// Files attached to a user message: `[{id, filename, mime, size}]`.
     pub attachments: serde_json::Value,
+    /// Knowledge collections picked for a user message: `[{id, name}]` (migration 0028).
+    #[serde(default = "no_collections")]
+    pub collections: serde_json::Value,
     /// How many messages share this one's parent (itself included), and its place among them.
     #[serde(default)]
     pub siblings: i64,
@@ -171,14 +174,20 @@ pub struct Message {
     pub sibling_index: i64,
 }
 
+fn no_collections() -> serde_json::Value {
+    serde_json::Value::Array(Vec::new())
+}
+
 impl Message {
     /// A user's message as [`crate::send::store`] writes it, before it is read back.
+    /// `attachments` and `collections` are their snapshots (see the fields).
     pub fn user(
         id: Uuid,
         conversation: Uuid,
         parent: Option<Uuid>,
         content: &str,
         attachments: serde_json::Value,
+        collections: serde_json::Value,
     ) -> Self {
         Message {
             id,
@@ -198,6 +207,7 @@ impl Message {
             error_code: None,
             created_at: Utc::now(),
             attachments,
+            collections,
             siblings: 1,
             sibling_index: 1,
         }
@@ -207,11 +217,11 @@ impl Message {
 /// A message's own columns (without its sibling counts).
 pub(crate) const BRANCH_COLUMNS: &str = "m.id, m.conversation_id, m.parent_id, m.role, m.content, m.status, m.model, \
      m.tool_calls, m.tool_call_id, m.input_tokens, m.output_tokens, m.ttft_ms, m.duration_ms, m.cost, \
-     m.error_code, m.created_at, m.attachments";
+     m.error_code, m.created_at, m.attachments, m.collections";
 
 const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.parent_id, m.role, m.content, m.status, m.model, \
      m.tool_calls, m.tool_call_id, m.input_tokens, m.output_tokens, m.ttft_ms, m.duration_ms, m.cost, \
-     m.error_code, m.created_at, m.attachments, \
+     m.error_code, m.created_at, m.attachments, m.collections, \
      count(*) OVER (PARTITION BY m.parent_id) AS siblings, \
      row_number() OVER (PARTITION BY m.parent_id ORDER BY m.created_at, m.id) AS sibling_index";
 

@@ -162,6 +162,23 @@ pub async fn readable(
     .await?)
 }
 
+/// The ids among `ids` that `reader` may read, with each one's name (none when `ids` is
+/// empty): what a message's picked collections are checked and named by.
+pub async fn readable_names(
+    conn: &mut PgConnection,
+    reader: Reader,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, String)>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT v.id, v.name FROM ({VISIBLE}) v WHERE v.id = ANY($3)"
+    ))
+    .bind(reader.user)
+    .bind(reader.admin)
+    .bind(ids)
+    .fetch_all(conn)
+    .await?)
+}
+
 /// The model a collection's chunks are embedded with, its dimensions and its epoch
 /// (migration 0029). Read under a share lock: a change of model that is committing is
 /// waited for, so an ingest never starts with the model being replaced.
@@ -404,25 +421,37 @@ pub async fn create_document(
     .await?)
 }
 
-/// Asks for the document to be ingested again (a new version of its file, or a new
-/// embedding model): a new version, back to `queued` (its job is set next).
+/// A document's new version: another upload of the same name, from a URL or not.
+pub struct NewVersion<'a> {
+    pub file_id: Uuid,
+    pub mime: &'a str,
+    pub bytes: i64,
+    pub sha256: &'a str,
+    /// Where this version was fetched from (`None`: an upload).
+    pub source_url: Option<&'a str>,
+}
+
+/// Asks for the document to be ingested again (a new version of its file, or with `None`
+/// a new embedding model): a new version, back to `queued` (its job is set next).
 pub async fn requeue_document(
     conn: &mut PgConnection,
     id: Uuid,
-    file: Option<(Uuid, &str, i64, &str)>,
+    file: Option<NewVersion<'_>>,
 ) -> Result<Document, StoreError> {
     sqlx::query_as(&format!(
         "UPDATE documents SET version = version + 1, status = 'queued', error = NULL, \
          pages_done = 0, chunks_done = 0, job_id = NULL, updated_at = now(), \
          file_id = coalesce($2, file_id), mime = coalesce($3, mime), \
-         bytes = coalesce($4, bytes), sha256 = coalesce($5, sha256) \
+         bytes = coalesce($4, bytes), sha256 = coalesce($5, sha256), \
+         source_url = CASE WHEN $2 IS NULL THEN source_url ELSE $6 END \
          WHERE id = $1 RETURNING {DOCUMENT_COLUMNS}"
     ))
     .bind(id)
-    .bind(file.map(|f| f.0))
-    .bind(file.map(|f| f.1))
-    .bind(file.map(|f| f.2))
-    .bind(file.map(|f| f.3))
+    .bind(file.as_ref().map(|f| f.file_id))
+    .bind(file.as_ref().map(|f| f.mime))
+    .bind(file.as_ref().map(|f| f.bytes))
+    .bind(file.as_ref().map(|f| f.sha256))
+    .bind(file.as_ref().and_then(|f| f.source_url))
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
@@ -746,6 +775,8 @@ pub struct Passage {
     pub document_id: Uuid,
     pub collection_id: Uuid,
     pub title: String,
+    /// Where the document was fetched from, when it was added by URL.
+    pub source_url: Option<String>,
     pub page: i32,
     pub start_offset: i32,
     pub end_offset: i32,
@@ -821,7 +852,7 @@ pub async fn search(conn: &mut PgConnection, q: &Query<'_>) -> Result<Vec<Passag
            FROM (SELECT id, r, 'v' AS src FROM vec UNION ALL SELECT id, r, 'k' FROM kw \
                  UNION ALL SELECT id, r, 't' FROM tri) ranked \
            GROUP BY id) \
-         SELECT c.id AS chunk_id, c.document_id, c.collection_id, d.title, c.page, \
+         SELECT c.id AS chunk_id, c.document_id, c.collection_id, d.title, d.source_url, c.page, \
            c.start_offset, c.end_offset, c.heading, c.content, f.score, f.vector_rank, \
            f.keyword_rank, f.trigram_rank \
          FROM fused f JOIN chunks c ON c.id = f.id \
@@ -843,7 +874,7 @@ pub async fn search(conn: &mut PgConnection, q: &Query<'_>) -> Result<Vec<Passag
 /// A passage by id, if it is part of a ready document (citations link to it).
 pub async fn passage(conn: &mut PgConnection, chunk: i64) -> Result<Passage, StoreError> {
     sqlx::query_as(
-        "SELECT c.id AS chunk_id, c.document_id, c.collection_id, d.title, c.page, \
+        "SELECT c.id AS chunk_id, c.document_id, c.collection_id, d.title, d.source_url, c.page, \
          c.start_offset, c.end_offset, c.heading, c.content, 0::float8 AS score, \
          NULL::bigint AS vector_rank, NULL::bigint AS keyword_rank, NULL::bigint AS trigram_rank \
          FROM chunks c JOIN documents d ON d.id = c.document_id AND d.generation = c.generation \

@@ -6,10 +6,10 @@
 //! the run and its `run.started` event in one statement, so there is never a message
 //! without its run or a run without its event.
 //!
-//! Each is one call of a function of migrations 0016 and 0017 that scopes itself to the
-//! tenant and, run outside a transaction as here, commits on its own: one round trip each,
-//! where a transaction of their own would add its BEGIN and COMMIT to the path of the
-//! first token. That is why they take the [`Store`], not a connection that could be inside
+//! Each is one call of a function of migrations 0016 and 0017 (0028 adds the message's
+//! collections) that scopes itself to the tenant and, run outside a transaction as here,
+//! commits on its own: one round trip each, where a transaction of their own would add its
+//! BEGIN and COMMIT to the path of the first token. That is why they take the [`Store`], not a connection that could be inside
 //! a transaction of another scope.
 
 use std::time::Duration;
@@ -120,6 +120,8 @@ pub struct NewSend<'a> {
     pub content: &'a str,
     /// Also attached to the user message (a JSON array; `[]` for none).
     pub attachments: &'a Value,
+    /// The collections picked for the user message (a JSON array; `[]` for none).
+    pub collections: &'a Value,
     pub model: &'a str,
     /// The conversation's title when it still has the default one and no messages.
     pub first_title: &'a str,
@@ -129,8 +131,8 @@ pub struct NewSend<'a> {
     /// The `run.started` event (without `seq`).
     pub started: &'a Value,
     /// A new answer to `user_message`, a question already asked (regenerating an
-    /// answer): no user message is stored, and `parent`, `content`, `attachments` and
-    /// `first_title` are not used.
+    /// answer): no user message is stored, and `parent`, `content`, `attachments`,
+    /// `collections` and `first_title` are not used.
     pub regenerate: bool,
 }
 
@@ -142,7 +144,7 @@ pub async fn store(store: &Store, s: NewSend<'_>) -> Result<i64, StoreError> {
         return store_answer(store, s).await;
     }
     let seq: Option<i64> = sqlx::query_scalar(
-        "SELECT penny_send_store($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        "SELECT penny_send_store($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(s.tenant)
     .bind(s.conversation)
@@ -152,6 +154,7 @@ pub async fn store(store: &Store, s: NewSend<'_>) -> Result<i64, StoreError> {
     .bind(s.run)
     .bind(s.content)
     .bind(s.attachments)
+    .bind(s.collections)
     .bind(s.model)
     .bind(s.first_title)
     .bind(s.owner)

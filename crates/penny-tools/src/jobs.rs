@@ -35,6 +35,10 @@ pub struct Payload {
     pub message_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_id: Option<String>,
+    /// The collections picked for the message whose answer made the call: what
+    /// `search_documents` searches when its params name none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collections: Vec<Uuid>,
 }
 
 /// Publishes stored conversation events (the chat engine's bus); called after commit.
@@ -164,7 +168,9 @@ impl JobHandler for ToolJobs {
             "create_artifact" => builtin::create::run(self, tenant, &payload.params).await,
             "generate_report" => builtin::report::run(self, job, &payload.params).await,
             "current_time" => builtin::time::run(&payload.params),
-            "search_documents" => builtin::search::run(self, job, &payload.params).await,
+            "search_documents" => {
+                builtin::search::run(self, job, &payload.params, &payload.collections).await
+            }
             other => Err(ToolError::Unavailable(format!(
                 "tool {other} has no runner"
             ))),

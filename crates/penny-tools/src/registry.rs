@@ -160,7 +160,7 @@ impl Registry {
                                   "description": "What to look for, in words likely to be in the text."},
                         "collections": {"type": "array", "maxItems": 100,
                                         "items": {"type": "string", "format": "uuid"},
-                                        "description": "Collection ids to search (default: all the user can read)."},
+                                        "description": "Collection ids to search (default: those the user picked for the message, else all the user can read)."},
                         "k": {"type": "integer", "minimum": 1, "maximum": 20,
                               "description": "How many passages (default 5)."}
                     }

@@ -97,6 +97,7 @@ impl ToolRunner for Tools {
             run_id: Some(site.run),
             message_id: Some(site.message),
             call_id: Some(call.id.clone()),
+            collections: site.collections.clone(),
         };
         let mut job = job(def, &payload);
         job.conversation_id = Some(site.conversation);

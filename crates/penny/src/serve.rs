@@ -162,6 +162,11 @@ pub async fn start(cfg: &Config, roles: &Roles, port: Option<u16>) -> anyhow::Re
         .to_vec(),
         link_ttl: Duration::from_secs(300),
         embedders: embedders.clone(),
+        outbound: penny_outbound::Outbound::with_connect_timeout(
+            cfg.outbound.clone(),
+            Duration::from_secs(10),
+            concat!("penny/", env!("CARGO_PKG_VERSION")),
+        ),
     };
     let state = AppState::new(
         store.clone(),

@@ -368,6 +368,14 @@ export class ApiClient {
   addDocument(collectionId: string, fileId: string): Promise<KnowledgeDocument> {
     return this.json(`/api/v1/collections/${collectionId}/documents`, { body: { fileId } });
   }
+  /**
+   * Adds the document at an http(s) URL: the server fetches it (through its outbound
+   * policy) and keeps it as the caller's upload; then as `addDocument`. Fails with
+   * `url_refused`, `url_unreachable` (422) or `url_too_large` (413).
+   */
+  addDocumentFromUrl(collectionId: string, url: string): Promise<KnowledgeDocument> {
+    return this.json(`/api/v1/collections/${collectionId}/documents`, { body: { url } });
+  }
   document(id: string): Promise<KnowledgeDocument> {
     return this.json(`/api/v1/documents/${id}`);
   }

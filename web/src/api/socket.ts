@@ -10,6 +10,8 @@ export interface SendFrame {
   toolsAllowed?: string[];
   /** Ids of the caller's uploads to attach. */
   attachments?: string[];
+  /** Ids of knowledge collections to answer from (searched by `search_documents`). */
+  collections?: string[];
   /** Answer the question `parentId` names again (a sibling answer); `content` stays empty. */
   regenerate?: boolean;
 }

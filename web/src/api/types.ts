@@ -61,6 +61,14 @@ export interface Message {
   sibling_index: number;
   /** Files attached to a user message (a snapshot of each upload). */
   attachments?: UploadedFile[];
+  /** Knowledge collections picked for a user message (a snapshot of each one's name). */
+  collections?: PickedCollection[];
+}
+
+/** A collection as kept on the message it was picked for. */
+export interface PickedCollection {
+  id: string;
+  name: string;
 }
 
 /** A message as listed on a branch (GET …/messages). */
@@ -230,6 +238,8 @@ export interface Passage {
   documentId: string;
   collectionId: string;
   title: string;
+  /** Where the document was fetched from, when it was added by URL. */
+  sourceUrl?: string | null;
   page: number | null;
   startOffset: number;
   endOffset: number;

@@ -1,11 +1,12 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useParams } from 'react-router-dom';
 import { api } from '../api';
-import type { Artifact, Conversation, ModelInfo, ToolInfo, UploadedFile } from '../api/types';
+import type { Artifact, Collection, Conversation, ModelInfo, ToolInfo, UploadedFile } from '../api/types';
 import { ArtifactPanel } from '../artifacts/ArtifactPanel';
 import { ErrorBoundary } from '../ui/ErrorBoundary';
 import { saveBlob } from '../ui/download';
 import { useToast } from '../ui/toast';
+import { lastPicked, loadCollectionChoice, saveCollectionChoice, stillReadable } from './collections';
 import { Composer } from './Composer';
 import { MessageList } from './MessageList';
 import { withStoredArtifacts, type DisplayMessage } from './stream';
@@ -42,6 +43,31 @@ function Chat({ id, onActivity }: { id: string; onActivity: () => void }) {
     },
     [id],
   );
+  // The collections picked here last time (else those the newest question was answered
+  // from, once the branch is loaded); they stay picked until changed.
+  const [collections, setCollections] = useState<Collection[] | null>(null);
+  const stored = useRef(loadCollectionChoice(id));
+  const [picked, setPicked] = useState<string[]>(() => stored.current ?? []);
+  const pickCollections = useCallback(
+    (ids: string[]) => {
+      stored.current = ids;
+      setPicked(ids);
+      saveCollectionChoice(id, ids);
+    },
+    [id],
+  );
+  const loadCollections = useCallback(() => {
+    api.collections().then(setCollections, () => undefined);
+  }, []);
+  useEffect(loadCollections, [loadCollections]);
+  const { loaded, messages: shown } = chat;
+  useEffect(() => {
+    if (!loaded || stored.current !== null) return;
+    const last = lastPicked(shown);
+    setPicked((cur) => (cur.join() === last.join() ? cur : last));
+  }, [loaded, shown]);
+  // A collection deleted, or no longer shared, would fail the send.
+  const readable = useMemo(() => (collections ? stillReadable(picked, collections) : picked), [collections, picked]);
   const [artifacts, setArtifacts] = useState<Artifact[]>([]);
   const [panel, setPanel] = useState<{ open: boolean; selected: string | null }>({ open: false, selected: null });
 
@@ -70,7 +96,8 @@ function Chat({ id, onActivity }: { id: string; onActivity: () => void }) {
   const { send } = chat;
   const sendWith = useCallback(
     async (content: string, parentId: string | null, attachments?: UploadedFile[]) => {
-      const ok = await send(content, { parentId, model: model || undefined, toolsAllowed, attachments });
+      const picks = readable.map((c) => ({ id: c, name: collections?.find((x) => x.id === c)?.name ?? '' }));
+      const ok = await send(content, { parentId, model: model || undefined, toolsAllowed, attachments, collections: picks });
       if (ok && conv && (conv.title === 'New chat' || !conv.title)) {
         const title =
           content.split('\n')[0]!.replace(/\[\[.*?\]\]/g, '').replace(/[*_`#>]+/g, '').trim().slice(0, 60) || 'Chat';
@@ -81,7 +108,7 @@ function Chat({ id, onActivity }: { id: string; onActivity: () => void }) {
       } else if (ok) onActivity();
       return ok;
     },
-    [send, model, toolsAllowed, conv, id, onActivity],
+    [send, model, toolsAllowed, readable, collections, conv, id, onActivity],
   );
 
   const messages = useMemo(() => withStoredArtifacts(chat.messages, artifacts), [chat.messages, artifacts]);
@@ -174,6 +201,10 @@ function Chat({ id, onActivity }: { id: string; onActivity: () => void }) {
           tools={tools}
           toolsAllowed={toolsAllowed}
           onToolsAllowed={chooseTools}
+          collections={collections ?? []}
+          collectionsPicked={readable}
+          onCollectionsPicked={pickCollections}
+          onCollectionsOpen={loadCollections}
           onSend={(content, attachments) => sendWith(content, lastId, attachments)}
           onStop={() => void chat.cancel()}
         />

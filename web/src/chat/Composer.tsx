@@ -1,8 +1,9 @@
 import { useLayoutEffect, useRef, useState, type KeyboardEvent } from 'react';
 import { api } from '../api';
-import type { ModelInfo, ToolInfo, UploadedFile } from '../api/types';
+import type { Collection, ModelInfo, ToolInfo, UploadedFile } from '../api/types';
 import { PaperclipIcon } from '../ui/icons';
 import { useToast } from '../ui/toast';
+import { CollectionPicker } from './CollectionPicker';
 import { fitHeight } from './textRows';
 import { toolLabel } from './tools';
 
@@ -15,6 +16,11 @@ interface Props {
   tools: ToolInfo[];
   toolsAllowed: string[];
   onToolsAllowed: (names: string[]) => void;
+  /** The knowledge collections the user can read, and those picked for the next messages. */
+  collections: Collection[];
+  collectionsPicked: string[];
+  onCollectionsPicked: (ids: string[]) => void;
+  onCollectionsOpen?: () => void;
   onSend: (content: string, attachments: UploadedFile[]) => Promise<boolean>;
   onStop: () => void;
 }
@@ -115,6 +121,14 @@ export function Composer(p: Props) {
               <PaperclipIcon /> Attach
             </button>
             <input ref={fileInput} type="file" multiple hidden onChange={(e) => attach(e.target.files)} />
+            {p.collections.length > 0 && (
+              <CollectionPicker
+                collections={p.collections}
+                picked={p.collectionsPicked}
+                onPicked={p.onCollectionsPicked}
+                onOpen={p.onCollectionsOpen}
+              />
+            )}
             {p.models.length > 0 && (
               <label className="inline-field">
                 <span className="visually-hidden">Model</span>

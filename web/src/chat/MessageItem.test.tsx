@@ -137,3 +137,12 @@ describe('citations in an answer', () => {
     expect(screen.getByText(/Item \[1\] of the list/)).toBeInTheDocument();
   });
 });
+
+describe('a question answered from collections', () => {
+  it('shows the collections picked for it', () => {
+    show(message({ id: 'u2', role: 'user', content: 'Refunds?', collections: [{ id: 'k1', name: 'Handbook' }, { id: 'k2', name: 'Policies' }] }));
+    const picked = screen.getByRole('list', { name: 'Answered from' });
+    expect(picked).toHaveTextContent('Handbook');
+    expect(picked).toHaveTextContent('Policies');
+  });
+});

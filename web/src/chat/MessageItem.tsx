@@ -2,7 +2,7 @@ import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useStat
 import { formatSize } from '../artifacts/renderers';
 import { Markdown } from '../markdown/Markdown';
 import { copyText } from '../ui/clipboard';
-import { PaperclipIcon } from '../ui/icons';
+import { BookIcon, PaperclipIcon } from '../ui/icons';
 import { citedSources, findCitations, SEARCH_TOOL, type Citation } from './citations';
 import { CitationChip, SourceList } from './Citations';
 import { failureText } from './failure';
@@ -105,6 +105,15 @@ export const MessageItem = memo(function MessageItem({ message: m, busy, onEdit,
             {m.attachments.map((f) => (
               <li key={f.id} className="attachment-chip" title={`${f.mime}, ${formatSize(f.size)}`}>
                 <PaperclipIcon /> {f.filename} <span className="muted">{formatSize(f.size)}</span>
+              </li>
+            ))}
+          </ul>
+        )}
+        {isUser && m.collections && m.collections.length > 0 && (
+          <ul className="msg-attachments" aria-label="Answered from">
+            {m.collections.map((c) => (
+              <li key={c.id} className="attachment-chip">
+                <BookIcon /> {c.name}
               </li>
             ))}
           </ul>

@@ -6,7 +6,7 @@
 // `message.text` stands in for them (the message's whole text up to its seq, covering the
 // seqs from its `fromSeq`), so it closes the gap it jumps.
 
-import type { Artifact, UploadedFile, BranchMessage, StoredToolCall } from '../api/types';
+import type { Artifact, UploadedFile, BranchMessage, PickedCollection, StoredToolCall } from '../api/types';
 
 interface EventBase {
   seq: number;
@@ -68,7 +68,7 @@ export interface ArtifactRef {
 /** A message of the branch; `local` = sent from here, not yet acknowledged by the server. */
 export type ChatMessage = Pick<
   BranchMessage,
-  'id' | 'parent_id' | 'role' | 'content' | 'status' | 'model' | 'tool_calls' | 'error_code' | 'siblings' | 'sibling_index' | 'sibling_ids' | 'attachments'
+  'id' | 'parent_id' | 'role' | 'content' | 'status' | 'model' | 'tool_calls' | 'error_code' | 'siblings' | 'sibling_index' | 'sibling_ids' | 'attachments' | 'collections'
 > & { local?: boolean };
 
 export interface ChatState {
@@ -102,7 +102,14 @@ export type ChatAction =
   /** An older page, loaded for the messages above `before` (the branch's first message). */
   | { kind: 'older'; before: string; messages: BranchMessage[]; hasMore: boolean }
   | { kind: 'event'; event: StreamEvent }
-  | { kind: 'localSend'; tempId: string; content: string; parentId: string | null; attachments?: UploadedFile[] }
+  | {
+      kind: 'localSend';
+      tempId: string;
+      content: string;
+      parentId: string | null;
+      attachments?: UploadedFile[];
+      collections?: PickedCollection[];
+    }
   | { kind: 'accepted'; tempId: string; messageId: string; assistantMessageId: string; runId: string }
   | { kind: 'sendFailed'; tempId: string }
   | { kind: 'reset' };
@@ -138,6 +145,7 @@ function toChat(m: BranchMessage | ChatMessage): ChatMessage {
     sibling_index: m.sibling_index,
     sibling_ids: m.sibling_ids,
     attachments: m.attachments,
+    collections: m.collections,
   };
 }
 
@@ -330,6 +338,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         sibling_index: 1,
         sibling_ids: [action.tempId],
         attachments: action.attachments,
+        collections: action.collections,
         local: true,
       };
       return { ...state, branch: [...cut, msg] };

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { api } from '../api';
 import { ChatSocket, chatSocketUrl, type SocketStatus } from '../api/socket';
-import type { UploadedFile } from '../api/types';
+import type { PickedCollection, UploadedFile } from '../api/types';
 import { useToast } from '../ui/toast';
 import { chatReducer, displayMessages, initialChatState, resumeAfter } from './stream';
 
@@ -11,6 +11,8 @@ export interface SendOptions {
   toolsAllowed?: string[];
   /** Uploaded files to attach. */
   attachments?: UploadedFile[];
+  /** The knowledge collections to answer from. */
+  collections?: PickedCollection[];
 }
 
 /** Messages loaded at a time: the newest page on open, older ones on scrolling up. */
@@ -105,7 +107,7 @@ export function useChat(conversationId: string) {
     const socket = socketRef.current;
     if (!socket) return false;
     const tempId = `local-${Math.random().toString(36).slice(2)}`;
-    dispatch({ kind: 'localSend', tempId, content, parentId: opts.parentId, attachments: opts.attachments });
+    dispatch({ kind: 'localSend', tempId, content, parentId: opts.parentId, attachments: opts.attachments, collections: opts.collections });
     try {
       const a = await socket.send({
         content,
@@ -114,6 +116,7 @@ export function useChat(conversationId: string) {
         model: opts.model,
         toolsAllowed: opts.toolsAllowed,
         attachments: opts.attachments?.map((f) => f.id),
+        collections: opts.collections?.length ? opts.collections.map((c) => c.id) : undefined,
       });
       dispatch({ kind: 'accepted', tempId, ...a });
       return true;

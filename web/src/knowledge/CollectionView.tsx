@@ -8,11 +8,14 @@ import { ACCESS_LABELS, canWrite, isIngesting } from './status';
 import { UploadList } from './UploadList';
 import type { Upload } from './useUploads';
 import { UploadZone } from './UploadZone';
+import { UrlForm } from './UrlForm';
 
 interface Props {
   collection: Collection;
   uploads: Upload[];
   onUpload: (files: File[]) => void;
+  /** Add the document at a URL (the server fetches it). */
+  onAddUrl: (url: string) => void;
   onClearUploads: (done: (u: Upload) => boolean) => void;
   /** Its counts changed (a document was added, finished, removed). */
   onChanged: () => void;
@@ -23,7 +26,7 @@ interface Props {
 const POLL_MS = 1000;
 
 /** One collection: its facts, the upload zone (for writers), uploads and documents. */
-export function CollectionView({ collection: c, uploads, onUpload, onClearUploads, onChanged, onDeleted }: Props) {
+export function CollectionView({ collection: c, uploads, onUpload, onAddUrl, onClearUploads, onChanged, onDeleted }: Props) {
   const toast = useToast();
   const [docs, setDocs] = useState<KnowledgeDocument[] | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -111,7 +114,10 @@ export function CollectionView({ collection: c, uploads, onUpload, onClearUpload
       </div>
 
       {writable ? (
-        <UploadZone onFiles={onUpload} />
+        <div className="add-sources">
+          <UploadZone onFiles={onUpload} />
+          <UrlForm onUrl={onAddUrl} />
+        </div>
       ) : (
         <p className="knowledge-note">You can search this collection and open its documents; only its owner and writers can add or remove documents.</p>
       )}
@@ -130,7 +136,7 @@ export function CollectionView({ collection: c, uploads, onUpload, onClearUpload
         </p>
       ) : docs.length === 0 ? (
         <p className="knowledge-empty-docs muted">
-          {writable ? 'No documents yet. Drop files above to add the first ones.' : 'This collection has no documents yet.'}
+          {writable ? 'No documents yet. Drop files or add a URL above to add the first ones.' : 'This collection has no documents yet.'}
         </p>
       ) : (
         <DocumentTable docs={docs} writable={writable} onChanged={refresh} />

@@ -23,7 +23,7 @@ export default function KnowledgePage() {
   const [failed, setFailed] = useState(false);
   const [tick, setTick] = useState(0);
   const reload = useCallback(() => setTick((t) => t + 1), []);
-  const { uploads, add, clear } = useUploads(reload);
+  const { uploads, add, addUrl, clear } = useUploads(reload);
 
   useEffect(() => {
     let gone = false;
@@ -81,6 +81,7 @@ export default function KnowledgePage() {
               collection={selected}
               uploads={uploads.filter((u) => u.collectionId === selected.id)}
               onUpload={(files) => add(selected.id, files)}
+              onAddUrl={(url) => addUrl(selected.id, url)}
               onClearUploads={clear}
               onChanged={reload}
               onDeleted={() => {

@@ -24,7 +24,7 @@ function row(u: Upload, doc: KnowledgeDocument | undefined): Row {
     case 'uploading':
       return { label: `Uploading ${Math.round(u.progress * 100)}%`, detail: null, fraction: u.progress, tone: 'busy' };
     case 'adding':
-      return { label: 'Adding…', detail: null, fraction: null, tone: 'busy' };
+      return { label: u.url ? 'Fetching…' : 'Adding…', detail: null, fraction: null, tone: 'busy' };
     case 'failed':
       return { label: 'Failed', detail: u.error ?? null, tone: 'error' };
     case 'added': {
@@ -65,10 +65,10 @@ export function UploadList({ uploads, docs, onClear }: Props) {
           return (
             <li key={u.key} className={`upload upload-${r.tone}`} aria-label={u.name}>
               <div className="upload-line">
-                <span className="upload-name" title={u.name}>
+                <span className="upload-name" title={u.url ?? u.name}>
                   {u.name}
                 </span>
-                <span className="muted small">{formatSize(u.size)}</span>
+                {(!u.url || u.phase === 'added') && <span className="muted small">{formatSize(u.size)}</span>}
                 <span className="upload-state" role="status">
                   {r.label}
                 </span>

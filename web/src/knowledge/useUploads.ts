@@ -3,12 +3,14 @@ import { api } from '../api';
 import type { KnowledgeDocument } from '../api/types';
 import { problemText } from '../ui/toast';
 
-/** One file on its way into a collection: uploaded, then added as a document. */
+/** One file on its way into a collection: uploaded (or fetched from a URL), then added as a document. */
 export interface Upload {
   key: number;
   collectionId: string;
   name: string;
   size: number;
+  /** Added from this URL (fetched by the server; no upload progress). */
+  url?: string;
   phase: 'waiting' | 'uploading' | 'adding' | 'added' | 'failed';
   /** Of the upload, 0 to 1. */
   progress: number;
@@ -74,10 +76,29 @@ export function useUploads(onAdded: (d: KnowledgeDocument) => void) {
     [pump],
   );
 
+  /** Adds the document at `url`: the server fetches it while the entry reads "Adding…". */
+  const addUrl = useCallback(
+    (collectionId: string, url: string) => {
+      const key = next.current++;
+      setUploads((us) => [{ key, collectionId, name: url, size: 0, url, phase: 'adding', progress: 1 }, ...us]);
+      void (async () => {
+        try {
+          const doc = await api.addDocumentFromUrl(collectionId, url);
+          patch(key, { phase: 'added', name: doc.title, size: doc.bytes, documentId: doc.id, newVersion: doc.version > 1 });
+          added.current(doc);
+        } catch (e) {
+          const t = problemText(e, 'Could not add the URL');
+          patch(key, { phase: 'failed', error: t.detail ? `${t.title}: ${t.detail}` : t.title });
+        }
+      })();
+    },
+    [patch],
+  );
+
   /** Forgets the uploads that are over (`done` says which added ones are). */
   const clear = useCallback((done: (u: Upload) => boolean) => {
     setUploads((us) => us.filter((u) => !(u.phase === 'failed' || (u.phase === 'added' && done(u)))));
   }, []);
 
-  return { uploads, add, clear };
+  return { uploads, add, addUrl, clear };
 }

@@ -7,6 +7,7 @@ import { isStaff } from '../admin/guard';
 import { useMe } from '../auth/AuthContext';
 import { BookIcon, PencilIcon, TrashIcon } from '../ui/icons';
 import { useToast } from '../ui/toast';
+import { forgetCollectionChoice } from '../chat/collections';
 import { forgetToolChoice } from '../chat/tools';
 
 interface Props {
@@ -53,6 +54,7 @@ export function Sidebar({ conversations, query, onQuery, onChanged, onNavigate }
     try {
       await api.deleteConversation(c.id);
       forgetToolChoice(c.id);
+      forgetCollectionChoice(c.id);
       onChanged();
       if (window.location.pathname.endsWith(c.id)) navigate('/');
     } catch (err) {

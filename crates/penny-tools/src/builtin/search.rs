@@ -1,5 +1,6 @@
 //! `search_documents`: the knowledge search on behalf of the user whose message made the
-//! call, over the collections they can read. The result numbers its passages `[1]`…`[k]`
+//! call, over the collections they can read: those the call names, else those the user
+//! picked for the message, else all. The result numbers its passages `[1]`…`[k]`
 //! for the model to cite, each with its document, page and passage id (what the web app
 //! links a citation to); passage texts are cut to keep the result within what the model
 //! is given.
@@ -19,9 +20,16 @@ const DEFAULT_K: i64 = 5;
 /// Characters of passage text the result may hold in all (the model sees ~8,000).
 const TEXT_BUDGET: usize = 6_000;
 
-pub async fn run(jobs: &ToolJobs, job: &Job, params: &Value) -> Result<Value, ToolError> {
+/// `picked`: the collections the user picked for the message (searched when the model
+/// names none; the reader's access to them is checked like any other).
+pub async fn run(
+    jobs: &ToolJobs,
+    job: &Job,
+    params: &Value,
+    picked: &[Uuid],
+) -> Result<Value, ToolError> {
     let query = params["query"].as_str().unwrap_or_default();
-    let collections: Vec<Uuid> = params["collections"]
+    let named: Vec<Uuid> = params["collections"]
         .as_array()
         .map(|ids| {
             ids.iter()
@@ -29,6 +37,11 @@ pub async fn run(jobs: &ToolJobs, job: &Job, params: &Value) -> Result<Value, To
                 .collect()
         })
         .unwrap_or_default();
+    let collections = if named.is_empty() {
+        picked.to_vec()
+    } else {
+        named
+    };
     let k = params["k"].as_i64().unwrap_or(DEFAULT_K);
     let reader = {
         let mut db = jobs.store.tenant(job.tenant_id).await?;

@@ -13,6 +13,7 @@ use crate::chat::Chat;
 use crate::common::*;
 use crate::tools::upload;
 
+mod by_url;
 mod embedding_models;
 
 /// A PDF with one page per entry, each entry's lines laid out top to bottom.
@@ -661,6 +662,11 @@ async fn ask(chat: &Chat, token: &str, args: &str) -> Vec<Sse> {
     let conv = chat.conversation(token).await;
     let body = json!({"content": format!("when? [[tool=search_documents args={args}]]"),
         "toolsAllowed": ["search_documents"]});
+    answer(app, token, &conv, body).await
+}
+
+/// Sends `body` in `conv` as `token`; the answer's events, streamed as the send's response.
+async fn answer(app: &TestApp, token: &str, conv: &str, body: Value) -> Vec<Sse> {
     let res = app
         .http
         .post(app.url(&format!("/api/v1/chat/{conv}/messages")))
@@ -670,7 +676,262 @@ async fn ask(chat: &Chat, token: &str, args: &str) -> Vec<Sse> {
         .send()
         .await
         .unwrap();
+    assert_eq!(res.status(), 200, "send");
     SseReader::new(res)
         .until(&["run.completed", "run.failed"])
         .await
+}
+
+/// The titles of the passages a run's search found (its first `tool.result`).
+fn found_titles(events: &[Sse]) -> Vec<String> {
+    let result = events
+        .iter()
+        .find(|e| e.event == "tool.result")
+        .unwrap_or_else(|| panic!("no tool.result: {events:?}"));
+    assert_eq!(result.data["ok"], true, "{}", result.data);
+    let content: Value = serde_json::from_str(result.data["content"].as_str().unwrap()).unwrap();
+    content["passages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Two collections that both answer "when was the accord signed", differently.
+async fn two_collections(app: &TestApp, token: &str) -> (String, String) {
+    let handbook = collection(app, token, "Handbook").await;
+    let policies = collection(app, token, "Policies").await;
+    let first = add(
+        app,
+        token,
+        &handbook,
+        "history.txt",
+        b"The Zanzibar accord was signed in 1891 by both parties.".to_vec(),
+    )
+    .await;
+    let second = add(
+        app,
+        token,
+        &policies,
+        "memo.txt",
+        b"The Zanzibar accord was signed again in 1963 by the new republic.".to_vec(),
+    )
+    .await;
+    for doc in [first, second] {
+        assert_eq!(settled(app, token, &doc).await["status"], "ready");
+    }
+    (handbook, policies)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_is_answered_from_the_collections_picked_for_it() {
+    let chat = Chat::start().await;
+    let (app, root) = (&chat.app, chat.root.as_str());
+    let (user_id, user) = app.user_with_role(root, "default", "viewer").await;
+    let (handbook, policies) = two_collections(app, root).await;
+    for coll in [&handbook, &policies] {
+        let res = app
+            .post(
+                root,
+                &format!("/api/v1/collections/{coll}/members"),
+                json!({"userId": user_id, "access": "read"}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    let conv = chat.conversation(&user).await;
+    let search = r#"[[tool=search_documents args={"query":"Zanzibar accord signed"}]]"#;
+
+    // No `toolsAllowed`: picking a collection offers the search, and a search that names
+    // no collection searches the picked one only.
+    let body =
+        json!({"content": format!("When was it signed? {search}"), "collections": [policies]});
+    let events = answer(app, &user, &conv, body).await;
+    assert_eq!(events.last().unwrap().event, "run.completed", "{events:?}");
+    let call = events.iter().find(|e| e.event == "tool.call").unwrap();
+    assert_eq!(call.data["name"], "search_documents");
+    assert!(!call.data["arguments"]
+        .as_str()
+        .unwrap()
+        .contains("collections"));
+    assert_eq!(found_titles(&events), ["memo.txt"]);
+    assert!(streamed(&events).contains("1963"), "{}", streamed(&events));
+
+    // The question keeps what was picked, by name.
+    let branch = chat_branch(app, &user, &conv).await;
+    let question = &branch[branch.len() - 2];
+    assert_eq!(
+        question["collections"],
+        json!([{"id": policies, "name": "Policies"}])
+    );
+    assert_eq!(branch[branch.len() - 1]["collections"], json!([]));
+
+    // A regenerated answer searches the question's collections again.
+    let body = json!({"content": "", "parentId": question["id"], "regenerate": true});
+    let events = answer(app, &user, &conv, body).await;
+    assert_eq!(found_titles(&events), ["memo.txt"]);
+
+    // The model may still name a collection itself.
+    let named = format!(
+        r#"[[tool=search_documents args={{"query":"Zanzibar accord signed","collections":["{handbook}"]}}]]"#
+    );
+    let body = json!({"content": format!("And first? {named}"), "collections": [policies]});
+    assert_eq!(
+        found_titles(&answer(app, &user, &conv, body).await),
+        ["history.txt"]
+    );
+
+    // The model is told which collections were picked, by name (the fake echoes what it
+    // is given of the message).
+    let body = json!({"content": "Which ones? [[tokens=4]]", "collections": [handbook, policies]});
+    let events = answer(app, &user, &conv, body).await;
+    let text = streamed(&events);
+    assert!(text.contains("search_documents"), "{text}");
+    assert!(
+        text.contains(&format!("- Handbook (id {handbook})")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("- Policies (id {policies})")),
+        "{text}"
+    );
+
+    // Without a pick, nothing is told and the search is not offered.
+    let body = json!({"content": format!("Again? {search}")});
+    let events = answer(app, &user, &conv, body).await;
+    let result = events.iter().find(|e| e.event == "tool.result").unwrap();
+    assert_eq!(result.data["ok"], false, "{}", result.data);
+    assert!(
+        result.data["content"]
+            .as_str()
+            .unwrap()
+            .contains("not available"),
+        "{}",
+        result.data
+    );
+    chat.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_cannot_pick_a_collection_its_sender_cannot_read() {
+    let chat = Chat::start().await;
+    let (app, root) = (&chat.app, chat.root.as_str());
+    let (_, owner) = app.user_with_role(root, "default", "creator").await;
+    let (colleague_id, colleague) = app.user_with_role(root, "default", "creator").await;
+    let other = app.tenant_with_admin(root, "other").await;
+    let private = collection(app, &owner, "Private").await;
+    let theirs = collection(app, &other, "Theirs").await;
+    let conv = chat.conversation(&colleague).await;
+    let messages = "SELECT 1 FROM messages WHERE conversation_id = $1::uuid";
+    let runs = "SELECT 1 FROM runs WHERE conversation_id = $1::uuid";
+
+    // Another user's collection, another tenant's, and one that does not exist: as if
+    // none of them existed; nothing is written.
+    let missing = uuid::Uuid::new_v4().to_string();
+    for picked in [
+        json!([private]),
+        json!([theirs]),
+        json!([missing]),
+        json!([theirs, private]),
+    ] {
+        let body = json!({"content": "hello", "collections": picked});
+        let res = app
+            .post(&colleague, &format!("/api/v1/chat/{conv}/messages"), body)
+            .await;
+        let p = assert_problem(res, 404, "collection_not_found").await;
+        assert!(!p["detail"].as_str().unwrap().contains("Private"), "{p}");
+    }
+    // Bad lists say what is wrong.
+    let many: Vec<String> = (0..21).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    for picked in [
+        json!(many),
+        json!([private, private]),
+        json!(["not-a-uuid"]),
+    ] {
+        let body = json!({"content": "hello", "collections": picked});
+        let res = app
+            .post(&colleague, &format!("/api/v1/chat/{conv}/messages"), body)
+            .await;
+        assert!(
+            [400, 422].contains(&res.status().as_u16()),
+            "{}",
+            res.status()
+        );
+    }
+    // Over the WebSocket: the same error frame, and nothing written either.
+    let url = format!("ws://{}/ws/chat/{conv}", app.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    ws_send(&mut ws, json!({"type": "auth", "token": colleague})).await;
+    assert_eq!(ws_next(&mut ws).await["type"], "ready");
+    ws_send(
+        &mut ws,
+        json!({"type": "send", "id": "r1", "content": "hello", "collections": [theirs]}),
+    )
+    .await;
+    let refused = ws_next(&mut ws).await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["code"], "collection_not_found", "{refused}");
+    assert_eq!(refused["requestId"], "r1", "{refused}");
+    assert_eq!(app.db.count(messages, Some(&conv)).await, 0);
+    assert_eq!(app.db.count(runs, Some(&conv)).await, 0);
+
+    // Shared with them, it may be picked.
+    let res = app
+        .post(
+            &owner,
+            &format!("/api/v1/collections/{private}/members"),
+            json!({"userId": colleague_id, "access": "read"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let body = json!({"content": "hello", "collections": [private]});
+    let events = answer(app, &colleague, &conv, body).await;
+    assert_eq!(events.last().unwrap().event, "run.completed");
+    // A regeneration brings no collections of its own.
+    let question = &chat_branch(app, &colleague, &conv).await[0];
+    let body = json!({"content": "", "parentId": question["id"], "regenerate": true,
+        "collections": [private]});
+    let res = app
+        .post(&colleague, &format!("/api/v1/chat/{conv}/messages"), body)
+        .await;
+    let p = assert_problem(res, 422, "validation_failed").await;
+    assert_eq!(p["errors"][0]["field"], "collections");
+    assert_eq!(app.db.count(messages, Some(&conv)).await, 2);
+    chat.stop().await;
+}
+
+async fn chat_branch(app: &TestApp, token: &str, conv: &str) -> Vec<Value> {
+    app.get(token, &format!("/api/v1/conversations/{conv}/messages"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn ws_send(ws: &mut Socket, v: Value) {
+    use futures::SinkExt;
+    let text = tokio_tungstenite::tungstenite::Message::Text(v.to_string().into());
+    ws.send(text).await.unwrap();
+}
+
+/// The next JSON frame (pings and pongs skipped).
+async fn ws_next(ws: &mut Socket) -> Value {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .expect("a frame within 30 s")
+            .expect("the socket is open")
+            .unwrap();
+        match msg {
+            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("expected a JSON frame, got {other:?}"),
+        }
+    }
 }
