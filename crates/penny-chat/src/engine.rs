@@ -129,6 +129,12 @@ const MAX_COLLECTIONS: usize = 20;
 /// The tool that searches a message's collections.
 const SEARCH_TOOL: &str = "search_documents";
 
+/// The first id `ids` names a second time.
+fn first_repeat(ids: &[Uuid]) -> Option<Uuid> {
+    let mut seen = std::collections::HashSet::new();
+    ids.iter().copied().find(|id| !seen.insert(*id))
+}
+
 /// The caller's own uploads `ids`, as the snapshot kept on the message:
 /// `[{id, filename, mime, size}]` in the order given.
 async fn attachments(
@@ -136,8 +142,7 @@ async fn attachments(
     who: Caller,
     ids: &[Uuid],
 ) -> Result<serde_json::Value, ChatError> {
-    let mut seen = std::collections::HashSet::new();
-    if let Some(dup) = ids.iter().find(|id| !seen.insert(**id)) {
+    if let Some(dup) = first_repeat(ids) {
         return Err(ChatError::Invalid {
             field: "attachments",
             message: format!("file {dup} is attached twice"),
@@ -176,8 +181,7 @@ async fn collections(
     who: Caller,
     ids: &[Uuid],
 ) -> Result<serde_json::Value, ChatError> {
-    let mut seen = std::collections::HashSet::new();
-    if let Some(dup) = ids.iter().find(|id| !seen.insert(**id)) {
+    if let Some(dup) = first_repeat(ids) {
         return Err(ChatError::Invalid {
             field: "collections",
             message: format!("collection {dup} is picked twice"),
@@ -187,11 +191,12 @@ async fn collections(
         return Ok(serde_json::Value::Array(Vec::new()));
     }
     let mut tx = store.tenant(who.tenant).await?;
-    let found = knowledge::readable_names(&mut tx, Reader::new(who.user, who.role), ids).await?;
+    // Not empty here: an empty list would read every visible collection.
+    let found = knowledge::readable(&mut tx, Reader::new(who.user, who.role), ids).await?;
     tx.commit().await?;
     ids.iter()
-        .map(|id| match found.iter().find(|(c, _)| c == id) {
-            Some((_, name)) => Ok(json!({"id": id, "name": name})),
+        .map(|id| match found.iter().find(|c| c.id == *id) {
+            Some(c) => Ok(json!({"id": id, "name": c.name})),
             None => Err(ChatError::CollectionNotFound(*id)),
         })
         .collect::<Result<Vec<_>, _>>()

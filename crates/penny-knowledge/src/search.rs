@@ -84,8 +84,11 @@ pub async fn search(
     }
     // One group per model: each embeds the query once, with its own embedder.
     let mut groups: BTreeMap<(String, i32), Vec<Uuid>> = BTreeMap::new();
-    for (id, model, dims) in readable {
-        groups.entry((model, dims)).or_default().push(id);
+    for c in readable {
+        groups
+            .entry((c.embedding_model, c.embedding_dims))
+            .or_default()
+            .push(c.id);
     }
     let mut embedders_of = Vec::with_capacity(groups.len());
     for (model, dims) in groups.keys() {

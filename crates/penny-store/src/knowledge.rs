@@ -144,33 +144,26 @@ pub async fn get_collection(
     .ok_or(StoreError::NotFound)
 }
 
-/// The ids among `ids` that `reader` may read (all visible ones when `ids` is empty),
-/// with each one's embedding model and dimensions.
+/// A collection a reader may read: what a search groups by model, and what a message's
+/// picked collections are checked and named by.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Readable {
+    pub id: Uuid,
+    pub name: String,
+    pub embedding_model: String,
+    pub embedding_dims: i32,
+}
+
+/// The collections among `ids` that `reader` may read (all visible ones when `ids` is
+/// empty).
 pub async fn readable(
     conn: &mut PgConnection,
     reader: Reader,
     ids: &[Uuid],
-) -> Result<Vec<(Uuid, String, i32)>, StoreError> {
+) -> Result<Vec<Readable>, StoreError> {
     Ok(sqlx::query_as(&format!(
-        "SELECT v.id, v.embedding_model, v.embedding_dims FROM ({VISIBLE}) v \
+        "SELECT v.id, v.name, v.embedding_model, v.embedding_dims FROM ({VISIBLE}) v \
          WHERE cardinality($3::uuid[]) = 0 OR v.id = ANY($3)"
-    ))
-    .bind(reader.user)
-    .bind(reader.admin)
-    .bind(ids)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// The ids among `ids` that `reader` may read, with each one's name (none when `ids` is
-/// empty): what a message's picked collections are checked and named by.
-pub async fn readable_names(
-    conn: &mut PgConnection,
-    reader: Reader,
-    ids: &[Uuid],
-) -> Result<Vec<(Uuid, String)>, StoreError> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT v.id, v.name FROM ({VISIBLE}) v WHERE v.id = ANY($3)"
     ))
     .bind(reader.user)
     .bind(reader.admin)

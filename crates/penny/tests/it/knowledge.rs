@@ -862,14 +862,14 @@ async fn a_message_cannot_pick_a_collection_its_sender_cannot_read() {
     // Over the WebSocket: the same error frame, and nothing written either.
     let url = format!("ws://{}/ws/chat/{conv}", app.addr);
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    ws_send(&mut ws, json!({"type": "auth", "token": colleague})).await;
-    assert_eq!(ws_next(&mut ws).await["type"], "ready");
-    ws_send(
+    crate::ws::send(&mut ws, json!({"type": "auth", "token": colleague})).await;
+    assert_eq!(crate::ws::next(&mut ws).await["type"], "ready");
+    crate::ws::send(
         &mut ws,
         json!({"type": "send", "id": "r1", "content": "hello", "collections": [theirs]}),
     )
     .await;
-    let refused = ws_next(&mut ws).await;
+    let refused = crate::ws::next(&mut ws).await;
     assert_eq!(refused["type"], "error", "{refused}");
     assert_eq!(refused["code"], "collection_not_found", "{refused}");
     assert_eq!(refused["requestId"], "r1", "{refused}");
@@ -907,31 +907,4 @@ async fn chat_branch(app: &TestApp, token: &str, conv: &str) -> Vec<Value> {
         .json()
         .await
         .unwrap()
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn ws_send(ws: &mut Socket, v: Value) {
-    use futures::SinkExt;
-    let text = tokio_tungstenite::tungstenite::Message::Text(v.to_string().into());
-    ws.send(text).await.unwrap();
-}
-
-/// The next JSON frame (pings and pongs skipped).
-async fn ws_next(ws: &mut Socket) -> Value {
-    use futures::StreamExt;
-    use tokio_tungstenite::tungstenite::Message;
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
-            .await
-            .expect("a frame within 30 s")
-            .expect("the socket is open")
-            .unwrap();
-        match msg {
-            Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("expected a JSON frame, got {other:?}"),
-        }
-    }
 }

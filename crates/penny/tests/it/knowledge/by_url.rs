@@ -96,8 +96,9 @@ async fn rows(app: &TestApp) -> (i64, i64) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_page_and_a_pdf_added_by_url_are_found_with_their_source() {
+/// A server that may fetch from 127.0.0.1 (uploads up to [`LIMIT`]), its root's token,
+/// a collection named `name`, and the base URL of a [`site`] to fetch from.
+async fn on_the_web(name: &str) -> (TestApp, String, String, String) {
     let limit = LIMIT.to_string();
     let app = TestApp::spawn_with(&[
         ("OUTBOUND_ALLOW", "127.0.0.1"),
@@ -105,8 +106,14 @@ async fn a_page_and_a_pdf_added_by_url_are_found_with_their_source() {
     ])
     .await;
     let root = app.root_token().await;
-    let coll = collection(&app, &root, "From the web").await;
+    let coll = collection(&app, &root, name).await;
     let (base, _) = site().await;
+    (app, root, coll, base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_and_a_pdf_added_by_url_are_found_with_their_source() {
+    let (app, root, coll, base) = on_the_web("From the web").await;
 
     let page_url = format!("{base}/help/refunds");
     let res = add_url(&app, &root, &coll, &page_url).await;
@@ -178,15 +185,7 @@ async fn a_page_and_a_pdf_added_by_url_are_found_with_their_source() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn urls_that_cannot_be_fetched_keep_nothing_and_say_why_without_leaking() {
-    let limit = LIMIT.to_string();
-    let app = TestApp::spawn_with(&[
-        ("OUTBOUND_ALLOW", "127.0.0.1"),
-        ("UPLOAD_LIMIT_BYTES", &limit),
-    ])
-    .await;
-    let root = app.root_token().await;
-    let coll = collection(&app, &root, "Web").await;
-    let (base, _) = site().await;
+    let (app, root, coll, base) = on_the_web("Web").await;
     let path = format!("/api/v1/collections/{coll}/documents");
     let before = rows(&app).await;
 
