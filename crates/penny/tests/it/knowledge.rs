@@ -496,7 +496,9 @@ async fn unreadable_files_fail_with_their_reason_and_leave_nothing_indexed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_ingest_stops_and_a_new_version_replaces_the_old() {
-    let app = TestApp::spawn().await;
+    // The document is polled every 20 ms to catch its ingest halfway; on a slow machine
+    // that is more than the default 600 requests a minute.
+    let app = TestApp::spawn_with(&[("RATE_LIMIT_PER_MINUTE", "100000")]).await;
     let root = app.root_token().await;
     let coll = collection(&app, &root, "Versions").await;
 
@@ -509,12 +511,9 @@ async fn a_cancelled_ingest_stops_and_a_new_version_replaces_the_old() {
     let id = doc["id"].as_str().unwrap().to_string();
     let until = Instant::now() + Duration::from_secs(120);
     loop {
-        let d: Value = app
-            .get(&root, &format!("/api/v1/documents/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let res = app.get(&root, &format!("/api/v1/documents/{id}")).await;
+        assert_eq!(res.status(), 200);
+        let d: Value = res.json().await.unwrap();
         if d["chunksDone"].as_i64().unwrap() > 0 {
             break;
         }
