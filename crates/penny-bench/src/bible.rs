@@ -128,7 +128,7 @@ async fn read_book(module: &str, book: &str) -> anyhow::Result<Vec<(u32, u32, St
         if line.is_empty() || line == format!("({module})") {
             continue;
         }
-        match split_reference(line, book) {
+        match split_reference(line) {
             Some((c, v, rest)) => verses.push((c, v, collapse(rest))),
             // A verse's text that went on over a line break.
             None => match verses.last_mut() {
@@ -146,11 +146,16 @@ async fn read_book(module: &str, book: &str) -> anyhow::Result<Vec<(u32, u32, St
     Ok(verses)
 }
 
-/// `Genesis 1:2: And the earth…` → `(1, 2, "And the earth…")`.
-fn split_reference<'a>(line: &'a str, book: &str) -> Option<(u32, u32, &'a str)> {
-    let rest = line.strip_prefix(book)?.strip_prefix(' ')?;
-    let (reference, text) = rest.split_once(": ")?;
+/// `Genesis 1:2: And the earth…` → `(1, 2, "And the earth…")`. The book's name is
+/// diatheke's own (`I Samuel` for 1 Samuel), so only the `chapter:verse: ` after a name
+/// is looked for.
+fn split_reference(line: &str) -> Option<(u32, u32, &str)> {
+    let (head, text) = line.split_once(": ")?;
+    let (name, reference) = head.rsplit_once(' ')?;
     let (chapter, verse) = reference.split_once(':')?;
+    if name.trim().is_empty() {
+        return None;
+    }
     Some((chapter.parse().ok()?, verse.parse().ok()?, text))
 }
 
@@ -263,10 +268,15 @@ mod tests {
     #[test]
     fn references_split_off_their_verse() {
         assert_eq!(
-            split_reference("1 Samuel 3:10: And the LORD came", "1 Samuel"),
-            Some((3, 10, "And the LORD came"))
+            split_reference("I Samuel 3:10: And the LORD came: and stood"),
+            Some((3, 10, "And the LORD came: and stood"))
         );
-        assert_eq!(split_reference("(engKJV2006eb)", "Genesis"), None);
+        assert_eq!(
+            split_reference("Genesis 1:2: And the earth"),
+            Some((1, 2, "And the earth"))
+        );
+        assert_eq!(split_reference("(engKJV2006eb)"), None);
+        assert_eq!(split_reference("and it was so: and God"), None);
     }
 
     #[test]
