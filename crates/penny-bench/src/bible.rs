@@ -151,11 +151,8 @@ async fn read_book(module: &str, book: &str) -> anyhow::Result<Vec<(u32, u32, St
 /// is looked for.
 fn split_reference(line: &str) -> Option<(u32, u32, &str)> {
     let (head, text) = line.split_once(": ")?;
-    let (name, reference) = head.rsplit_once(' ')?;
+    let (_name, reference) = head.rsplit_once(' ')?;
     let (chapter, verse) = reference.split_once(':')?;
-    if name.trim().is_empty() {
-        return None;
-    }
     Some((chapter.parse().ok()?, verse.parse().ok()?, text))
 }
 
